@@ -1,0 +1,112 @@
+//! Parsing of attribute argument lists: positional expressions, then `key = value` pairs.
+
+use syn::parse::{Parse, ParseStream};
+use syn::punctuated::Punctuated;
+use syn::{Expr, Ident, Token};
+
+/// One argument: `expr` or `key = expr`.
+pub(crate) enum Arg {
+    Positional(Expr),
+    Named(Ident, Expr),
+}
+
+impl Parse for Arg {
+    fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
+        if input.peek(Ident) && input.peek2(Token![=]) && !input.peek2(Token![==]) {
+            let key: Ident = input.parse()?;
+            input.parse::<Token![=]>()?;
+            let value: Expr = input.parse()?;
+            Ok(Arg::Named(key, value))
+        } else {
+            Ok(Arg::Positional(input.parse()?))
+        }
+    }
+}
+
+/// A parsed argument list.
+pub(crate) struct Args {
+    pub(crate) positional: Vec<Expr>,
+    pub(crate) named: Vec<(Ident, Expr)>,
+}
+
+impl Parse for Args {
+    fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
+        let list = Punctuated::<Arg, Token![,]>::parse_terminated(input)?;
+        let mut positional = Vec::new();
+        let mut named = Vec::new();
+        for arg in list {
+            match arg {
+                Arg::Positional(e) => {
+                    if let Some((key, _)) = named.first() {
+                        let key: &Ident = key;
+                        return Err(syn::Error::new_spanned(
+                            e,
+                            format!("positional arguments must come before `{key} = ...`"),
+                        ));
+                    }
+                    positional.push(e)
+                }
+                Arg::Named(k, v) => {
+                    if named.iter().any(|(n, _): &(Ident, Expr)| n == &k) {
+                        return Err(syn::Error::new_spanned(
+                            &k,
+                            format!("duplicate argument `{k}`"),
+                        ));
+                    }
+                    named.push((k, v))
+                }
+            }
+        }
+        Ok(Args { positional, named })
+    }
+}
+
+impl Args {
+    /// Fails at the first named argument not in `allowed`, listing the valid names.
+    pub(crate) fn check_names(&self, what: &str, allowed: &[&str]) -> syn::Result<()> {
+        for (k, _) in &self.named {
+            if !allowed.iter().any(|a| k == a) {
+                return Err(syn::Error::new_spanned(
+                    k,
+                    format!(
+                        "unknown argument `{k}` for {what}; expected one of: {}",
+                        allowed.join(", ")
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    pub(crate) fn get(&self, name: &str) -> Option<&Expr> {
+        self.named.iter().find(|(k, _)| k == name).map(|(_, v)| v)
+    }
+}
+
+/// The string value of a literal expression.
+pub(crate) fn lit_str(expr: &Expr, what: &str) -> syn::Result<syn::LitStr> {
+    match expr {
+        Expr::Lit(syn::ExprLit {
+            lit: syn::Lit::Str(s),
+            ..
+        }) => Ok(s.clone()),
+        other => Err(syn::Error::new_spanned(
+            other,
+            format!("{what} must be a string literal"),
+        )),
+    }
+}
+
+/// The integer value of a literal expression.
+pub(crate) fn lit_u16(expr: &Expr, what: &str) -> syn::Result<u16> {
+    match expr {
+        Expr::Lit(syn::ExprLit {
+            lit: syn::Lit::Int(i),
+            ..
+        }) => i.base10_parse::<u16>(),
+        other => Err(syn::Error::new_spanned(
+            other,
+            format!("{what} must be an integer literal"),
+        )),
+    }
+}

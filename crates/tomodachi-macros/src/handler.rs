@@ -1,0 +1,206 @@
+//! Generates the builder closure for one handler method: argument resolution by name and type,
+//! and a return-type check at the user's span.
+
+use proc_macro2::TokenStream;
+use quote::{quote, quote_spanned};
+use syn::spanned::Spanned;
+use syn::{FnArg, ImplItemFn, Pat, ReturnType, Type};
+
+/// What kind of handler the method is, which decides the argument names it may use.
+pub(crate) enum Kind<'a> {
+    /// A route handler with the named groups of its pattern.
+    Route { groups: &'a [String] },
+    /// An error handler for a status code.
+    Error { status: u16 },
+}
+
+/// Type names that are clearly values, not extractors: an argument of such a type must be a
+/// named group (or `status_code`), so a misspelled name is a compile error here.
+const VALUE_TYPES: &[&str] = &[
+    "String", "str", "u8", "u16", "u32", "u64", "u128", "usize", "i8", "i16", "i32", "i64", "i128",
+    "isize", "f32", "f64", "bool", "char", "Uuid", "Cow",
+];
+
+fn last_segment(ty: &Type) -> Option<String> {
+    match ty {
+        Type::Path(p) => p.path.segments.last().map(|s| s.ident.to_string()),
+        Type::Reference(r) => last_segment(&r.elem),
+        _ => None,
+    }
+}
+
+/// The `T` of `Option<T>`.
+fn option_inner(ty: &Type) -> Option<&Type> {
+    let Type::Path(p) = ty else { return None };
+    let seg = p.path.segments.last()?;
+    if seg.ident != "Option" {
+        return None;
+    }
+    let syn::PathArguments::AngleBracketed(args) = &seg.arguments else {
+        return None;
+    };
+    match args.args.first()? {
+        syn::GenericArgument::Type(t) => Some(t),
+        _ => None,
+    }
+}
+
+fn is_str_ref(ty: &Type) -> bool {
+    matches!(ty, Type::Reference(r) if last_segment(&r.elem).as_deref() == Some("str"))
+}
+
+/// Checks the method shape: `async fn name(&self, ...)`.
+pub(crate) fn check_signature(method: &ImplItemFn, what: &str) -> syn::Result<()> {
+    let sig = &method.sig;
+    if sig.asyncness.is_none() {
+        return Err(syn::Error::new_spanned(
+            sig.fn_token,
+            format!("{what} must be an `async fn`"),
+        ));
+    }
+    match sig.inputs.first() {
+        Some(FnArg::Receiver(r)) if r.reference.is_some() && r.mutability.is_none() => Ok(()),
+        Some(other) => Err(syn::Error::new_spanned(
+            other,
+            format!("{what} must take `&self` as its first argument"),
+        )),
+        None => Err(syn::Error::new_spanned(
+            &sig.ident,
+            format!("{what} must take `&self` as its first argument"),
+        )),
+    }
+}
+
+/// The closure `move |__svc: Arc<Self>, __req: HttpRequest| async move { ... }`.
+pub(crate) fn closure(method: &ImplItemFn, kind: &Kind<'_>) -> syn::Result<TokenStream> {
+    let name = &method.sig.ident;
+    let mut lets = Vec::new();
+    let mut call_args = Vec::new();
+    for (i, input) in method.sig.inputs.iter().skip(1).enumerate() {
+        let FnArg::Typed(pt) = input else {
+            return Err(syn::Error::new_spanned(input, "unexpected receiver"));
+        };
+        let var = syn::Ident::new(&format!("__arg{i}"), pt.span());
+        let ty = &*pt.ty;
+        let arg_name = match &*pt.pat {
+            Pat::Ident(pi) => Some(pi.ident.to_string()),
+            _ => None,
+        };
+        let value = resolve(arg_name.as_deref(), ty, kind, pt)?;
+        lets.push(quote_spanned! { ty.span() => let #var: #ty = #value; });
+        call_args.push(var);
+    }
+    let ret_check = match &method.sig.output {
+        ReturnType::Type(_, ty) if !contains_impl(ty) => quote_spanned! { ty.span() =>
+            ::tomodachi::__private::assert_into_response::<#ty>();
+        },
+        _ => quote! {},
+    };
+    Ok(quote! {
+        {
+            #ret_check
+            move |__svc: ::std::sync::Arc<Self>, __req: ::tomodachi::http::HttpRequest| async move {
+                #(#lets)*
+                let __ret = __svc.#name(#(#call_args),*).await;
+                ::core::result::Result::Ok::<_, ::tomodachi::Error>(__ret)
+            }
+        }
+    })
+}
+
+fn contains_impl(ty: &Type) -> bool {
+    match ty {
+        Type::ImplTrait(_) => true,
+        Type::Reference(r) => contains_impl(&r.elem),
+        Type::Tuple(t) => t.elems.iter().any(contains_impl),
+        Type::Path(p) => p.path.segments.iter().any(|s| match &s.arguments {
+            syn::PathArguments::AngleBracketed(a) => a.args.iter().any(|g| match g {
+                syn::GenericArgument::Type(t) => contains_impl(t),
+                _ => false,
+            }),
+            _ => false,
+        }),
+        _ => false,
+    }
+}
+
+fn resolve(
+    name: Option<&str>,
+    ty: &Type,
+    kind: &Kind<'_>,
+    spanned: &syn::PatType,
+) -> syn::Result<TokenStream> {
+    let span = ty.span();
+    if name == Some("request") {
+        return Ok(if matches!(ty, Type::Reference(_)) {
+            quote_spanned! { span => &__req }
+        } else {
+            quote_spanned! { span => ::core::clone::Clone::clone(&__req) }
+        });
+    }
+    match kind {
+        Kind::Route { groups } => {
+            if let Some(n) = name.filter(|n| groups.iter().any(|g| g == n)) {
+                return Ok(group_value(n, ty));
+            }
+        }
+        Kind::Error { status } => {
+            if name == Some("status_code") {
+                return Ok(quote_spanned! { span =>
+                    ::core::convert::TryFrom::try_from(__req.error_status().unwrap_or(#status))
+                        .map_err(|_| ::tomodachi::Error::msg("status_code does not fit the argument type"))?
+                });
+            }
+        }
+    }
+    let value_like = last_segment(option_inner(ty).unwrap_or(ty))
+        .is_some_and(|s| VALUE_TYPES.contains(&s.as_str()));
+    if value_like || name.is_none() && matches!(ty, Type::Reference(_)) {
+        let valid = match kind {
+            Kind::Route { groups } => {
+                let mut v = vec!["request".to_owned()];
+                v.extend(groups.iter().cloned());
+                v
+            }
+            Kind::Error { .. } => vec!["request".to_owned(), "status_code".to_owned()],
+        };
+        let shown = name.unwrap_or("_");
+        return Err(syn::Error::new_spanned(
+            spanned,
+            format!(
+                "unknown argument `{shown}`: valid argument names for this handler are {}; \
+                 other arguments must be extractor types (Json<T>, Query<T>, Extension<T>, \
+                 HeaderMap, Bytes, or any FromRequest)",
+                valid.join(", ")
+            ),
+        ));
+    }
+    Ok(quote_spanned! { span =>
+        <#ty as ::tomodachi::__private::FromRequest>::from_request(&__req)?
+    })
+}
+
+/// A named group's value: `&str`, `Option<T>` (absent group → `None`) or any `FromStr`
+/// (a failed parse answers 400).
+fn group_value(name: &str, ty: &Type) -> TokenStream {
+    let span = ty.span();
+    if is_str_ref(ty) {
+        return quote_spanned! { span =>
+            __req.param(#name).ok_or_else(|| ::tomodachi::Error::http(400))?
+        };
+    }
+    if let Some(inner) = option_inner(ty) {
+        if is_str_ref(inner) {
+            return quote_spanned! { span => __req.param(#name) };
+        }
+        return quote_spanned! { span =>
+            match __req.param(#name) {
+                ::core::option::Option::Some(__v) => ::core::option::Option::Some(
+                    __v.parse::<#inner>().map_err(|_| ::tomodachi::Error::http(400))?
+                ),
+                ::core::option::Option::None => ::core::option::Option::None,
+            }
+        };
+    }
+    quote_spanned! { span => __req.parse_param::<#ty>(#name)? }
+}

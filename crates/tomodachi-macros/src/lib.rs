@@ -1,0 +1,38 @@
+//! Attribute macros for [tomodachi](https://docs.rs/tomodachi).
+//!
+//! `#[tomodachi::service(...)]` on an `impl` block turns the methods marked `#[http(...)]`,
+//! `#[http_error(...)]` and the lifecycle hooks (`start_service`, `started_service`,
+//! `stopping_service`, `stop_service`) into calls of tomodachi's `ServiceBuilder`. Everything
+//! generated is plain builder API; see that crate for the runtime behaviour.
+
+extern crate proc_macro;
+
+mod args;
+mod handler;
+mod route;
+mod service;
+
+use proc_macro::TokenStream;
+
+/// Defines a tomodachi service from an `impl` block.
+///
+/// Arguments: `name = "..."` (default `"service"`), `options = <expr of type Options>`,
+/// `uuid = "..."`, `http_middleware = [fn_a, fn_b]` (outermost first).
+///
+/// Inside the block:
+/// - `#[http(METHOD, r"regex", ignore_logging = true | [codes])]` (stackable; `METHOD` is an
+///   identifier, a string or a list `[GET, POST]`) on `async fn name(&self, ...)`;
+/// - `#[http_error(status_code = N)]` on `async fn name(&self, ...)`;
+/// - the hooks `async fn start_service(&self)`, `started_service`, `stopping_service`,
+///   `stop_service`, returning `()` or `Result<(), E>`.
+///
+/// Handler arguments are resolved by name (`request`, the route's named groups parsed with
+/// `FromStr`, `status_code` in error handlers) or by type (`Json<T>`, `Query<T>`,
+/// `Extension<T>`, `HeaderMap`, `Bytes`, any `FromRequest`).
+#[proc_macro_attribute]
+pub fn service(attr: TokenStream, item: TokenStream) -> TokenStream {
+    match service::expand(attr.into(), item.into()) {
+        Ok(tokens) => tokens.into(),
+        Err(err) => err.to_compile_error().into(),
+    }
+}

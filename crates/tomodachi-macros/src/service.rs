@@ -1,0 +1,247 @@
+//! `#[tomodachi::service]`: walks the impl block and generates `IntoService`.
+
+use proc_macro2::{Span, TokenStream};
+use quote::{quote, quote_spanned};
+use syn::spanned::Spanned;
+use syn::{Attribute, Expr, ImplItem, ImplItemFn, ItemImpl, ReturnType};
+
+use crate::args::{lit_str, lit_u16, Args};
+use crate::handler::{check_signature, closure, Kind};
+use crate::route::check_pattern;
+
+const SERVICE_ARGS: &[&str] = &["name", "options", "uuid", "http_middleware"];
+const HTTP_ARGS: &[&str] = &["ignore_logging", "name"];
+const HTTP_ERROR_ARGS: &[&str] = &["status_code"];
+const HOOKS: &[(&str, &str)] = &[
+    ("start_service", "on_start"),
+    ("started_service", "on_started"),
+    ("stopping_service", "on_stopping"),
+    ("stop_service", "on_stop"),
+];
+
+fn is_attr(attr: &Attribute, name: &str) -> bool {
+    attr.path().is_ident(name)
+}
+
+pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
+    let args: Args = syn::parse2(attr)?;
+    args.check_names("#[tomodachi::service]", SERVICE_ARGS)?;
+    if let Some(p) = args.positional.first() {
+        return Err(syn::Error::new_spanned(
+            p,
+            "expected `name = \"...\"` (and optionally `options = ...`, `uuid = ...`, `http_middleware = [...]`)",
+        ));
+    }
+    let mut imp: ItemImpl = syn::parse2(item)?;
+    if let Some((_, path, _)) = &imp.trait_ {
+        return Err(syn::Error::new_spanned(
+            path,
+            "#[tomodachi::service] goes on an inherent `impl Type { ... }` block",
+        ));
+    }
+    if !imp.generics.params.is_empty() {
+        return Err(syn::Error::new_spanned(
+            &imp.generics,
+            "#[tomodachi::service] does not support generic services",
+        ));
+    }
+
+    let name = match args.get("name") {
+        Some(e) => {
+            let s = lit_str(e, "`name`")?;
+            quote! { #s }
+        }
+        None => quote! { "service" },
+    };
+    let mut calls = Vec::new();
+    if let Some(options) = args.get("options") {
+        calls.push(quote_spanned! { options.span() => .options(#options) });
+    }
+    if let Some(uuid) = args.get("uuid") {
+        let s = lit_str(uuid, "`uuid`")?;
+        calls.push(quote! { .uuid(#s) });
+    }
+    if let Some(mws) = args.get("http_middleware") {
+        let Expr::Array(arr) = mws else {
+            return Err(syn::Error::new_spanned(
+                mws,
+                "`http_middleware` must be a list: `http_middleware = [first, second]`",
+            ));
+        };
+        for mw in &arr.elems {
+            calls.push(quote_spanned! { mw.span() => .http_middleware(#mw) });
+        }
+    }
+
+    for item in &mut imp.items {
+        let ImplItem::Fn(method) = item else { continue };
+        let (http_attrs, error_attrs) = take_attrs(method);
+        for attr in &http_attrs {
+            calls.push(http_route(method, attr)?);
+        }
+        for attr in &error_attrs {
+            calls.push(http_error(method, attr)?);
+        }
+        let fname = method.sig.ident.to_string();
+        if let Some((_, builder_fn)) = HOOKS.iter().find(|(h, _)| *h == fname) {
+            if !http_attrs.is_empty() || !error_attrs.is_empty() {
+                return Err(syn::Error::new_spanned(
+                    &method.sig.ident,
+                    format!("`{fname}` is a lifecycle hook and cannot also be a handler"),
+                ));
+            }
+            calls.push(hook(method, builder_fn)?);
+        }
+    }
+
+    let self_ty = &imp.self_ty;
+    Ok(quote! {
+        #imp
+
+        impl ::tomodachi::IntoService for #self_ty {
+            fn into_service(self) -> ::tomodachi::Service {
+                ::tomodachi::Service::builder(#name, self)
+                    #(#calls)*
+                    .build()
+            }
+        }
+    })
+}
+
+/// Removes our attributes from the method, returning the `#[http]` and `#[http_error]` ones.
+fn take_attrs(method: &mut ImplItemFn) -> (Vec<Attribute>, Vec<Attribute>) {
+    let mut http = Vec::new();
+    let mut error = Vec::new();
+    method.attrs.retain(|a| {
+        if is_attr(a, "http") {
+            http.push(a.clone());
+            false
+        } else if is_attr(a, "http_error") {
+            error.push(a.clone());
+            false
+        } else {
+            true
+        }
+    });
+    (http, error)
+}
+
+/// The methods argument: `GET`, `"get"`, `[GET, POST]`.
+fn methods(expr: &Expr) -> syn::Result<Vec<String>> {
+    let one = |e: &Expr| -> syn::Result<String> {
+        let m = match e {
+            Expr::Path(p) if p.path.get_ident().is_some() => p
+                .path
+                .get_ident()
+                .map(|i| i.to_string())
+                .unwrap_or_default(),
+            Expr::Lit(syn::ExprLit {
+                lit: syn::Lit::Str(s),
+                ..
+            }) => s.value(),
+            other => {
+                return Err(syn::Error::new_spanned(
+                    other,
+                    "expected an HTTP method such as GET, \"POST\" or [GET, POST]",
+                ))
+            }
+        };
+        let upper = m.to_ascii_uppercase();
+        if upper.is_empty() || !upper.bytes().all(|b| b.is_ascii_alphabetic() || b == b'-') {
+            return Err(syn::Error::new_spanned(
+                e,
+                format!("invalid HTTP method `{m}`"),
+            ));
+        }
+        Ok(upper)
+    };
+    match expr {
+        Expr::Array(arr) => arr.elems.iter().map(one).collect(),
+        e => Ok(vec![one(e)?]),
+    }
+}
+
+fn http_route(method: &ImplItemFn, attr: &Attribute) -> syn::Result<TokenStream> {
+    check_signature(method, "an #[http] handler")?;
+    let args: Args = attr.parse_args()?;
+    args.check_names("#[http]", HTTP_ARGS)?;
+    let (Some(m), Some(p)) = (args.positional.first(), args.positional.get(1)) else {
+        return Err(syn::Error::new_spanned(
+            attr,
+            "expected `#[http(METHOD, r\"/path/regex\")]`",
+        ));
+    };
+    if let Some(extra) = args.positional.get(2) {
+        return Err(syn::Error::new_spanned(
+            extra,
+            "unexpected argument; #[http] takes a method, a pattern and `ignore_logging = ...`",
+        ));
+    }
+    let methods = methods(m)?;
+    let pattern = lit_str(p, "the route pattern")?;
+    let groups = check_pattern(&pattern.value()).map_err(|e| syn::Error::new(pattern.span(), e))?;
+    let handler = closure(method, &Kind::Route { groups: &groups })?;
+    let fname = match args.get("name") {
+        Some(n) => lit_str(n, "`name`")?.value(),
+        None => method.sig.ident.to_string(),
+    };
+    let ignore = match args.get("ignore_logging") {
+        Some(e) => quote_spanned! { e.span() => .ignore_logging(#e) },
+        None => quote! {},
+    };
+    Ok(quote! {
+        .http_route(
+            ::tomodachi::http::HttpRoute::new([#(#methods),*], #pattern).name(#fname) #ignore,
+            #handler
+        )
+    })
+}
+
+fn http_error(method: &ImplItemFn, attr: &Attribute) -> syn::Result<TokenStream> {
+    check_signature(method, "an #[http_error] handler")?;
+    let args: Args = attr.parse_args()?;
+    args.check_names("#[http_error]", HTTP_ERROR_ARGS)?;
+    let status_expr = match (args.positional.first(), args.get("status_code")) {
+        (Some(e), None) | (None, Some(e)) => e,
+        _ => {
+            return Err(syn::Error::new_spanned(
+                attr,
+                "expected `#[http_error(status_code = N)]`",
+            ))
+        }
+    };
+    let status = lit_u16(status_expr, "`status_code`")?;
+    if !(100..=999).contains(&status) {
+        return Err(syn::Error::new_spanned(
+            status_expr,
+            "`status_code` must be an HTTP status code (100-999)",
+        ));
+    }
+    let handler = closure(method, &Kind::Error { status })?;
+    Ok(quote! { .http_error(#status, #handler) })
+}
+
+fn hook(method: &ImplItemFn, builder_fn: &str) -> syn::Result<TokenStream> {
+    let what = format!("the `{}` hook", method.sig.ident);
+    check_signature(method, &what)?;
+    if method.sig.inputs.len() > 1 {
+        return Err(syn::Error::new_spanned(
+            &method.sig.inputs,
+            format!("{what} takes only `&self`"),
+        ));
+    }
+    let name = &method.sig.ident;
+    let builder_fn = syn::Ident::new(builder_fn, Span::call_site());
+    let check = match &method.sig.output {
+        ReturnType::Type(_, ty) => quote_spanned! { ty.span() =>
+            ::tomodachi::__private::assert_hook_output::<#ty>();
+        },
+        ReturnType::Default => quote! {},
+    };
+    Ok(quote! {
+        .#builder_fn({
+            #check
+            |__svc: ::std::sync::Arc<Self>| async move { __svc.#name().await }
+        })
+    })
+}

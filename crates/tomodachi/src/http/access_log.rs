@@ -1,0 +1,201 @@
+//! The access log (http.md §7): one record per request on `tomodachi.http.response`, and
+//! optionally JSON lines appended to a file.
+
+use std::fs::File;
+use std::io::Write;
+use std::net::IpAddr;
+use std::path::Path;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use http::Version;
+
+use crate::error::Error;
+use crate::logging::{render_json_line, FieldValue};
+
+/// One access-log record.
+pub(crate) struct AccessRecord<'a> {
+    pub(crate) status_code: u16,
+    pub(crate) remote_ip: IpAddr,
+    pub(crate) method: &'a str,
+    pub(crate) path: &'a str,
+    pub(crate) query: Option<&'a str>,
+    pub(crate) version: Version,
+    pub(crate) response_content_length: u64,
+    pub(crate) request_content_length: Option<u64>,
+    pub(crate) user_agent: &'a str,
+    pub(crate) handler_elapsed: Option<Duration>,
+    pub(crate) request_time: Duration,
+}
+
+/// Where access-log records go.
+#[derive(Debug, Default)]
+pub(crate) struct AccessLog {
+    enabled: bool,
+    file: Option<Mutex<Option<File>>>,
+}
+
+/// Seconds with 5 decimals and an `s` suffix, e.g. `0.00135s`.
+pub(crate) fn format_seconds(d: Duration) -> String {
+    format!("{:.5}s", d.as_secs_f64())
+}
+
+fn version_str(v: Version) -> &'static str {
+    match v {
+        Version::HTTP_09 => "HTTP/0.9",
+        Version::HTTP_10 => "HTTP/1.0",
+        Version::HTTP_2 => "HTTP/2",
+        Version::HTTP_3 => "HTTP/3",
+        _ => "HTTP/1.1",
+    }
+}
+
+impl AccessLog {
+    /// No access log.
+    pub(crate) fn disabled() -> Self {
+        Self::default()
+    }
+
+    /// Records through the logger only.
+    pub(crate) fn logger_only() -> Self {
+        Self {
+            enabled: true,
+            file: None,
+        }
+    }
+
+    /// Records through the logger and as JSON lines appended to `path`.
+    pub(crate) fn with_file(path: &Path) -> Result<Self, Error> {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .map_err(|e| {
+                let kind = if e.kind() == std::io::ErrorKind::PermissionDenied {
+                    "invalid permissions"
+                } else {
+                    "invalid path"
+                };
+                Error::msg(format!(
+                    "Unable to use file for access log - {kind} (\"{}\")",
+                    path.display()
+                ))
+            })?;
+        Ok(Self {
+            enabled: true,
+            file: Some(Mutex::new(Some(file))),
+        })
+    }
+
+    pub(crate) fn enabled(&self) -> bool {
+        self.enabled
+    }
+
+    fn write_line(&self, logger: &str, message: &str, fields: &[(&str, FieldValue<'_>)]) {
+        let Some(file) = &self.file else { return };
+        let mut line = String::with_capacity(384);
+        render_json_line(&mut line, logger, "info", message, fields);
+        line.push('\n');
+        if let Ok(mut guard) = file.lock() {
+            if let Some(f) = guard.as_mut() {
+                if let Err(e) = f.write_all(line.as_bytes()) {
+                    tracing::warn!(target: "tomodachi.http", error_message = %e,
+                        "unable to write to access log file");
+                }
+            }
+        }
+    }
+
+    /// The `accepting http requests` line, also written to the file.
+    pub(crate) fn started(&self, listen_url: &str, host: &str, port: u16) {
+        self.write_line(
+            "tomodachi.http",
+            "accepting http requests",
+            &[
+                ("listen_url", FieldValue::Str(listen_url)),
+                ("listen_host", FieldValue::Str(host)),
+                ("listen_port", FieldValue::UInt(u64::from(port))),
+            ],
+        );
+    }
+
+    /// Closes the file at shutdown.
+    pub(crate) fn close(&self) {
+        if let Some(file) = &self.file {
+            if let Ok(mut guard) = file.lock() {
+                guard.take();
+            }
+        }
+    }
+
+    /// Emits one record.
+    pub(crate) fn record(&self, r: &AccessRecord<'_>) {
+        if !self.enabled {
+            return;
+        }
+        let handler_elapsed = r.handler_elapsed.map(format_seconds);
+        let request_time = format_seconds(r.request_time);
+        tracing::info!(
+            target: "tomodachi.http.response",
+            status_code = r.status_code,
+            remote_ip = display(r.remote_ip),
+            request_method = r.method,
+            request_path = r.path,
+            request_query_string = r.query,
+            http_version = version_str(r.version),
+            response_content_length = r.response_content_length,
+            request_content_length = r.request_content_length,
+            request_content_read_length = r.request_content_length,
+            user_agent = r.user_agent,
+            handler_elapsed_time = handler_elapsed.as_deref(),
+            request_time = request_time.as_str(),
+            ""
+        );
+        if self.file.is_some() {
+            let ip = r.remote_ip.to_string();
+            let mut fields: Vec<(&str, FieldValue<'_>)> = Vec::with_capacity(13);
+            fields.push(("status_code", FieldValue::UInt(u64::from(r.status_code))));
+            fields.push(("remote_ip", FieldValue::Str(&ip)));
+            fields.push(("request_method", FieldValue::Str(r.method)));
+            fields.push(("request_path", FieldValue::Str(r.path)));
+            if let Some(q) = r.query {
+                fields.push(("request_query_string", FieldValue::Str(q)));
+            }
+            fields.push(("http_version", FieldValue::Str(version_str(r.version))));
+            fields.push((
+                "response_content_length",
+                FieldValue::UInt(r.response_content_length),
+            ));
+            if let Some(len) = r.request_content_length {
+                fields.push(("request_content_length", FieldValue::UInt(len)));
+                fields.push(("request_content_read_length", FieldValue::UInt(len)));
+            }
+            fields.push(("user_agent", FieldValue::Str(r.user_agent)));
+            if let Some(h) = &handler_elapsed {
+                fields.push(("handler_elapsed_time", FieldValue::Str(h)));
+            }
+            fields.push(("request_time", FieldValue::Str(&request_time)));
+            self.write_line("tomodachi.http.response", "", &fields);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seconds_have_five_decimals() {
+        assert_eq!(format_seconds(Duration::from_micros(1350)), "0.00135s");
+        assert_eq!(format_seconds(Duration::from_secs(2)), "2.00000s");
+    }
+
+    #[test]
+    fn bad_file_path_is_a_clear_error() {
+        let err = AccessLog::with_file(Path::new("/nonexistent-dir/x/access.log")).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "Unable to use file for access log - invalid path (\"/nonexistent-dir/x/access.log\")"
+        );
+    }
+}

@@ -1,0 +1,160 @@
+//! Type-erased handlers and the `http_middleware` chain.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use super::request::HttpRequest;
+use super::response::{HttpResponse, IntoResponse};
+use crate::error::Error;
+
+pub(crate) type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
+
+/// The outcome of a handler or middleware: a response, or an error for the error handlers.
+pub type HandlerResult = Result<HttpResponse, Error>;
+
+pub(crate) type ErasedHandler = Arc<dyn Fn(HttpRequest) -> BoxFuture<HandlerResult> + Send + Sync>;
+pub(crate) type ErasedMiddleware =
+    Arc<dyn Fn(HttpRequest, Next) -> BoxFuture<HandlerResult> + Send + Sync>;
+
+/// The rest of the middleware chain, ending in the handler.
+///
+/// A middleware calls [`Next::run`] to continue, or returns without calling it to answer the
+/// request itself (short-circuit). Values put into [`HttpRequest::extensions_mut`] reach later
+/// middlewares and the handler (as [`Extension<T>`](crate::http::Extension) arguments).
+///
+/// ```
+/// use std::sync::Arc;
+/// use tomodachi::http::{HttpRequest, Next, HandlerResult};
+///
+/// #[derive(Clone)]
+/// struct RequestId(String);
+///
+/// async fn request_id<S>(_service: Arc<S>, mut request: HttpRequest, next: Next) -> HandlerResult {
+///     let id = request.header("x-request-id").unwrap_or("none").to_owned();
+///     request.extensions_mut().insert(RequestId(id.clone()));
+///     let mut response = next.run(request).await?;
+///     response.headers_mut().insert("x-request-id", id.parse()?);
+///     Ok(response)
+/// }
+/// ```
+pub struct Next {
+    middlewares: Arc<[ErasedMiddleware]>,
+    index: usize,
+    endpoint: ErasedHandler,
+}
+
+impl Next {
+    pub(crate) fn new(middlewares: Arc<[ErasedMiddleware]>, endpoint: ErasedHandler) -> Self {
+        Self {
+            middlewares,
+            index: 0,
+            endpoint,
+        }
+    }
+
+    /// Runs the remaining middlewares and the handler.
+    pub async fn run(mut self, request: HttpRequest) -> HandlerResult {
+        match self.middlewares.get(self.index).cloned() {
+            Some(middleware) => {
+                self.index += 1;
+                middleware(request, self).await
+            }
+            None => (self.endpoint)(request).await,
+        }
+    }
+}
+
+impl std::fmt::Debug for Next {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Next")
+            .field(
+                "remaining_middlewares",
+                &(self.middlewares.len() - self.index),
+            )
+            .finish()
+    }
+}
+
+/// Erases a `Fn(Arc<S>, HttpRequest) -> impl Future<Output = impl IntoResponse>` handler.
+pub(crate) fn erase_handler<S, H, Fut, O>(state: Arc<S>, handler: H) -> ErasedHandler
+where
+    S: Send + Sync + 'static,
+    H: Fn(Arc<S>, HttpRequest) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = O> + Send + 'static,
+    O: IntoResponse,
+{
+    Arc::new(move |request| {
+        let fut = handler(state.clone(), request);
+        Box::pin(async move { fut.await.into_response() })
+    })
+}
+
+/// Erases a `Fn(Arc<S>, HttpRequest, Next) -> impl Future<Output = impl IntoResponse>`
+/// middleware.
+pub(crate) fn erase_middleware<S, M, Fut, O>(state: Arc<S>, middleware: M) -> ErasedMiddleware
+where
+    S: Send + Sync + 'static,
+    M: Fn(Arc<S>, HttpRequest, Next) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = O> + Send + 'static,
+    O: IntoResponse,
+{
+    Arc::new(move |request, next| {
+        let fut = middleware(state.clone(), request, next);
+        Box::pin(async move { fut.await.into_response() })
+    })
+}
+
+#[cfg(test)]
+pub(crate) fn erase_test_handler() -> ErasedHandler {
+    erase_handler(Arc::new(()), |_s: Arc<()>, _r| async { "test" })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Clone, Debug, PartialEq)]
+    struct Trail(Vec<&'static str>);
+
+    fn mw(name: &'static str) -> ErasedMiddleware {
+        erase_middleware(
+            Arc::new(()),
+            move |_s: Arc<()>, mut req: HttpRequest, next: Next| async move {
+                let mut trail = req
+                    .extensions()
+                    .get::<Trail>()
+                    .cloned()
+                    .unwrap_or(Trail(vec![]));
+                trail.0.push(name);
+                req.extensions_mut().insert(trail);
+                next.run(req).await
+            },
+        )
+    }
+
+    #[tokio::test]
+    async fn middlewares_run_outermost_first_and_hand_values_down() {
+        let endpoint = erase_handler(Arc::new(()), |_s: Arc<()>, req: HttpRequest| async move {
+            format!("{:?}", req.extensions().get::<Trail>().unwrap().0)
+        });
+        let chain: Arc<[ErasedMiddleware]> = vec![mw("a"), mw("b")].into();
+        let req = HttpRequest::builder(http::Method::GET, "/").build();
+        let res = Next::new(chain, endpoint).run(req).await.unwrap();
+        assert_eq!(res.body(), r#"["a", "b"]"#);
+    }
+
+    #[tokio::test]
+    async fn a_middleware_can_short_circuit() {
+        let endpoint = erase_handler(Arc::new(()), |_s: Arc<()>, _r| async { "handler" });
+        let stop = erase_middleware(
+            Arc::new(()),
+            |_s: Arc<()>, _r: HttpRequest, _n: Next| async { (418, "short-circuit") },
+        );
+        let chain: Arc<[ErasedMiddleware]> = vec![stop].into();
+        let req = HttpRequest::builder(http::Method::GET, "/").build();
+        let res = Next::new(chain, endpoint).run(req).await.unwrap();
+        assert_eq!(res.status_code(), Some(418));
+        assert_eq!(res.body(), "short-circuit");
+    }
+}

@@ -1,0 +1,139 @@
+//! The HTTP transport: regex routes, error handlers, middlewares, access log, keep-alive and
+//! graceful drain, on hyper 1.
+//!
+//! Routes are registered on a [`ServiceBuilder`](crate::ServiceBuilder) (or with the `#[http]`
+//! attribute inside a `#[tomodachi::service]` impl block):
+//!
+//! ```
+//! use std::sync::Arc;
+//! use tomodachi::http::{HttpRequest, Method};
+//! use tomodachi::Service;
+//!
+//! struct Api;
+//!
+//! let service = Service::builder("api", Api)
+//!     .http(Method::GET, r"/health/?", |_api: Arc<Api>, _req: HttpRequest| async { "ok" })
+//!     .http(Method::GET, r"/items/(?P<id>\d+)", |_api: Arc<Api>, req: HttpRequest| async move {
+//!         let id: u64 = req.parse_param("id")?;
+//!         Ok::<_, tomodachi::Error>(format!("item {id}"))
+//!     })
+//!     .build();
+//! ```
+
+pub(crate) mod access_log;
+mod extract;
+pub(crate) mod handler;
+mod request;
+mod response;
+pub(crate) mod router;
+pub(crate) mod server;
+pub(crate) mod settings;
+
+pub use extract::{Extension, FromRequest, Json, Query};
+pub use handler::{HandlerResult, Next};
+pub use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri, Version};
+pub use request::{HttpRequest, HttpRequestBuilder};
+pub use response::{HttpResponse, IntoHeaders, IntoResponse, IntoStatus};
+pub use router::IgnoreLogging;
+
+/// A route: methods, a regex pattern (full match), a name for logs and access-log rules.
+///
+/// A `GET` route also answers `HEAD`.
+///
+/// ```
+/// use tomodachi::http::{HttpRoute, Method};
+/// let route = HttpRoute::new(Method::GET, r"/health/?").name("health").ignore_logging(true);
+/// assert_eq!(route.pattern(), r"/health/?");
+/// ```
+#[derive(Debug, Clone)]
+pub struct HttpRoute {
+    pub(crate) methods: Vec<Method>,
+    pub(crate) pattern: String,
+    pub(crate) name: Option<String>,
+    pub(crate) ignore_logging: IgnoreLogging,
+}
+
+impl HttpRoute {
+    /// A route for `methods` (a [`Method`], a method name, or a list of either) on `pattern`.
+    pub fn new(methods: impl IntoMethods, pattern: impl Into<String>) -> Self {
+        let mut methods = methods.into_methods();
+        if methods.contains(&Method::GET) && !methods.contains(&Method::HEAD) {
+            methods.push(Method::HEAD);
+        }
+        Self {
+            methods,
+            pattern: pattern.into(),
+            name: None,
+            ignore_logging: IgnoreLogging::None,
+        }
+    }
+
+    /// The handler name used in logs (the function name with the macros).
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// `true` to keep this route out of the access log, or a list of status codes to keep out.
+    pub fn ignore_logging(mut self, ignore: impl Into<IgnoreLogging>) -> Self {
+        self.ignore_logging = ignore.into();
+        self
+    }
+
+    /// The pattern as given.
+    pub fn pattern(&self) -> &str {
+        &self.pattern
+    }
+
+    /// The methods the route answers (including the implied `HEAD`).
+    pub fn methods(&self) -> &[Method] {
+        &self.methods
+    }
+}
+
+/// One or several HTTP methods: `Method::GET`, `"post"`, `[Method::GET, Method::POST]`,
+/// `vec!["PUT", "PATCH"]`. Names are upper-cased.
+pub trait IntoMethods {
+    /// The methods.
+    fn into_methods(self) -> Vec<Method>;
+}
+
+fn method_from_name(name: &str) -> Method {
+    Method::from_bytes(name.to_ascii_uppercase().as_bytes()).unwrap_or(Method::GET)
+}
+
+impl IntoMethods for Method {
+    fn into_methods(self) -> Vec<Method> {
+        vec![self]
+    }
+}
+
+impl IntoMethods for &str {
+    fn into_methods(self) -> Vec<Method> {
+        vec![method_from_name(self)]
+    }
+}
+
+impl<const N: usize> IntoMethods for [Method; N] {
+    fn into_methods(self) -> Vec<Method> {
+        self.to_vec()
+    }
+}
+
+impl<const N: usize> IntoMethods for [&str; N] {
+    fn into_methods(self) -> Vec<Method> {
+        self.iter().map(|m| method_from_name(m)).collect()
+    }
+}
+
+impl IntoMethods for Vec<Method> {
+    fn into_methods(self) -> Vec<Method> {
+        self
+    }
+}
+
+impl IntoMethods for Vec<&str> {
+    fn into_methods(self) -> Vec<Method> {
+        self.iter().map(|m| method_from_name(m)).collect()
+    }
+}

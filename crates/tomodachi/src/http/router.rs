@@ -1,0 +1,257 @@
+//! Regex routing with upstream semantics (http.md §2): full-match patterns tried in
+//! registration order, first route matching path and method wins, 404 / 405 otherwise.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use http::Method;
+use regex::{Regex, RegexSet};
+
+use super::handler::ErasedHandler;
+
+/// What a route does with its access-log records.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum IgnoreLogging {
+    /// Log every request (the default).
+    #[default]
+    None,
+    /// Log nothing for this route.
+    All,
+    /// Log nothing for responses with these status codes.
+    Statuses(Vec<u16>),
+}
+
+impl IgnoreLogging {
+    pub(crate) fn ignores(&self, status: u16) -> bool {
+        match self {
+            IgnoreLogging::None => false,
+            IgnoreLogging::All => true,
+            IgnoreLogging::Statuses(s) => s.contains(&status),
+        }
+    }
+}
+
+impl From<bool> for IgnoreLogging {
+    fn from(ignore: bool) -> Self {
+        if ignore {
+            IgnoreLogging::All
+        } else {
+            IgnoreLogging::None
+        }
+    }
+}
+
+impl From<Vec<u16>> for IgnoreLogging {
+    fn from(statuses: Vec<u16>) -> Self {
+        IgnoreLogging::Statuses(statuses)
+    }
+}
+
+impl<const N: usize> From<[u16; N]> for IgnoreLogging {
+    fn from(statuses: [u16; N]) -> Self {
+        IgnoreLogging::Statuses(statuses.to_vec())
+    }
+}
+
+/// One registered route.
+pub(crate) struct Route {
+    pub(crate) pattern: String,
+    pub(crate) regex: Regex,
+    pub(crate) methods: Vec<Method>,
+    pub(crate) group_names: Vec<Arc<str>>,
+    pub(crate) handler: ErasedHandler,
+    pub(crate) name: Arc<str>,
+    pub(crate) ignore_logging: IgnoreLogging,
+}
+
+/// Strips a leading `^` and trailing `$` and anchors the pattern as a full match.
+pub(crate) fn full_match_pattern(pattern: &str) -> String {
+    let p = pattern.strip_prefix('^').unwrap_or(pattern);
+    let p = p.strip_suffix('$').unwrap_or(p);
+    format!("^(?:{p})$")
+}
+
+/// Compiles a route pattern, with upstream's error text.
+pub(crate) fn compile(pattern: &str) -> Result<Regex, String> {
+    Regex::new(&full_match_pattern(pattern))
+        .map_err(|e| format!("Bad http route pattern '{pattern}': {e}"))
+}
+
+/// The routing table.
+pub(crate) struct Router {
+    set: RegexSet,
+    routes: Vec<Route>,
+}
+
+/// The outcome of routing one request.
+pub(crate) enum Routed<'a> {
+    Found(&'a Route, Vec<(Arc<str>, String)>),
+    MethodNotAllowed(String),
+    NotFound,
+}
+
+impl Router {
+    pub(crate) fn new(routes: Vec<Route>) -> Result<Self, String> {
+        let set = RegexSet::new(routes.iter().map(|r| r.regex.as_str()))
+            .map_err(|e| format!("Bad http route patterns: {e}"))?;
+        Ok(Self { set, routes })
+    }
+
+    /// Routes `path` (percent-decoded except `%2F`) for `method`.
+    pub(crate) fn route(&self, method: &Method, path: &str) -> Routed<'_> {
+        let matches = self.set.matches(path);
+        if !matches.matched_any() {
+            return Routed::NotFound;
+        }
+        for i in matches.iter() {
+            let route = &self.routes[i];
+            if route.methods.iter().any(|m| m == method) {
+                let params = if route.group_names.is_empty() {
+                    Vec::new()
+                } else {
+                    extract_params(route, path)
+                };
+                return Routed::Found(route, params);
+            }
+        }
+        let mut allow: Vec<&str> = matches
+            .iter()
+            .flat_map(|i| self.routes[i].methods.iter().map(Method::as_str))
+            .collect();
+        allow.sort_unstable();
+        allow.dedup();
+        Routed::MethodNotAllowed(allow.join(","))
+    }
+}
+
+/// Named-group values of a matched route, each fully percent-decoded (so `%2F` in a value
+/// becomes `/`, where upstream fails with a 500).
+fn extract_params(route: &Route, path: &str) -> Vec<(Arc<str>, String)> {
+    let Some(caps) = route.regex.captures(path) else {
+        return Vec::new();
+    };
+    route
+        .group_names
+        .iter()
+        .filter_map(|name| {
+            let m = caps.name(name)?;
+            let value = percent_encoding::percent_decode_str(m.as_str())
+                .decode_utf8_lossy()
+                .into_owned();
+            Some((name.clone(), value))
+        })
+        .collect()
+}
+
+/// Percent-decodes a request path for routing, keeping `%2F` encoded (upstream "path_safe").
+/// `None` when the decoded path is not UTF-8.
+pub(crate) fn decode_path(raw: &str) -> Option<Cow<'_, str>> {
+    if !raw.contains('%') {
+        return Some(Cow::Borrowed(raw));
+    }
+    let mut out: Vec<u8> = Vec::with_capacity(raw.len());
+    let mut rest = raw;
+    while let Some(pos) = rest.find("%2F").or_else(|| rest.find("%2f")) {
+        out.extend(percent_encoding::percent_decode_str(&rest[..pos]));
+        out.extend_from_slice(b"%2F");
+        rest = &rest[pos + 3..];
+    }
+    out.extend(percent_encoding::percent_decode_str(rest));
+    String::from_utf8(out).ok().map(Cow::Owned)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::handler::erase_test_handler;
+
+    fn route(methods: &[Method], pattern: &str) -> Route {
+        let regex = compile(pattern).unwrap();
+        let group_names = regex.capture_names().flatten().map(Arc::from).collect();
+        Route {
+            pattern: pattern.into(),
+            regex,
+            methods: methods.to_vec(),
+            group_names,
+            handler: erase_test_handler(),
+            name: Arc::from(pattern),
+            ignore_logging: IgnoreLogging::None,
+        }
+    }
+
+    fn router() -> Router {
+        Router::new(vec![
+            route(&[Method::GET, Method::HEAD], r"/test"),
+            route(&[Method::POST], r"^/test$"),
+            route(&[Method::GET, Method::HEAD], r"/resource/(?P<id>[^/]+?)/?"),
+            route(&[Method::PUT], r"/resource/(?P<id>[^/]+?)/?"),
+            route(&[Method::GET, Method::HEAD], r"/p/(?P<v>[^/]+)"),
+        ])
+        .unwrap()
+    }
+
+    fn found<'a>(r: &'a Router, m: Method, p: &str) -> (&'a str, Vec<(Arc<str>, String)>) {
+        match r.route(&m, p) {
+            Routed::Found(route, params) => (&route.pattern, params),
+            Routed::MethodNotAllowed(a) => panic!("405 {a}"),
+            Routed::NotFound => panic!("404"),
+        }
+    }
+
+    #[test]
+    fn full_match_only() {
+        let r = router();
+        assert_eq!(found(&r, Method::GET, "/test").0, "/test");
+        assert!(matches!(r.route(&Method::GET, "/test/"), Routed::NotFound));
+        assert!(matches!(r.route(&Method::GET, "/testx"), Routed::NotFound));
+        assert!(matches!(r.route(&Method::GET, "/x/test"), Routed::NotFound));
+    }
+
+    #[test]
+    fn first_route_with_the_method_wins() {
+        let r = router();
+        assert_eq!(found(&r, Method::POST, "/test").0, "^/test$");
+        assert_eq!(
+            found(&r, Method::PUT, "/resource/1/").0,
+            r"/resource/(?P<id>[^/]+?)/?"
+        );
+    }
+
+    #[test]
+    fn wrong_method_is_405_with_sorted_allow() {
+        let r = router();
+        match r.route(&Method::DELETE, "/test") {
+            Routed::MethodNotAllowed(allow) => assert_eq!(allow, "GET,HEAD,POST"),
+            _ => panic!("expected 405"),
+        }
+    }
+
+    #[test]
+    fn named_groups_are_decoded() {
+        let r = router();
+        let (_, params) = found(&r, Method::GET, "/resource/abc/");
+        assert_eq!(params, vec![(Arc::from("id"), "abc".to_owned())]);
+        let path = decode_path("/p/a%20b").unwrap();
+        let (_, params) = found(&r, Method::GET, &path);
+        assert_eq!(params[0].1, "a b");
+        let path = decode_path("/p/a%2Fb").unwrap();
+        assert_eq!(path, "/p/a%2Fb");
+        let (_, params) = found(&r, Method::GET, &path);
+        assert_eq!(params[0].1, "a/b");
+    }
+
+    #[test]
+    fn non_utf8_paths_do_not_decode() {
+        assert!(decode_path("/x/%ff%fe").is_none());
+        assert_eq!(decode_path("/plain").unwrap(), "/plain");
+    }
+
+    #[test]
+    fn bad_patterns_are_reported_like_upstream() {
+        let err = compile(r"/(unclosed").unwrap_err();
+        assert!(
+            err.starts_with("Bad http route pattern '/(unclosed': "),
+            "{err}"
+        );
+    }
+}

@@ -1,0 +1,791 @@
+//! The HTTP server: binding, connections, keep-alive, the request pipeline and graceful drain.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use futures_util::FutureExt;
+use http::header::{ALLOW, CONNECTION, CONTENT_LENGTH, USER_AGENT};
+use http::{HeaderMap, HeaderName, HeaderValue, Request, Response, StatusCode, Version};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use ipnet::IpNet;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+use tokio_util::task::TaskTracker;
+
+use super::access_log::{AccessLog, AccessRecord};
+use super::handler::{ErasedHandler, ErasedMiddleware, Next};
+use super::request::{HttpRequest, RequestHead};
+use super::response::{HttpResponse, ResponseDefaults};
+use super::router::{decode_path, IgnoreLogging, Routed, Router};
+use crate::error::Error;
+use crate::service::context;
+
+/// Server settings, resolved from `options.http` at start.
+#[derive(Debug, Clone)]
+pub(crate) struct HttpSettings {
+    pub(crate) host: String,
+    pub(crate) port: u16,
+    pub(crate) reuse_port: bool,
+    pub(crate) client_max_size: u64,
+    pub(crate) grace: Duration,
+    pub(crate) real_ip_from: Vec<IpNet>,
+    pub(crate) real_ip_header: Option<HeaderName>,
+    pub(crate) keepalive_timeout: Option<Duration>,
+    pub(crate) max_keepalive_requests: Option<u64>,
+    pub(crate) max_keepalive_time: Option<Duration>,
+    pub(crate) defaults: ResponseDefaults,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        Self {
+            host: "127.0.0.1".into(),
+            port: 0,
+            reuse_port: false,
+            client_max_size: 104_857_600,
+            grace: Duration::from_secs(30),
+            real_ip_from: Vec::new(),
+            real_ip_header: Some(HeaderName::from_static("x-forwarded-for")),
+            keepalive_timeout: None,
+            max_keepalive_requests: None,
+            max_keepalive_time: None,
+            defaults: ResponseDefaults::default(),
+        }
+    }
+}
+
+/// Everything one service's HTTP server needs, shared by all its connections.
+pub(crate) struct HttpApp {
+    pub(crate) router: Router,
+    pub(crate) error_handlers: HashMap<u16, ErasedHandler>,
+    pub(crate) middlewares: Arc<[ErasedMiddleware]>,
+    pub(crate) settings: HttpSettings,
+    pub(crate) access_log: AccessLog,
+    draining: AtomicBool,
+    requests: TaskTracker,
+}
+
+impl HttpApp {
+    pub(crate) fn new(
+        router: Router,
+        error_handlers: HashMap<u16, ErasedHandler>,
+        middlewares: Vec<ErasedMiddleware>,
+        settings: HttpSettings,
+        access_log: AccessLog,
+    ) -> Self {
+        Self {
+            router,
+            error_handlers,
+            middlewares: middlewares.into(),
+            settings,
+            access_log,
+            draining: AtomicBool::new(false),
+            requests: TaskTracker::new(),
+        }
+    }
+}
+
+/// A bound, serving HTTP server.
+pub(crate) struct RunningServer {
+    app: Arc<HttpApp>,
+    local_addr: SocketAddr,
+    stop_tx: watch::Sender<Phase>,
+    accept_task: tokio::task::JoinHandle<()>,
+    connections: TaskTracker,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Serving,
+    Draining,
+    ForceClose,
+}
+
+/// Binds the listening socket (SO_REUSEPORT when asked).
+fn bind(addr: SocketAddr, reuse_port: bool) -> std::io::Result<TcpListener> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    socket.set_reuse_address(true)?;
+    #[cfg(all(unix, not(target_os = "solaris"), not(target_os = "illumos")))]
+    if reuse_port {
+        socket.set_reuse_port(true)?;
+    }
+    #[cfg(not(all(unix, not(target_os = "solaris"), not(target_os = "illumos"))))]
+    let _ = reuse_port;
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(1024)?;
+    TcpListener::from_std(socket.into())
+}
+
+async fn resolve(host: &str, port: u16) -> Result<SocketAddr, Error> {
+    if let Ok(ip) = host.parse::<IpAddr>() {
+        return Ok(SocketAddr::new(ip, port));
+    }
+    tokio::net::lookup_host((host, port))
+        .await
+        .map_err(|e| Error::msg(format!("unable to resolve http host {host:?}: {e}")))?
+        .next()
+        .ok_or_else(|| Error::msg(format!("unable to resolve http host {host:?}")))
+}
+
+impl RunningServer {
+    /// Binds and starts accepting connections.
+    pub(crate) async fn start(app: HttpApp) -> Result<Self, Error> {
+        let app = Arc::new(app);
+        let addr = resolve(&app.settings.host, app.settings.port).await?;
+        let listener = bind(addr, app.settings.reuse_port).map_err(|e| {
+            tracing::warn!(target: "tomodachi.http", error_message = %e,
+                "unable to bind service [http] to http://localhost:{}/", addr.port());
+            Error::msg(format!(
+                "unable to bind service [http] to http://localhost:{}/: {e}",
+                addr.port()
+            ))
+        })?;
+        let local_addr = listener.local_addr()?;
+        let shown_host = match local_addr.ip() {
+            ip if ip.is_unspecified() || ip.is_loopback() => "localhost".to_owned(),
+            ip => ip.to_string(),
+        };
+        let listen_url = format!("http://{shown_host}:{}/", local_addr.port());
+        tracing::info!(target: "tomodachi.http", listen_url = %listen_url,
+            listen_host = %app.settings.host, listen_port = local_addr.port(),
+            "accepting http requests");
+        app.access_log
+            .started(&listen_url, &app.settings.host, local_addr.port());
+        context::set_http_enabled(addr.port());
+
+        let (stop_tx, stop_rx) = watch::channel(Phase::Serving);
+        let connections = TaskTracker::new();
+        let accept_task = tokio::spawn(accept_loop(
+            listener,
+            app.clone(),
+            stop_rx,
+            connections.clone(),
+        ));
+        Ok(Self {
+            app,
+            local_addr,
+            stop_tx,
+            accept_task,
+            connections,
+        })
+    }
+
+    /// The bound address (with the OS-assigned port when port 0 was asked for).
+    pub(crate) fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Graceful stop: refuse new connections, let in-flight requests finish within the grace
+    /// period (responses get `Connection: close`), then close what is left.
+    pub(crate) async fn stop(self) {
+        let grace = self.app.settings.grace;
+        self.app.draining.store(true, Ordering::SeqCst);
+        let _ = self.stop_tx.send(Phase::Draining);
+        let _ = self.accept_task.await;
+        self.connections.close();
+        self.app.requests.close();
+        let deadline = tokio::time::Instant::now() + grace;
+        let drained = async {
+            self.app.requests.wait().await;
+            self.connections.wait().await;
+        };
+        if tokio::time::timeout_at(deadline, drained).await.is_err() {
+            let remaining = self.app.requests.len();
+            if remaining > 0 {
+                tracing::warn!(target: "tomodachi.http", remaining_request_count = remaining,
+                    "all requests did not gracefully finish execution");
+            }
+            if !self.connections.is_empty() {
+                tracing::warn!(target: "tomodachi.http", "forcefully closing open tcp connections");
+            }
+            let _ = self.stop_tx.send(Phase::ForceClose);
+            let _ = tokio::time::timeout(Duration::from_secs(1), self.connections.wait()).await;
+        }
+        self.app.access_log.close();
+    }
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    app: Arc<HttpApp>,
+    mut stop_rx: watch::Receiver<Phase>,
+    connections: TaskTracker,
+) {
+    loop {
+        tokio::select! {
+            biased;
+            _ = stop_rx.changed() => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => {
+                    let _ = stream.set_nodelay(true);
+                    connections.spawn(serve_connection(stream, peer, app.clone(), stop_rx.clone()));
+                }
+                Err(e) => {
+                    // Out of file descriptors and similar: back off instead of spinning.
+                    tracing::warn!(target: "tomodachi.http", error_message = %e, "error accepting connection");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+        }
+    }
+}
+
+/// Per-connection keep-alive bookkeeping.
+struct ConnState {
+    requests: AtomicU64,
+    opened: Instant,
+}
+
+async fn serve_connection(
+    stream: TcpStream,
+    peer: SocketAddr,
+    app: Arc<HttpApp>,
+    stop_rx: watch::Receiver<Phase>,
+) {
+    let conn_state = Arc::new(ConnState {
+        requests: AtomicU64::new(0),
+        opened: Instant::now(),
+    });
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder.timer(TokioTimer::new());
+    match app.settings.keepalive_timeout {
+        Some(idle) => {
+            // hyper arms the header-read timer while waiting for the next request, so it
+            // doubles as the keep-alive idle timeout.
+            builder.keep_alive(true).header_read_timeout(idle);
+        }
+        None => {
+            builder.keep_alive(false);
+        }
+    }
+    let service = {
+        let app = app.clone();
+        hyper::service::service_fn(move |req: Request<Incoming>| {
+            let app = app.clone();
+            let conn_state = conn_state.clone();
+            async move { Ok::<_, std::convert::Infallible>(handle(app, conn_state, req, peer).await) }
+        })
+    };
+    let conn = builder.serve_connection(TokioIo::new(stream), service);
+    tokio::pin!(conn);
+    let result = tokio::select! {
+        r = conn.as_mut() => r,
+        _ = phase_reached(stop_rx.clone(), Phase::Draining) => {
+            conn.as_mut().graceful_shutdown();
+            tokio::select! {
+                r = conn.as_mut() => r,
+                _ = phase_reached(stop_rx, Phase::ForceClose) => return,
+            }
+        }
+    };
+    if let Err(e) = result {
+        log_connection_error(&app, &e, peer);
+    }
+}
+
+/// Resolves once the server phase is at least `phase`.
+async fn phase_reached(mut rx: watch::Receiver<Phase>, phase: Phase) {
+    let _ = rx.wait_for(|p| *p as u8 >= phase as u8).await.map(|_| ());
+}
+
+fn log_connection_error(app: &HttpApp, e: &hyper::Error, peer: SocketAddr) {
+    if e.is_parse() || e.is_parse_too_large() {
+        let status: u16 = if e.is_parse_too_large() { 431 } else { 400 };
+        if app.access_log.enabled() {
+            tracing::info!(target: "tomodachi.http.response", status_code = status,
+                remote_ip = %peer.ip(), error_message = %e, "bad http request");
+        }
+    } else if e.is_timeout() {
+        tracing::debug!(target: "tomodachi.http", remote_ip = %peer.ip(), "connection timed out");
+    } else {
+        tracing::debug!(target: "tomodachi.http", remote_ip = %peer.ip(), error_message = %e,
+            "connection error");
+    }
+}
+
+fn plain(
+    status: StatusCode,
+    body: impl Into<Bytes>,
+    defaults: &ResponseDefaults,
+) -> Response<Full<Bytes>> {
+    let mut res = Response::new(Full::new(body.into()));
+    *res.status_mut() = status;
+    let h = res.headers_mut();
+    h.insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    h.insert(http::header::SERVER, defaults.server.clone());
+    res
+}
+
+/// Whether the client asked to keep the connection open.
+fn client_wants_keepalive(version: Version, headers: &HeaderMap) -> bool {
+    let conn = headers.get(CONNECTION).and_then(|v| v.to_str().ok());
+    match version {
+        Version::HTTP_11 => !conn.is_some_and(|c| c.eq_ignore_ascii_case("close")),
+        Version::HTTP_10 => conn.is_some_and(|c| c.eq_ignore_ascii_case("keep-alive")),
+        _ => false,
+    }
+}
+
+/// The whole pipeline for one request.
+async fn handle(
+    app: Arc<HttpApp>,
+    conn_state: Arc<ConnState>,
+    req: Request<Incoming>,
+    peer: SocketAddr,
+) -> Response<Full<Bytes>> {
+    let received_at = Instant::now();
+    let nth_request = conn_state.requests.fetch_add(1, Ordering::Relaxed) + 1;
+    let (parts, body) = req.into_parts();
+    let keep_alive = app.settings.keepalive_timeout.is_some()
+        && client_wants_keepalive(parts.version, &parts.headers);
+
+    let remote_ip = resolve_remote_ip(&app.settings, peer.ip(), &parts.headers);
+    let path = match decode_path(parts.uri.path()) {
+        Some(p) => p.into_owned(),
+        None => {
+            let mut res = plain(
+                StatusCode::BAD_REQUEST,
+                "Bad Request: path is not valid UTF-8",
+                &app.settings.defaults,
+            );
+            res.headers_mut()
+                .insert(CONNECTION, HeaderValue::from_static("close"));
+            log_access(
+                &app,
+                &parts,
+                parts.uri.path(),
+                remote_ip,
+                &res,
+                None,
+                received_at,
+                None,
+                &IgnoreLogging::None,
+            );
+            return res;
+        }
+    };
+
+    // The body is read completely before the handler runs, bounded by client_max_size.
+    let max = app.settings.client_max_size;
+    let declared_len = parts
+        .headers
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if let Some(len) = declared_len.filter(|len| *len > max) {
+        return too_large(&app, &parts, &path, remote_ip, received_at, len.to_string());
+    }
+    let body = match Limited::new(body, usize::try_from(max).unwrap_or(usize::MAX))
+        .collect()
+        .await
+    {
+        Ok(collected) => collected.to_bytes(),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+            return too_large(
+                &app,
+                &parts,
+                &path,
+                remote_ip,
+                received_at,
+                format!("> {max}"),
+            );
+        }
+        Err(e) => {
+            // The client went away before sending the whole body (logged as upstream's 499).
+            if app.access_log.enabled() {
+                tracing::info!(target: "tomodachi.http.response", status_code = 499u16,
+                    remote_ip = %remote_ip, request_method = %parts.method,
+                    request_path = %path, error_message = %e,
+                    "ignored http request - connection closed before body was sent");
+            }
+            let mut res = plain(StatusCode::BAD_REQUEST, "", &app.settings.defaults);
+            res.headers_mut()
+                .insert(CONNECTION, HeaderValue::from_static("close"));
+            return res;
+        }
+    };
+
+    let body_len = (!body.is_empty()).then_some(body.len() as u64);
+    let head = Arc::new(RequestHead {
+        method: parts.method,
+        uri: parts.uri,
+        version: parts.version,
+        headers: parts.headers,
+        path,
+        peer,
+        remote_ip,
+        received_at,
+    });
+
+    // Handlers run in their own task: a client that disconnects does not cancel them (as
+    // upstream), and graceful shutdown waits for them.
+    let task = app
+        .requests
+        .spawn(dispatch(app.clone(), head.clone(), body));
+    let (mut response, handler_elapsed, ignore) = match task.await {
+        Ok(out) => out,
+        Err(_) => (
+            plain(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "",
+                &app.settings.defaults,
+            ),
+            None,
+            IgnoreLogging::None,
+        ),
+    };
+
+    // Keep-alive headers (http.md §9).
+    let headers = response.headers_mut();
+    let close = !keep_alive
+        || app.draining.load(Ordering::Relaxed)
+        || headers
+            .get(CONNECTION)
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"close"))
+        || app
+            .settings
+            .max_keepalive_requests
+            .is_some_and(|m| nth_request >= m)
+        || app
+            .settings
+            .max_keepalive_time
+            .is_some_and(|t| conn_state.opened.elapsed() >= t);
+    if close {
+        headers.insert(CONNECTION, HeaderValue::from_static("close"));
+    } else if let Some(idle) = app.settings.keepalive_timeout {
+        headers.insert(CONNECTION, HeaderValue::from_static("keep-alive"));
+        let ka = match app.settings.max_keepalive_requests {
+            Some(m) => format!("timeout={}, max={m}", idle.as_secs()),
+            None => format!("timeout={}", idle.as_secs()),
+        };
+        if let Ok(v) = HeaderValue::from_str(&ka) {
+            headers.insert(HeaderName::from_static("keep-alive"), v);
+        }
+    }
+
+    if app.access_log.enabled() && !ignore.ignores(response.status().as_u16()) {
+        log_access_head(&app, &head, &response, handler_elapsed, body_len);
+    }
+    response
+}
+
+fn too_large(
+    app: &HttpApp,
+    parts: &http::request::Parts,
+    path: &str,
+    remote_ip: IpAddr,
+    received_at: Instant,
+    actual: String,
+) -> Response<Full<Bytes>> {
+    let max = app.settings.client_max_size;
+    let mut res = plain(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        format!("Maximum request body size {max} exceeded, actual body size {actual}"),
+        &app.settings.defaults,
+    );
+    res.headers_mut()
+        .insert(CONNECTION, HeaderValue::from_static("close"));
+    log_access(
+        app,
+        parts,
+        path,
+        remote_ip,
+        &res,
+        None,
+        received_at,
+        None,
+        &IgnoreLogging::None,
+    );
+    res
+}
+
+/// Routing, middlewares, handler, error handlers: runs inside the request task.
+async fn dispatch(
+    app: Arc<HttpApp>,
+    head: Arc<RequestHead>,
+    body: Bytes,
+) -> (Response<Full<Bytes>>, Option<Duration>, IgnoreLogging) {
+    context::http_task_started();
+    let request = HttpRequest {
+        head,
+        body,
+        params: Vec::new(),
+        extensions: http::Extensions::new(),
+        error_status: None,
+    };
+    let out = match app.router.route(request.method(), request.path()) {
+        Routed::Found(route, params) => {
+            let mut request = request;
+            request.params = params;
+            let fallback = request.clone();
+            let started = Instant::now();
+            let span = tracing::info_span!(target: "tomodachi.http.handler", "handler",
+                handler = &*route.name, r#type = "tomodachi.http");
+            let next = Next::new(app.middlewares.clone(), route.handler.clone());
+            let result = tracing::Instrument::instrument(
+                AssertUnwindSafe(next.run(request)).catch_unwind(),
+                span,
+            )
+            .await;
+            let elapsed = started.elapsed();
+            let result = match result {
+                Ok(r) => r,
+                Err(panic) => Err(panic_error(panic)),
+            };
+            let response = match result.and_then(|r| r.finish(&app.settings.defaults)) {
+                Ok(res) => res,
+                Err(e) => error_response(&app, fallback, e, &route.name).await,
+            };
+            (response, Some(elapsed), route.ignore_logging.clone())
+        }
+        Routed::MethodNotAllowed(allow) => {
+            let mut res = error_status_response(
+                &app,
+                request,
+                StatusCode::METHOD_NOT_ALLOWED,
+                HeaderMap::new(),
+            )
+            .await;
+            if !app.error_handlers.contains_key(&405) {
+                if let Ok(v) = HeaderValue::from_str(&allow) {
+                    res.headers_mut().insert(ALLOW, v);
+                }
+            }
+            (res, None, IgnoreLogging::None)
+        }
+        Routed::NotFound => (
+            error_status_response(&app, request, StatusCode::NOT_FOUND, HeaderMap::new()).await,
+            None,
+            IgnoreLogging::None,
+        ),
+    };
+    context::http_task_finished();
+    out
+}
+
+fn panic_error(panic: Box<dyn std::any::Any + Send>) -> Error {
+    let msg = panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "panic".to_owned());
+    Error::msg(format!("handler panicked: {msg}"))
+}
+
+/// A handler or middleware error: HTTP errors keep their status, others are 500s.
+async fn error_response(
+    app: &HttpApp,
+    request: HttpRequest,
+    error: Error,
+    handler: &str,
+) -> Response<Full<Bytes>> {
+    let status = match error.status() {
+        Some(s) => s,
+        None => {
+            tracing::error!(target: "exception", handler = handler,
+                exception = ?error, "uncaught exception: {error}");
+            StatusCode::INTERNAL_SERVER_ERROR
+        }
+    };
+    error_status_response(app, request, status, error.headers().clone()).await
+}
+
+/// Answers with `status` through its `http_error` handler if one is registered; an error in
+/// that handler falls back to the 500 handler, then to an empty 500.
+async fn error_status_response(
+    app: &HttpApp,
+    mut request: HttpRequest,
+    status: StatusCode,
+    extra_headers: HeaderMap,
+) -> Response<Full<Bytes>> {
+    let mut status = status;
+    for _attempt in 0..2 {
+        let Some(handler) = app.error_handlers.get(&status.as_u16()) else {
+            break;
+        };
+        request.error_status = Some(status.as_u16());
+        let span = tracing::info_span!(target: "tomodachi.http.handler", "handler",
+            r#type = "tomodachi.http_error", status_code = status.as_u16());
+        let next = Next::new(app.middlewares.clone(), handler.clone());
+        let result = tracing::Instrument::instrument(
+            AssertUnwindSafe(next.run(request.clone())).catch_unwind(),
+            span,
+        )
+        .await
+        .unwrap_or_else(|p| Err(panic_error(p)));
+        let finished = result.and_then(|mut r: HttpResponse| {
+            r.set_default_status(status);
+            r.finish(&app.settings.defaults)
+        });
+        match finished {
+            Ok(res) => return res,
+            Err(e) => {
+                tracing::error!(target: "exception", exception = ?e, "uncaught exception: {e}");
+                if status == StatusCode::INTERNAL_SERVER_ERROR {
+                    return plain(status, "", &app.settings.defaults);
+                }
+                status = StatusCode::INTERNAL_SERVER_ERROR;
+            }
+        }
+    }
+    let body = if status == StatusCode::INTERNAL_SERVER_ERROR {
+        ""
+    } else {
+        status.canonical_reason().unwrap_or("")
+    };
+    let mut res = plain(status, body, &app.settings.defaults);
+    for (name, value) in &extra_headers {
+        res.headers_mut().append(name.clone(), value.clone());
+    }
+    res
+}
+
+/// The client IP, honouring `real_ip_header` for trusted `real_ip_from` peers (http.md §8).
+fn resolve_remote_ip(settings: &HttpSettings, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
+    if settings.real_ip_from.is_empty() {
+        return peer;
+    }
+    let Some(header) = &settings.real_ip_header else {
+        return peer;
+    };
+    let peer_canonical = match peer {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(peer),
+        v4 => v4,
+    };
+    if !settings
+        .real_ip_from
+        .iter()
+        .any(|net| net.contains(&peer_canonical))
+    {
+        return peer;
+    }
+    headers
+        .get(header)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(',').next())
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(peer)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn log_access(
+    app: &HttpApp,
+    parts: &http::request::Parts,
+    path: &str,
+    remote_ip: IpAddr,
+    res: &Response<Full<Bytes>>,
+    handler_elapsed: Option<Duration>,
+    received_at: Instant,
+    request_content_length: Option<u64>,
+    ignore: &IgnoreLogging,
+) {
+    if !app.access_log.enabled() || ignore.ignores(res.status().as_u16()) {
+        return;
+    }
+    app.access_log.record(&AccessRecord {
+        status_code: res.status().as_u16(),
+        remote_ip,
+        method: parts.method.as_str(),
+        path,
+        query: parts.uri.query(),
+        version: parts.version,
+        response_content_length: response_len(res),
+        request_content_length,
+        user_agent: parts
+            .headers
+            .get(USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or(""),
+        handler_elapsed,
+        request_time: received_at.elapsed(),
+    });
+}
+
+fn log_access_head(
+    app: &HttpApp,
+    head: &RequestHead,
+    res: &Response<Full<Bytes>>,
+    handler_elapsed: Option<Duration>,
+    request_content_length: Option<u64>,
+) {
+    app.access_log.record(&AccessRecord {
+        status_code: res.status().as_u16(),
+        remote_ip: head.remote_ip,
+        method: head.method.as_str(),
+        path: &head.path,
+        query: head.uri.query(),
+        version: head.version,
+        response_content_length: response_len(res),
+        request_content_length,
+        user_agent: head
+            .headers
+            .get(USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or(""),
+        handler_elapsed,
+        request_time: head.received_at.elapsed(),
+    });
+}
+
+fn response_len(res: &Response<Full<Bytes>>) -> u64 {
+    http_body::Body::size_hint(res.body()).exact().unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(from: &[&str]) -> HttpSettings {
+        HttpSettings {
+            real_ip_from: from.iter().map(|s| s.parse().unwrap()).collect(),
+            ..HttpSettings::default()
+        }
+    }
+
+    #[test]
+    fn real_ip_only_from_trusted_peers() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            "x-forwarded-for",
+            HeaderValue::from_static("10.1.1.1 foo, 1.2.3.4"),
+        );
+        let peer: IpAddr = "127.0.0.1".parse().unwrap();
+        assert_eq!(resolve_remote_ip(&settings(&[]), peer, &h), peer);
+        assert_eq!(
+            resolve_remote_ip(&settings(&["127.0.0.0/8"]), peer, &h),
+            "10.1.1.1".parse::<IpAddr>().unwrap()
+        );
+        assert_eq!(
+            resolve_remote_ip(&settings(&["10.0.0.0/8"]), peer, &h),
+            peer
+        );
+        assert_eq!(
+            resolve_remote_ip(&settings(&["127.0.0.0/8"]), peer, &HeaderMap::new()),
+            peer
+        );
+    }
+
+    #[test]
+    fn keepalive_request_detection() {
+        let mut h = HeaderMap::new();
+        assert!(client_wants_keepalive(Version::HTTP_11, &h));
+        assert!(!client_wants_keepalive(Version::HTTP_10, &h));
+        h.insert(CONNECTION, HeaderValue::from_static("Keep-Alive"));
+        assert!(client_wants_keepalive(Version::HTTP_10, &h));
+        h.insert(CONNECTION, HeaderValue::from_static("close"));
+        assert!(!client_wants_keepalive(Version::HTTP_11, &h));
+    }
+}

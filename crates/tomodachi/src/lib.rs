@@ -1,0 +1,99 @@
+//! # tomodachi
+//!
+//! Microservices on tokio, triggered over HTTP (and, as they land, AMQP, AWS SNS+SQS and
+//! schedules): the Rust successor of the Python library
+//! [tomodachi](https://github.com/kalaspuff/tomodachi), wire-compatible with it.
+//!
+//! A service is a type whose handlers are marked with attributes:
+//!
+//! ```no_run
+//! use std::sync::atomic::{AtomicU64, Ordering};
+//! use tomodachi::prelude::*;
+//!
+//! #[derive(Default)]
+//! struct SleepySheep {
+//!     sheep_count: AtomicU64,
+//! }
+//!
+//! #[tomodachi::service(name = "sleepy-sheep-counter")]
+//! impl SleepySheep {
+//!     #[http(POST, r"/sheep")]
+//!     async fn add_to_sheep_count(&self) -> (u16, String) {
+//!         let n = self.sheep_count.fetch_add(1, Ordering::SeqCst) + 1;
+//!         (200, n.to_string())
+//!     }
+//!
+//!     #[http(GET, r"/resource/(?P<id>[^/]+?)/?")]
+//!     async fn resource(&self, id: String) -> String {
+//!         format!("id = {id}")
+//!     }
+//!
+//!     #[http_error(status_code = 404)]
+//!     async fn error_404(&self) -> &'static str {
+//!         "error 404"
+//!     }
+//! }
+//!
+//! tomodachi::main!(SleepySheep);
+//! ```
+//!
+//! The attributes are sugar over the plain [`ServiceBuilder`] API, which works without macros
+//! (`default-features = false`).
+
+#![warn(missing_docs)]
+
+mod error;
+pub mod http;
+mod launch;
+pub mod logging;
+pub mod options;
+mod service;
+
+pub use error::{BoxError, Error, Result};
+pub use launch::{launch, launch_from, load_config, LaunchArgs};
+pub use options::Options;
+pub use service::{
+    exit, exit_code, get_execution_context, get_service, service_names, App, HookOutput,
+    IntoService, RunningApp, Service, ServiceBuilder, StopHandle,
+};
+
+#[cfg(feature = "macros")]
+pub use tomodachi_macros::service;
+
+/// Runs one or several services as the process's `main`: `tomodachi::main!(ServiceA, ServiceB);`
+///
+/// Each type must implement `Default` and [`IntoService`] (the `#[tomodachi::service]`
+/// attribute implements it). The binary takes the same flags as `tomodachi run`.
+#[macro_export]
+macro_rules! main {
+    ($($service:ty),+ $(,)?) => {
+        fn main() -> ::std::process::ExitCode {
+            $crate::launch([
+                $($crate::IntoService::into_service(
+                    <$service as ::core::default::Default>::default()
+                )),+
+            ])
+        }
+    };
+}
+
+/// The names most services need: `use tomodachi::prelude::*;`.
+pub mod prelude {
+    pub use crate::http::{
+        Extension, HttpRequest, HttpResponse, IntoResponse, Json, Method, Next, Query, StatusCode,
+    };
+    pub use crate::{Error, IntoService, Options, Service, ServiceBuilder};
+}
+
+#[doc(hidden)]
+pub mod __private {
+    //! Used by the macros' generated code; not a public API.
+    pub use crate::http::FromRequest;
+    pub use crate::http::IntoResponse;
+    pub use crate::service::HookOutput;
+
+    /// Asserts at the user's span that a handler's return type converts into a response.
+    pub fn assert_into_response<T: IntoResponse>() {}
+    /// Asserts at the user's span that a hook's return type is `()` or a `Result<(), E>`.
+    pub fn assert_hook_output<T: HookOutput>() {}
+}

@@ -1,0 +1,531 @@
+use std::collections::HashMap;
+
+use tracing_subscriber::layer::SubscriberExt;
+
+use super::console::push_console_line;
+use super::value::{push_f64, push_timestamp_of};
+use super::*;
+
+const TS_LEN: usize = "2026-11-22T06:52:16.967261Z".len();
+
+fn is_timestamp(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() == TS_LEN
+        && b.iter().enumerate().all(|(i, &c)| match i {
+            4 | 7 => c == b'-',
+            10 => c == b'T',
+            13 | 16 => c == b':',
+            19 => c == b'.',
+            26 => c == b'Z',
+            _ => c.is_ascii_digit(),
+        })
+}
+
+/// Replaces every timestamp in `s` with `TS`.
+fn mask(s: &str) -> String {
+    let mut out = String::new();
+    let mut i = 0;
+    while i < s.len() {
+        if s.is_char_boundary(i) && s.get(i..i + TS_LEN).is_some_and(is_timestamp) {
+            out.push_str("TS");
+            i += TS_LEN;
+        } else {
+            let ch = s[i..].chars().next().unwrap();
+            out.push(ch);
+            i += ch.len_utf8();
+        }
+    }
+    out
+}
+
+fn capture(format: LogFormat, color: bool, f: impl FnOnce()) -> String {
+    let capture = CaptureWriter::new();
+    let subscriber =
+        tracing_subscriber::registry().with(TomodachiLayer::new(format, color, capture.clone()));
+    tracing::subscriber::with_default(subscriber, f);
+    capture.contents()
+}
+
+#[test]
+fn console_line_layout_matches_spec_example() {
+    let out = capture(LogFormat::Console, false, || {
+        tracing::info!(target: "tomodachi.service", service = "probe", uuid = %"8f1a", "initializing service instance");
+    });
+    assert_eq!(
+        mask(&out),
+        "TS [info     ] initializing service instance  [tomodachi.service] service=probe uuid=8f1a\n"
+    );
+    assert!(is_timestamp(&out[..TS_LEN]), "{out}");
+}
+
+#[test]
+fn console_pads_level_and_message() {
+    let out = capture(LogFormat::Console, false, || {
+        tracing::warn!(target: "tomodachi.signal", sig = 15, "short");
+        tracing::info!(target: "tomodachi.lifecycle", "started service successfully");
+        tracing::error!(target: "x", "a message that is longer than thirty characters");
+    });
+    assert_eq!(
+        mask(&out),
+        "TS [warning  ] short                          [tomodachi.signal] sig=15\n\
+         TS [info     ] started service successfully   [tomodachi.lifecycle]\n\
+         TS [error    ] a message that is longer than thirty characters [x]\n"
+    );
+}
+
+#[test]
+fn console_message_not_padded_when_nothing_follows() {
+    let mut out = String::new();
+    push_console_line(&mut out, false, "info", "hello", "", std::iter::empty());
+    assert_eq!(mask(&out), "TS [info     ] hello\n");
+    let mut out = String::new();
+    push_console_line(
+        &mut out,
+        false,
+        "info",
+        "hello",
+        "",
+        [("k", FieldValue::Int(1))],
+    );
+    assert_eq!(
+        mask(&out),
+        "TS [info     ] hello                          k=1\n"
+    );
+}
+
+#[test]
+fn console_values_are_python_repr_and_strings_bare() {
+    let out = capture(LogFormat::Console, false, || {
+        tracing::info!(
+            target: "t",
+            s = "with spaces",
+            n = -5,
+            u = 7u64,
+            f = 0.5,
+            big = 1e20,
+            b = true,
+            c = false,
+            d = ?Some(1),
+            tb_location = "./svc.py:45",
+            error_location = "<unknown>",
+            "m"
+        );
+    });
+    assert_eq!(
+        mask(&out),
+        "TS [info     ] m                              [t] s=with spaces n=-5 u=7 f=0.5 big=1e+20 \
+         b=True c=False d=Some(1) tb_location=<./svc.py:45> error_location=<unknown>\n"
+    );
+}
+
+#[test]
+fn console_exception_field_printed_after_line() {
+    let out = capture(LogFormat::Console, false, || {
+        tracing::error!(target: "exception", exception = "Traceback:\n  boom", exc_type = "Error", "uncaught exception: boom");
+    });
+    assert_eq!(
+        mask(&out),
+        "TS [error    ] uncaught exception: boom       [exception] exc_type=Error\nTraceback:\n  boom\n"
+    );
+}
+
+#[test]
+fn console_colour_off_has_no_ansi_and_on_has_ansi() {
+    let emit = || {
+        tracing::info!(target: "tomodachi.service", service = "probe", "initializing service instance");
+        tracing::error!(target: "tomodachi.service", "failed");
+    };
+    let plain = capture(LogFormat::Console, false, emit);
+    assert!(!plain.contains('\x1b'), "{plain:?}");
+    let colored = capture(LogFormat::Console, true, emit);
+    assert!(colored.contains('\x1b'), "{colored:?}");
+    let first = colored.lines().next().unwrap();
+    assert_eq!(
+        mask(first),
+        "\x1b[2mTS\x1b[0m [\x1b[32m\x1b[1minfo     \x1b[0m] \x1b[1minitializing service instance \x1b[0m \
+         [\x1b[0m\x1b[1m\x1b[34mtomodachi.service\x1b[0m]\x1b[0m \x1b[36mservice\x1b[0m=\x1b[35mprobe\x1b[0m"
+    );
+    assert!(
+        colored.contains("[\x1b[31m\x1b[1merror    \x1b[0m]"),
+        "{colored:?}"
+    );
+    // JSON never carries colours.
+    let json = capture(LogFormat::Json, true, emit);
+    assert!(!json.contains('\x1b'));
+}
+
+#[test]
+fn json_access_log_record_exact_bytes() {
+    let out = capture(LogFormat::Json, true, || {
+        tracing::info!(
+            target: "tomodachi.http.response",
+            status_code = 200u16,
+            remote_ip = "127.0.0.1",
+            auth_user = "authuser",
+            request_method = "GET",
+            request_path = "/p/x",
+            request_query_string = "q=1",
+            http_version = "HTTP/1.1",
+            response_content_length = 1u64,
+            user_agent = "curl/7.88.1",
+            handler_elapsed_time = %format_args!("{:.5}s", 0.00057),
+            request_time = %format_args!("{:.5}s", 0.00069),
+            ""
+        );
+    });
+    assert_eq!(
+        mask(&out),
+        "{\"timestamp\": \"TS\", \"logger\": \"tomodachi.http.response\", \"level\": \"info\", \
+         \"message\": \"\", \"status_code\": 200, \"remote_ip\": \"127.0.0.1\", \"auth_user\": \
+         \"authuser\", \"request_method\": \"GET\", \"request_path\": \"/p/x\", \
+         \"request_query_string\": \"q=1\", \"http_version\": \"HTTP/1.1\", \
+         \"response_content_length\": 1, \"user_agent\": \"curl/7.88.1\", \
+         \"handler_elapsed_time\": \"0.00057s\", \"request_time\": \"0.00069s\"}\n"
+    );
+    assert!(is_timestamp(&out[15..15 + TS_LEN]), "{out}");
+}
+
+#[test]
+fn json_span_context_precedes_event_fields() {
+    let out = capture(LogFormat::Json, false, || {
+        let outer = tracing::info_span!(
+            "middleware",
+            middleware = "auth",
+            handler = "index",
+            r#type = "tomodachi.http"
+        );
+        let _outer = outer.enter();
+        let inner = tracing::info_span!(
+            "handler",
+            handler = "index2",
+            attempt = 1,
+            ok = true,
+            ratio = 0.25
+        );
+        let _inner = inner.enter();
+        emit_handler_warning();
+    });
+    assert_eq!(
+        mask(&out),
+        "{\"timestamp\": \"TS\", \"logger\": \"tomodachi.http.handler\", \"level\": \"warning\", \
+         \"message\": \"hi \\\"there\\\"\", \"middleware\": \"auth\", \"handler\": \"index2\", \
+         \"type\": \"tomodachi.http\", \"attempt\": 2, \"ok\": true, \"ratio\": 0.25, \
+         \"event\": \"e\", \"class\": \"c\", \"debug\": \"[1, 2]\", \"neg\": -3}\n"
+    );
+}
+
+/// Event for `json_span_context_precedes_event_fields` (overrides the span's `attempt`).
+fn emit_handler_warning() {
+    tracing::warn!(
+        target: "tomodachi.http.handler",
+        attempt = 2,
+        event_ = "e",
+        class_ = "c",
+        debug = ?[1, 2],
+        neg = -3i64,
+        "hi \"there\""
+    );
+}
+
+#[test]
+fn json_span_fields_recorded_later_are_included() {
+    let out = capture(LogFormat::Json, false, || {
+        let span = tracing::info_span!(
+            "req",
+            handler = "index",
+            status_code = tracing::field::Empty
+        );
+        let _guard = span.enter();
+        span.record("status_code", 404);
+        tracing::info!(target: "t", "x");
+    });
+    assert!(
+        out.ends_with("\"message\": \"x\", \"handler\": \"index\", \"status_code\": 404}\n"),
+        "{out}"
+    );
+}
+
+#[test]
+fn json_escapes_non_ascii_and_control_characters() {
+    let out = capture(LogFormat::Json, false, || {
+        tracing::info!(target: "t", name = "友達", emoji = "😀", ctl = "q\"b\\n\nr\rt\tb\u{8}f\u{c}z\u{1}d\u{7f}é", "友達");
+    });
+    assert!(
+        out.ends_with(
+            "\"message\": \"\\u53cb\\u9054\", \"name\": \"\\u53cb\\u9054\", \"emoji\": \"\\ud83d\\ude00\", \
+             \"ctl\": \"q\\\"b\\\\n\\nr\\rt\\tb\\bf\\fz\\u0001d\\u007f\\u00e9\"}\n"
+        ),
+        "{out}"
+    );
+    assert!(out.is_ascii());
+}
+
+#[test]
+fn json_floats_follow_python_repr() {
+    let cases: [(f64, &str, &str); 10] = [
+        (1.0, "1.0", "1.0"),
+        (0.1, "0.1", "0.1"),
+        (-0.0, "-0.0", "-0.0"),
+        (1e16, "1e+16", "1e+16"),
+        (1.5e-7, "1.5e-07", "1.5e-07"),
+        (0.0001, "0.0001", "0.0001"),
+        (1e100, "1e+100", "1e+100"),
+        (f64::NAN, "NaN", "nan"),
+        (f64::INFINITY, "Infinity", "inf"),
+        (f64::NEG_INFINITY, "-Infinity", "-inf"),
+    ];
+    for (v, json, repr) in cases {
+        let mut s = String::new();
+        push_f64(&mut s, v, true);
+        assert_eq!(s, json);
+        s.clear();
+        push_f64(&mut s, v, false);
+        assert_eq!(s, repr);
+    }
+}
+
+#[test]
+fn critical_field_on_error_prints_critical() {
+    let out = capture(LogFormat::Json, false, || {
+        tracing::error!(target: "t", critical = true, "bad");
+        tracing::info!(target: "t", critical = true, "not critical");
+    });
+    let lines: Vec<_> = out.lines().collect();
+    assert!(
+        lines[0].ends_with("\"level\": \"critical\", \"message\": \"bad\"}"),
+        "{out}"
+    );
+    assert!(lines[1]
+        .ends_with("\"level\": \"info\", \"message\": \"not critical\", \"critical\": true}"));
+    let console = capture(LogFormat::Console, false, || {
+        tracing::error!(target: "t", critical = true, "bad");
+    });
+    assert_eq!(
+        mask(&console),
+        "TS [critical ] bad                            [t]\n"
+    );
+}
+
+#[test]
+fn python_format_has_no_key_values() {
+    let out = capture(LogFormat::Python, true, || {
+        let span = tracing::info_span!("h", handler = "index");
+        let _g = span.enter();
+        tracing::info!(target: "tomodachi.http", listen_url = "http://127.0.0.1:9700", "accepting http requests");
+        tracing::debug!(target: "tomodachi.event", "-> lifecycle.setup");
+    });
+    assert_eq!(
+        mask(&out),
+        "TS [info     ] accepting http requests        [tomodachi.http]\n\
+         TS [debug    ] -> lifecycle.setup             [tomodachi.event]\n"
+    );
+}
+
+#[test]
+fn disabled_format_writes_nothing() {
+    let out = capture(LogFormat::Disabled, false, || {
+        tracing::error!(target: "t", "x");
+    });
+    assert_eq!(out, "");
+}
+
+#[test]
+fn level_filtering() {
+    let run = |level: LogLevel| {
+        let capture = CaptureWriter::new();
+        let config = LoggingConfig {
+            format: LogFormat::Console,
+            level,
+            color: false,
+        };
+        tracing::subscriber::with_default(build_subscriber(&config, capture.clone()), || {
+            tracing::trace!(target: "t", "trace");
+            tracing::debug!(target: "t", "debug");
+            tracing::info!(target: "t", "info");
+            tracing::warn!(target: "t", "warning");
+            tracing::error!(target: "t", "error");
+        });
+        capture
+            .contents()
+            .lines()
+            .map(|l| l[TS_LEN + 2..TS_LEN + 11].trim_end().to_string())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(run(LogLevel::Debug), ["debug", "info", "warning", "error"]);
+    assert_eq!(run(LogLevel::Info), ["info", "warning", "error"]);
+    assert_eq!(run(LogLevel::Warning), ["warning", "error"]);
+    assert_eq!(run(LogLevel::Error), ["error"]);
+    assert_eq!(run(LogLevel::Critical), ["error"]);
+    let capture = CaptureWriter::new();
+    let config = LoggingConfig {
+        format: LogFormat::Disabled,
+        level: LogLevel::Debug,
+        color: false,
+    };
+    tracing::subscriber::with_default(build_subscriber(&config, capture.clone()), || {
+        tracing::error!(target: "t", "error");
+    });
+    assert_eq!(capture.contents(), "");
+}
+
+#[test]
+fn log_level_parsing() {
+    for (input, level) in [
+        ("debug", LogLevel::Debug),
+        ("INFO", LogLevel::Info),
+        ("Warning", LogLevel::Warning),
+        ("warn", LogLevel::Warning),
+        ("error", LogLevel::Error),
+        ("CRITICAL", LogLevel::Critical),
+        ("fatal", LogLevel::Critical),
+    ] {
+        assert_eq!(input.parse::<LogLevel>(), Ok(level), "{input}");
+    }
+    assert_eq!(LogLevel::Critical.to_string(), "critical");
+    assert_eq!(LogLevel::Warning.level_filter(), LevelFilter::WARN);
+    assert_eq!(LevelFilter::from(LogLevel::Critical), LevelFilter::ERROR);
+    for bad in ["notset", "verbose", "", " info", "10"] {
+        let err = bad.parse::<LogLevel>().unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!("Invalid log level: '{bad}' (expected 'debug', 'info', 'warning', 'error' or 'critical')")
+        );
+    }
+}
+
+#[test]
+fn log_format_parsing() {
+    assert_eq!("console".parse(), Ok(LogFormat::Console));
+    assert_eq!("Json".parse(), Ok(LogFormat::Json));
+    assert_eq!("python".parse(), Ok(LogFormat::Python));
+    assert_eq!("DISABLED".parse(), Ok(LogFormat::Disabled));
+    assert_eq!(LogFormat::default(), LogFormat::Console);
+    assert_eq!(
+        "XML".parse::<LogFormat>().unwrap_err().to_string(),
+        "Invalid value for --logger option: 'xml' (expected 'json', 'console', 'python' or 'disabled')"
+    );
+    assert_eq!(
+        "custom".parse::<LogFormat>().unwrap_err().to_string(),
+        "Invalid value for --logger option: 'custom' (expected 'json', 'console', 'python' or 'disabled')"
+    );
+}
+
+#[test]
+fn render_json_line_matches_layer_format() {
+    let mut line = String::from("keep:");
+    render_json_line(
+        &mut line,
+        "tomodachi.http",
+        "info",
+        "accepting http requests",
+        &[
+            ("listen_url", FieldValue::Str("http://127.0.0.1:9700")),
+            ("n", FieldValue::from(-1)),
+            ("u", FieldValue::from(2u32)),
+            ("f", FieldValue::from(2.5)),
+            ("b", FieldValue::from(false)),
+            ("none", FieldValue::from(None::<&str>)),
+            ("event_", FieldValue::from("ü")),
+        ],
+    );
+    assert_eq!(
+        mask(&line),
+        "keep:{\"timestamp\": \"TS\", \"logger\": \"tomodachi.http\", \"level\": \"info\", \
+         \"message\": \"accepting http requests\", \"listen_url\": \"http://127.0.0.1:9700\", \
+         \"n\": -1, \"u\": 2, \"f\": 2.5, \"b\": false, \"none\": null, \"event\": \"\\u00fc\"}\n"
+    );
+    let via_layer = capture(LogFormat::Json, false, || {
+        tracing::info!(target: "tomodachi.http", listen_url = "http://127.0.0.1:9700", n = -1, "accepting http requests");
+    });
+    let mut direct = String::new();
+    render_json_line(
+        &mut direct,
+        "tomodachi.http",
+        "info",
+        "accepting http requests",
+        &[
+            ("listen_url", "http://127.0.0.1:9700".into()),
+            ("n", (-1).into()),
+        ],
+    );
+    assert_eq!(mask(&via_layer), mask(&direct));
+}
+
+#[test]
+fn timestamp_format() {
+    let t = chrono::DateTime::from_timestamp(1_795_330_336, 967_261_000).unwrap();
+    let mut s = String::new();
+    push_timestamp_of(&mut s, &t);
+    assert_eq!(s, "2026-11-22T06:52:16.967261Z");
+    let t = chrono::DateTime::from_timestamp(0, 5_000).unwrap();
+    s.clear();
+    push_timestamp_of(&mut s, &t);
+    assert_eq!(s, "1970-01-01T00:00:00.000005Z");
+}
+
+#[test]
+fn colour_environment_rules() {
+    let env = |pairs: &[(&str, &str)]| {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |k: &str| map.get(k).cloned()
+    };
+    assert!(color_allowed_by(env(&[])));
+    for var in [
+        "NO_COLOR",
+        "NOCOLOR",
+        "TOMODACHI_NO_COLOR",
+        "TOMODACHI_NOCOLOR",
+    ] {
+        assert!(!color_allowed_by(env(&[(var, "1")])), "{var}");
+        assert!(!color_allowed_by(env(&[(var, "True")])), "{var}");
+        assert!(color_allowed_by(env(&[(var, "0")])), "{var}");
+        assert!(color_allowed_by(env(&[(var, "")])), "{var}");
+    }
+    for var in ["CLICOLOR", "CLI_COLOR", "CLICOLOR_FORCE"] {
+        assert!(!color_allowed_by(env(&[(var, "0")])), "{var}");
+        assert!(!color_allowed_by(env(&[(var, "FALSE")])), "{var}");
+        assert!(color_allowed_by(env(&[(var, "1")])), "{var}");
+    }
+    assert!(color_decision(env(&[]), true));
+    assert!(!color_decision(env(&[]), false));
+    assert!(!color_decision(env(&[("NO_COLOR", "1")]), true));
+    assert!(color_decision(env(&[("CLICOLOR_FORCE", "1")]), false));
+    assert!(!color_decision(
+        env(&[("CLICOLOR_FORCE", "1"), ("NO_COLOR", "true")]),
+        false
+    ));
+    assert!(!color_decision(env(&[("CLICOLOR_FORCE", "0")]), true));
+}
+
+#[test]
+fn init_twice_returns_error() {
+    let config = LoggingConfig {
+        format: LogFormat::Disabled,
+        level: LogLevel::Error,
+        color: false,
+    };
+    let _ = init(&config);
+    assert_eq!(init(&config), Err(LoggingInitError::AlreadyInitialized));
+}
+
+#[test]
+fn reentrant_logging_from_a_field_does_not_panic() {
+    struct Noisy;
+    impl std::fmt::Debug for Noisy {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            ::tracing::info!(target: "inner", "nested");
+            f.write_str("noisy")
+        }
+    }
+    let out = capture(LogFormat::Json, false, || {
+        tracing::info!(target: "outer", v = ?Noisy, "outer");
+    });
+    // tracing itself drops the nested event (the dispatcher is busy); the outer one is intact.
+    assert_eq!(
+        mask(&out),
+        "{\"timestamp\": \"TS\", \"logger\": \"outer\", \"level\": \"info\", \"message\": \"outer\", \"v\": \"noisy\"}\n"
+    );
+}

@@ -1,0 +1,334 @@
+//! Services: their definition ([`ServiceBuilder`]), the process registry, lifecycle and exit.
+//!
+//! A service is any `Send + Sync + 'static` value with handlers registered on a builder. The
+//! `#[tomodachi::service]` macro generates exactly these builder calls.
+//!
+//! ```
+//! use std::sync::atomic::{AtomicU64, Ordering};
+//! use std::sync::Arc;
+//! use tomodachi::http::{HttpRequest, Method};
+//! use tomodachi::Service;
+//!
+//! #[derive(Default)]
+//! struct Counter { n: AtomicU64 }
+//!
+//! let service = Service::builder("counter", Counter::default())
+//!     .http(Method::POST, r"/count", |c: Arc<Counter>, _req: HttpRequest| async move {
+//!         (200, (c.n.fetch_add(1, Ordering::SeqCst) + 1).to_string())
+//!     })
+//!     .on_start(|_c: Arc<Counter>| async { Ok::<_, tomodachi::Error>(()) })
+//!     .build();
+//! assert_eq!(service.name(), "counter");
+//! ```
+
+pub(crate) mod app;
+pub(crate) mod context;
+pub(crate) mod exit;
+pub(crate) mod registry;
+
+use std::any::Any;
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::Arc;
+
+use crate::error::Error;
+use crate::http::handler::{
+    erase_handler, erase_middleware, BoxFuture, ErasedHandler, ErasedMiddleware,
+};
+use crate::http::router::{compile, Route};
+use crate::http::{HttpRequest, HttpRoute, IntoMethods, IntoResponse, Next};
+use crate::options::Options;
+
+pub use app::{App, RunningApp, StopHandle};
+pub use context::get_execution_context;
+pub use exit::{exit, exit_code};
+pub use registry::{get_service, service_names};
+
+/// What a lifecycle hook may return: `()` or `Result<(), E>` with `E: Into<Error>`.
+pub trait HookOutput {
+    /// The hook's outcome.
+    fn into_result(self) -> Result<(), Error>;
+}
+
+impl HookOutput for () {
+    fn into_result(self) -> Result<(), Error> {
+        Ok(())
+    }
+}
+
+impl<E: Into<Error>> HookOutput for Result<(), E> {
+    fn into_result(self) -> Result<(), Error> {
+        self.map_err(Into::into)
+    }
+}
+
+pub(crate) type ErasedHook = Box<dyn FnOnce() -> BoxFuture<Result<(), Error>> + Send>;
+
+/// The four lifecycle hooks, in upstream order.
+#[derive(Default)]
+pub(crate) struct Hooks {
+    pub(crate) start: Option<ErasedHook>,
+    pub(crate) started: Option<ErasedHook>,
+    pub(crate) stopping: Option<ErasedHook>,
+    pub(crate) stop: Option<ErasedHook>,
+}
+
+/// A defined service, ready to run (built by [`ServiceBuilder::build`]).
+pub struct Service {
+    pub(crate) name: String,
+    pub(crate) uuid: Option<String>,
+    pub(crate) options: Options,
+    pub(crate) state: Arc<dyn Any + Send + Sync>,
+    pub(crate) routes: Vec<Route>,
+    pub(crate) error_handlers: HashMap<u16, ErasedHandler>,
+    pub(crate) http_middlewares: Vec<ErasedMiddleware>,
+    pub(crate) hooks: Hooks,
+    pub(crate) definition_errors: Vec<String>,
+}
+
+impl std::fmt::Debug for Service {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Service")
+            .field("name", &self.name)
+            .field("uuid", &self.uuid)
+            .field(
+                "routes",
+                &self.routes.iter().map(|r| &r.pattern).collect::<Vec<_>>(),
+            )
+            .finish_non_exhaustive()
+    }
+}
+
+impl Service {
+    /// Starts defining a service named `name` around `state` (the service instance).
+    pub fn builder<S: Send + Sync + 'static>(
+        name: impl Into<String>,
+        state: S,
+    ) -> ServiceBuilder<S> {
+        ServiceBuilder::new(name, state)
+    }
+
+    /// The service name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The options the service will start with (before `-c` config files are applied).
+    pub fn options(&self) -> &Options {
+        &self.options
+    }
+
+    /// Whether the service has anything to start (handlers or start hooks).
+    pub(crate) fn has_work(&self) -> bool {
+        !self.routes.is_empty()
+            || !self.error_handlers.is_empty()
+            || self.hooks.start.is_some()
+            || self.hooks.started.is_some()
+    }
+}
+
+/// Anything that becomes a [`Service`]: a built service, a builder, or a type with the
+/// `#[tomodachi::service]` attribute.
+pub trait IntoService {
+    /// The service definition.
+    fn into_service(self) -> Service;
+}
+
+impl IntoService for Service {
+    fn into_service(self) -> Service {
+        self
+    }
+}
+
+impl<S: Send + Sync + 'static> IntoService for ServiceBuilder<S> {
+    fn into_service(self) -> Service {
+        self.build()
+    }
+}
+
+/// Defines a service: handlers, error handlers, middlewares, hooks and options.
+///
+/// Handlers receive the service instance as `Arc<S>` and the request.
+pub struct ServiceBuilder<S> {
+    state: Arc<S>,
+    service: Service,
+}
+
+impl<S: Send + Sync + 'static> ServiceBuilder<S> {
+    /// A service named `name` around `state`.
+    pub fn new(name: impl Into<String>, state: S) -> Self {
+        let state = Arc::new(state);
+        let erased: Arc<dyn Any + Send + Sync> = state.clone();
+        Self {
+            state,
+            service: Service {
+                name: name.into(),
+                uuid: None,
+                options: Options::default(),
+                state: erased,
+                routes: Vec::new(),
+                error_handlers: HashMap::new(),
+                http_middlewares: Vec::new(),
+                hooks: Hooks::default(),
+                definition_errors: Vec::new(),
+            },
+        }
+    }
+
+    /// The service instance handlers will receive.
+    pub fn state(&self) -> &Arc<S> {
+        &self.state
+    }
+
+    /// Sets the service uuid (default: a random UUIDv4 at start, or `uuid` from a config file).
+    pub fn uuid(mut self, uuid: impl Into<String>) -> Self {
+        self.service.uuid = Some(uuid.into());
+        self
+    }
+
+    /// Sets the options (upstream's `options = Options(...)` class attribute).
+    pub fn options(mut self, options: Options) -> Self {
+        self.service.options = options;
+        self
+    }
+
+    /// Changes the options in place.
+    ///
+    /// ```
+    /// # struct S;
+    /// let svc = tomodachi::Service::builder("s", S).configure(|o| o.http.port = 8080).build();
+    /// assert_eq!(svc.options().http.port, 8080);
+    /// ```
+    pub fn configure(mut self, f: impl FnOnce(&mut Options)) -> Self {
+        f(&mut self.service.options);
+        self
+    }
+
+    /// Registers an HTTP handler for `methods` on the regex `pattern` (a full match).
+    pub fn http<M, H, Fut, O>(self, methods: M, pattern: &str, handler: H) -> Self
+    where
+        M: IntoMethods,
+        H: Fn(Arc<S>, HttpRequest) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = O> + Send + 'static,
+        O: IntoResponse,
+    {
+        self.http_route(HttpRoute::new(methods, pattern), handler)
+    }
+
+    /// Registers an HTTP handler with a full route description (name, `ignore_logging`).
+    pub fn http_route<H, Fut, O>(mut self, route: HttpRoute, handler: H) -> Self
+    where
+        H: Fn(Arc<S>, HttpRequest) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = O> + Send + 'static,
+        O: IntoResponse,
+    {
+        match compile(&route.pattern) {
+            Ok(regex) => {
+                let group_names = regex.capture_names().flatten().map(Arc::from).collect();
+                let name = route.name.clone().unwrap_or_else(|| route.pattern.clone());
+                self.service.routes.push(Route {
+                    pattern: route.pattern,
+                    regex,
+                    methods: route.methods,
+                    group_names,
+                    handler: erase_handler(self.state.clone(), handler),
+                    name: Arc::from(name),
+                    ignore_logging: route.ignore_logging,
+                });
+            }
+            Err(e) => self.service.definition_errors.push(e),
+        }
+        self
+    }
+
+    /// Registers the error handler for responses with `status_code` (404, 405, 500, a status
+    /// from an [`Error::http`](crate::Error::http), ...). The handler's status defaults to
+    /// `status_code`; [`HttpRequest::error_status`] tells it too.
+    pub fn http_error<H, Fut, O>(mut self, status_code: u16, handler: H) -> Self
+    where
+        H: Fn(Arc<S>, HttpRequest) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = O> + Send + 'static,
+        O: IntoResponse,
+    {
+        self.service
+            .error_handlers
+            .insert(status_code, erase_handler(self.state.clone(), handler));
+        self
+    }
+
+    /// Adds an HTTP middleware; the first added is the outermost.
+    pub fn http_middleware<F, Fut, O>(mut self, middleware: F) -> Self
+    where
+        F: Fn(Arc<S>, HttpRequest, Next) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = O> + Send + 'static,
+        O: IntoResponse,
+    {
+        self.service
+            .http_middlewares
+            .push(erase_middleware(self.state.clone(), middleware));
+        self
+    }
+
+    fn hook<F, Fut, O>(&self, f: F) -> ErasedHook
+    where
+        F: FnOnce(Arc<S>) -> Fut + Send + 'static,
+        Fut: Future<Output = O> + Send + 'static,
+        O: HookOutput,
+    {
+        let state = self.state.clone();
+        Box::new(move || {
+            let fut = f(state);
+            Box::pin(async move { fut.await.into_result() })
+        })
+    }
+
+    /// `start_service`: runs before transports start; an error aborts start with exit code 1.
+    pub fn on_start<F, Fut, O>(mut self, f: F) -> Self
+    where
+        F: FnOnce(Arc<S>) -> Fut + Send + 'static,
+        Fut: Future<Output = O> + Send + 'static,
+        O: HookOutput,
+    {
+        self.service.hooks.start = Some(self.hook(f));
+        self
+    }
+
+    /// `started_service`: runs once transports are up; an error aborts with exit code 1.
+    pub fn on_started<F, Fut, O>(mut self, f: F) -> Self
+    where
+        F: FnOnce(Arc<S>) -> Fut + Send + 'static,
+        Fut: Future<Output = O> + Send + 'static,
+        O: HookOutput,
+    {
+        self.service.hooks.started = Some(self.hook(f));
+        self
+    }
+
+    /// `stopping_service`: runs as soon as a stop is requested, while transports drain.
+    pub fn on_stopping<F, Fut, O>(mut self, f: F) -> Self
+    where
+        F: FnOnce(Arc<S>) -> Fut + Send + 'static,
+        Fut: Future<Output = O> + Send + 'static,
+        O: HookOutput,
+    {
+        self.service.hooks.stopping = Some(self.hook(f));
+        self
+    }
+
+    /// `stop_service`: runs last, after all transports have drained.
+    pub fn on_stop<F, Fut, O>(mut self, f: F) -> Self
+    where
+        F: FnOnce(Arc<S>) -> Fut + Send + 'static,
+        Fut: Future<Output = O> + Send + 'static,
+        O: HookOutput,
+    {
+        self.service.hooks.stop = Some(self.hook(f));
+        self
+    }
+
+    /// Finishes the definition. Definition errors (e.g. a bad route regex) are reported when
+    /// the service starts.
+    pub fn build(self) -> Service {
+        self.service
+    }
+}

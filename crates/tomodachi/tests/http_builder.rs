@@ -1,0 +1,506 @@
+//! The HTTP transport through the plain builder API (no macros), against a real server on an
+//! ephemeral loopback port.
+
+mod support;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use support::{get, raw, send, test_options};
+use tokio::io::AsyncWriteExt;
+use tomodachi::http::{Extension, HttpRequest, HttpResponse, Json, Method, Next};
+use tomodachi::{App, Error, Service};
+
+#[derive(Default)]
+struct Api {
+    calls: AtomicUsize,
+}
+
+#[derive(Clone)]
+struct User(&'static str);
+
+fn api() -> Service {
+    Service::builder("api", Api::default())
+        .options(test_options())
+        .http(Method::GET, r"/", |_a: Arc<Api>, _r: HttpRequest| async {
+            "hello"
+        })
+        .http(
+            Method::GET,
+            r"/test/?",
+            |_a: Arc<Api>, _r: HttpRequest| async { "test" },
+        )
+        .http(
+            Method::POST,
+            r"/test/?",
+            |_a: Arc<Api>, r: HttpRequest| async move {
+                Ok::<_, Error>((201, format!("posted {}", r.text()?), [("X-Kind", "post")]))
+            },
+        )
+        .http(
+            Method::GET,
+            r"/items/(?P<id>[^/]+)",
+            |_a: Arc<Api>, r: HttpRequest| async move {
+                let id: u32 = r.parse_param("id")?;
+                Ok::<_, Error>(format!("item {id}"))
+            },
+        )
+        .http(
+            Method::GET,
+            r"/json",
+            |_a: Arc<Api>, _r: HttpRequest| async { Json(serde_json::json!({"ok": true})) },
+        )
+        .http(
+            Method::GET,
+            r"/forbidden",
+            |_a: Arc<Api>, _r: HttpRequest| async { Err::<&str, _>(Error::http(403)) },
+        )
+        .http(
+            Method::GET,
+            r"/redirect",
+            |_a: Arc<Api>, _r: HttpRequest| async {
+                Err::<&str, _>(Error::http(302).with_header("Location", "/elsewhere"))
+            },
+        )
+        .http(
+            Method::GET,
+            r"/fail",
+            |a: Arc<Api>, _r: HttpRequest| async move {
+                a.calls.fetch_add(1, Ordering::SeqCst);
+                Err::<&str, _>(Error::msg("boom"))
+            },
+        )
+        .http(
+            Method::GET,
+            r"/panic",
+            |_a: Arc<Api>, _r: HttpRequest| async {
+                if true {
+                    panic!("handler panic");
+                }
+                "unreachable"
+            },
+        )
+        .http(
+            Method::GET,
+            r"/bad-charset",
+            |_a: Arc<Api>, _r: HttpRequest| async {
+                HttpResponse::text("友達").charset("iso-8859-1")
+            },
+        )
+        .http(
+            Method::GET,
+            r"/whoami",
+            |_a: Arc<Api>, r: HttpRequest| async move {
+                use tomodachi::http::FromRequest;
+                let Extension(user) = Extension::<User>::from_request(&r)?;
+                Ok::<_, Error>(user.0)
+            },
+        )
+        .http(
+            ["GET", "PUT"],
+            r"/multi",
+            |_a: Arc<Api>, r: HttpRequest| async move { r.method().to_string() },
+        )
+        .http_middleware(|_a: Arc<Api>, mut r: HttpRequest, next: Next| async move {
+            if r.header("x-short-circuit").is_some() {
+                return Ok(HttpResponse::text("short-circuit").status(418));
+            }
+            r.extensions_mut().insert(User("sheep"));
+            let mut res = next.run(r).await?;
+            res.headers_mut()
+                .insert("x-middleware", http::HeaderValue::from_static("seen"));
+            Ok::<_, Error>(res)
+        })
+        .build()
+}
+
+#[tokio::test]
+async fn routes_statuses_and_default_headers() {
+    let running = App::new().service(api()).start().await.unwrap();
+    let addr = running.http_addr(0).unwrap();
+
+    let r = get(addr, "/").await;
+    assert_eq!((r.status, r.text().as_str()), (200, "hello"));
+    assert_eq!(r.header("server"), Some("tomodachi"));
+    assert_eq!(r.header("content-type"), Some("text/plain; charset=utf-8"));
+    assert_eq!(
+        r.header("connection"),
+        Some("close"),
+        "keep-alive is off by default"
+    );
+    assert_eq!(r.header("x-middleware"), Some("seen"));
+
+    // full match, optional trailing slash only where the pattern allows it
+    assert_eq!(get(addr, "/test").await.text(), "test");
+    assert_eq!(get(addr, "/test/").await.text(), "test");
+    let r = get(addr, "/testing").await;
+    assert_eq!((r.status, r.text().as_str()), (404, "Not Found"));
+
+    // 405 with a sorted Allow header
+    let r = send(addr, "DELETE", "/test", "").await;
+    assert_eq!((r.status, r.text().as_str()), (405, "Method Not Allowed"));
+    assert_eq!(r.header("allow"), Some("GET,HEAD,POST"));
+
+    // HEAD on a GET route: headers, no body
+    let r = raw(
+        addr,
+        b"HEAD /test HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-length"), Some("4"));
+
+    // (status, body, headers)
+    let r = send(addr, "POST", "/test", "abc").await;
+    assert_eq!((r.status, r.text().as_str()), (201, "posted abc"));
+    assert_eq!(r.header("x-kind"), Some("post"));
+
+    // list of methods
+    assert_eq!(send(addr, "PUT", "/multi", "").await.text(), "PUT");
+
+    let r = get(addr, "/json").await;
+    assert_eq!(r.header("content-type"), Some("application/json"));
+    assert_eq!(r.text(), r#"{"ok":true}"#);
+    assert_eq!(running.stop().await, 0);
+}
+
+#[tokio::test]
+async fn named_groups_parse_or_answer_400() {
+    let running = App::new().service(api()).start().await.unwrap();
+    let addr = running.http_addr(0).unwrap();
+    assert_eq!(get(addr, "/items/42").await.text(), "item 42");
+    assert_eq!(get(addr, "/items/x").await.status, 400);
+    running.stop().await;
+}
+
+#[tokio::test]
+async fn errors_panics_and_middlewares() {
+    let running = App::new().service(api()).start().await.unwrap();
+    let addr = running.http_addr(0).unwrap();
+
+    let r = get(addr, "/forbidden").await;
+    assert_eq!((r.status, r.text().as_str()), (403, "Forbidden"));
+    let r = get(addr, "/redirect").await;
+    assert_eq!(r.status, 302);
+    assert_eq!(r.header("location"), Some("/elsewhere"));
+
+    // other errors: an empty 500; the service keeps serving
+    let r = get(addr, "/fail").await;
+    assert_eq!((r.status, r.body.len()), (500, 0));
+    let r = get(addr, "/panic").await;
+    assert_eq!((r.status, r.body.len()), (500, 0));
+    let r = get(addr, "/bad-charset").await;
+    assert_eq!(r.status, 500);
+    assert_eq!(get(addr, "/").await.text(), "hello");
+
+    // middleware hands a typed value to the handler, or short-circuits
+    assert_eq!(get(addr, "/whoami").await.text(), "sheep");
+    let r = raw(
+        addr,
+        b"GET / HTTP/1.1\r\nHost: x\r\nX-Short-Circuit: 1\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert_eq!((r.status, r.text().as_str()), (418, "short-circuit"));
+    running.stop().await;
+}
+
+#[tokio::test]
+async fn error_handlers_answer_404_405_500_and_panics() {
+    let svc = Service::builder("errs", ())
+        .options(test_options())
+        .http(Method::GET, r"/ok", |_s: Arc<()>, _r: HttpRequest| async {
+            "ok"
+        })
+        .http(
+            Method::GET,
+            r"/boom",
+            |_s: Arc<()>, _r: HttpRequest| async { Err::<&str, _>(Error::msg("boom")) },
+        )
+        .http(
+            Method::GET,
+            r"/panic",
+            |_s: Arc<()>, _r: HttpRequest| async {
+                if true {
+                    panic!("x")
+                }
+                ""
+            },
+        )
+        .http_error(404, |_s: Arc<()>, r: HttpRequest| async move {
+            format!("error 404 for {}", r.path())
+        })
+        .http_error(405, |_s: Arc<()>, r: HttpRequest| async move {
+            (0u16, format!("nope {}", r.error_status().unwrap_or(0)))
+        })
+        .http_error(500, |_s: Arc<()>, _r: HttpRequest| async { "error 500" })
+        .build();
+    let running = App::new().service(svc).start().await.unwrap();
+    let addr = running.http_addr(0).unwrap();
+    let r = get(addr, "/missing").await;
+    assert_eq!(
+        (r.status, r.text().as_str()),
+        (404, "error 404 for /missing")
+    );
+    let r = send(addr, "POST", "/ok", "").await;
+    assert_eq!((r.status, r.text().as_str()), (405, "nope 405"));
+    assert_eq!(
+        r.header("allow"),
+        None,
+        "no Allow header when a 405 handler answers"
+    );
+    let r = get(addr, "/boom").await;
+    assert_eq!((r.status, r.text().as_str()), (500, "error 500"));
+    let r = get(addr, "/panic").await;
+    assert_eq!((r.status, r.text().as_str()), (500, "error 500"));
+    running.stop().await;
+}
+
+#[tokio::test]
+async fn a_failing_error_handler_falls_back_to_500() {
+    let svc = Service::builder("errs2", ())
+        .options(test_options())
+        .http_error(404, |_s: Arc<()>, _r: HttpRequest| async {
+            Err::<&str, _>(Error::msg("404 handler broke"))
+        })
+        .build();
+    let running = App::new().service(svc).start().await.unwrap();
+    let r = get(running.http_addr(0).unwrap(), "/x").await;
+    assert_eq!((r.status, r.body.len()), (500, 0));
+    running.stop().await;
+}
+
+#[tokio::test]
+async fn bad_input_gets_4xx_and_the_service_keeps_serving() {
+    let mut options = test_options();
+    options.http.client_max_size = 1024;
+    let svc = Service::builder("limits", ())
+        .options(options)
+        .http(
+            Method::POST,
+            r"/upload",
+            |_s: Arc<()>, r: HttpRequest| async move { r.body().len().to_string() },
+        )
+        .http(
+            Method::GET,
+            r"/p/(?P<v>.+)",
+            |_s: Arc<()>, r: HttpRequest| async move { r.param("v").unwrap_or("").to_owned() },
+        )
+        .build();
+    let running = App::new().service(svc).start().await.unwrap();
+    let addr = running.http_addr(0).unwrap();
+
+    let ok = send(addr, "POST", "/upload", &"x".repeat(1000)).await;
+    assert_eq!((ok.status, ok.text().as_str()), (200, "1000"));
+    let big = send(addr, "POST", "/upload", &"x".repeat(2000)).await;
+    assert_eq!(big.status, 413);
+    assert_eq!(
+        big.text(),
+        "Maximum request body size 1024 exceeded, actual body size 2000"
+    );
+    // chunked body over the limit
+    let mut chunked = b"POST /upload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n".to_vec();
+    for _ in 0..3 {
+        chunked.extend_from_slice(b"400\r\n");
+        chunked.extend_from_slice(&[b'y'; 1024]);
+        chunked.extend_from_slice(b"\r\n");
+    }
+    chunked.extend_from_slice(b"0\r\n\r\n");
+    assert_eq!(raw(addr, &chunked).await.status, 413);
+
+    assert_eq!(raw(addr, b"GARBAGE\r\n\r\n").await.status, 400);
+    let huge = format!(
+        "GET / HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n",
+        "a".repeat(512 * 1024)
+    );
+    assert_eq!(raw(addr, huge.as_bytes()).await.status, 431);
+    assert_eq!(get(addr, "/p/%ff%fe").await.status, 400);
+    assert_eq!(get(addr, "/p/a%20b").await.text(), "a b");
+    assert_eq!(get(addr, "/p/a%2Fb").await.text(), "a/b");
+    assert_eq!(get(addr, "/p/still-serving").await.status, 200);
+    running.stop().await;
+}
+
+#[tokio::test]
+async fn keepalive_headers_and_max_requests() {
+    let mut options = test_options();
+    options.http.keepalive_timeout = 5.0;
+    options.http.max_keepalive_requests = Some(3);
+    let svc = Service::builder("ka", ())
+        .options(options)
+        .http(Method::GET, r"/", |_s: Arc<()>, _r: HttpRequest| async {
+            "ka"
+        })
+        .build();
+    let running = App::new().service(svc).start().await.unwrap();
+    let addr = running.http_addr(0).unwrap();
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    for i in 1..=3 {
+        stream
+            .write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .unwrap();
+        let r = support::read_response(&mut stream, false).await.unwrap();
+        assert_eq!(r.text(), "ka");
+        if i < 3 {
+            assert_eq!(r.header("connection"), Some("keep-alive"));
+            assert_eq!(r.header("keep-alive"), Some("timeout=5, max=3"));
+        } else {
+            assert_eq!(r.header("connection"), Some("close"), "3rd request closes");
+        }
+    }
+    // HTTP/1.0 without keep-alive asked for gets close
+    let r = raw(addr, b"GET / HTTP/1.0\r\n\r\n").await;
+    assert_eq!(r.header("connection"), Some("close"));
+    running.stop().await;
+}
+
+#[tokio::test(start_paused = false)]
+async fn keepalive_idle_connections_are_closed_after_the_timeout() {
+    let mut options = test_options();
+    options.http.keepalive_timeout = 1.0;
+    let svc = Service::builder("idle", ())
+        .options(options)
+        .http(Method::GET, r"/", |_s: Arc<()>, _r: HttpRequest| async {
+            "x"
+        })
+        .build();
+    let running = App::new().service(svc).start().await.unwrap();
+    let mut stream = tokio::net::TcpStream::connect(running.http_addr(0).unwrap())
+        .await
+        .unwrap();
+    stream
+        .write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let r = support::read_response(&mut stream, false).await.unwrap();
+    assert_eq!(r.header("keep-alive"), Some("timeout=1"));
+    let started = std::time::Instant::now();
+    let mut buf = [0u8; 16];
+    let n = tokio::time::timeout(
+        Duration::from_secs(5),
+        tokio::io::AsyncReadExt::read(&mut stream, &mut buf),
+    )
+    .await
+    .expect("server closes the idle connection")
+    .unwrap_or(0);
+    assert_eq!(n, 0, "EOF");
+    assert!(started.elapsed() >= Duration::from_millis(800));
+    running.stop().await;
+}
+
+#[tokio::test]
+async fn lifecycle_hooks_run_in_upstream_order() {
+    let order = Arc::new(Mutex::new(Vec::<&'static str>::new()));
+    let o = order.clone();
+    let svc = Service::builder("hooks", order.clone())
+        .options(test_options())
+        .http(
+            Method::GET,
+            r"/",
+            |s: Arc<Arc<Mutex<Vec<&'static str>>>>, _r: HttpRequest| async move {
+                s.lock().unwrap().push("index");
+                "x"
+            },
+        )
+        .on_start(|s| async move { s.lock().unwrap().push("start_service") })
+        .on_started(|s| async move { s.lock().unwrap().push("started_service") })
+        .on_stopping(|s| async move { s.lock().unwrap().push("stopping_service") })
+        .on_stop(|s| async move { s.lock().unwrap().push("stop_service") })
+        .build();
+    let running = App::new().service(svc).start().await.unwrap();
+    get(running.http_addr(0).unwrap(), "/").await;
+    assert_eq!(running.stop().await, 0);
+    assert_eq!(
+        *o.lock().unwrap(),
+        [
+            "start_service",
+            "started_service",
+            "index",
+            "stopping_service",
+            "stop_service"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn no_request_is_served_during_start_service() {
+    let svc = Service::builder("slowstart", ())
+        .options(test_options())
+        .http(Method::GET, r"/", |_s: Arc<()>, _r: HttpRequest| async {
+            "x"
+        })
+        .on_start(|_s| async { tokio::time::sleep(Duration::from_millis(300)).await })
+        .build();
+    let started = std::time::Instant::now();
+    let running = App::new().service(svc).start().await.unwrap();
+    assert!(started.elapsed() >= Duration::from_millis(300));
+    running.stop().await;
+}
+
+#[tokio::test]
+async fn in_flight_requests_finish_on_stop_and_new_connections_are_refused() {
+    let svc = Service::builder("drain", ())
+        .options(test_options())
+        .http(
+            Method::GET,
+            r"/slow",
+            |_s: Arc<()>, _r: HttpRequest| async {
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                "done"
+            },
+        )
+        .build();
+    let running = App::new().service(svc).start().await.unwrap();
+    let addr = running.http_addr(0).unwrap();
+    let inflight: Vec<_> = (0..10)
+        .map(|_| tokio::spawn(async move { get(addr, "/slow").await }))
+        .collect();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let stop = tokio::spawn(running.stop());
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(
+        tokio::net::TcpStream::connect(addr).await.is_err(),
+        "the listener is closed"
+    );
+    for r in inflight {
+        let r = r.await.unwrap();
+        assert_eq!((r.status, r.text().as_str()), (200, "done"));
+    }
+    assert_eq!(stop.await.unwrap(), 0);
+}
+
+#[tokio::test]
+async fn bad_route_patterns_fail_the_start() {
+    let svc = Service::builder("badroute", ())
+        .options(test_options())
+        .http(
+            Method::GET,
+            r"/(unclosed",
+            |_s: Arc<()>, _r: HttpRequest| async { "x" },
+        )
+        .build();
+    let err = App::new().service(svc).start().await.err().unwrap();
+    assert!(
+        err.to_string()
+            .starts_with("Bad http route pattern '/(unclosed'"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn get_service_finds_the_running_instance() {
+    let svc = Service::builder("registry-svc", 41u64)
+        .options(test_options())
+        .http(Method::GET, r"/", |_s: Arc<u64>, _r: HttpRequest| async {
+            "x"
+        })
+        .build();
+    let running = App::new().service(svc).start().await.unwrap();
+    assert_eq!(
+        tomodachi::get_service::<u64>(Some("registry-svc")).as_deref(),
+        Some(&41)
+    );
+    running.stop().await;
+    assert!(tomodachi::get_service::<u64>(Some("registry-svc")).is_none());
+}
