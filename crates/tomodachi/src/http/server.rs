@@ -551,6 +551,7 @@ async fn dispatch(
             (response, Some(elapsed), route.ignore_logging.clone())
         }
         Routed::MethodNotAllowed(allow) => {
+            let started = Instant::now();
             let mut res = error_status_response(
                 &app,
                 request,
@@ -558,18 +559,21 @@ async fn dispatch(
                 HeaderMap::new(),
             )
             .await;
-            if !app.error_handlers.contains_key(&405) {
+            let handled = app.error_handlers.contains_key(&405);
+            if !handled {
                 if let Ok(v) = HeaderValue::from_str(&allow) {
                     res.headers_mut().insert(ALLOW, v);
                 }
             }
-            (res, None, IgnoreLogging::None)
+            (res, handled.then(|| started.elapsed()), IgnoreLogging::None)
         }
-        Routed::NotFound => (
-            error_status_response(&app, request, StatusCode::NOT_FOUND, HeaderMap::new()).await,
-            None,
-            IgnoreLogging::None,
-        ),
+        Routed::NotFound => {
+            let started = Instant::now();
+            let res =
+                error_status_response(&app, request, StatusCode::NOT_FOUND, HeaderMap::new()).await;
+            let handled = app.error_handlers.contains_key(&404);
+            (res, handled.then(|| started.elapsed()), IgnoreLogging::None)
+        }
     };
     context::http_task_finished();
     out

@@ -1,0 +1,459 @@
+//! The service binaries as processes: signals, exit codes, flags, env vars, config files and
+//! the JSON log output. Uses the example binaries (`cargo build --examples` first; the test
+//! script does that).
+
+mod support;
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use support::{get, send};
+
+fn example_bin(name: &str) -> PathBuf {
+    // target/<profile>/deps/process-<hash> -> target/<profile>/examples/<name>
+    let exe = std::env::current_exe().expect("test binary path");
+    let dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target dir");
+    let bin = dir.join("examples").join(name);
+    assert!(
+        bin.exists(),
+        "{} is missing: run `cargo build --examples` before these tests",
+        bin.display()
+    );
+    bin
+}
+
+/// A running example with its stderr collected line by line.
+struct Proc {
+    child: Child,
+    lines: Arc<(Mutex<Vec<String>>, Condvar)>,
+}
+
+impl Proc {
+    fn spawn(name: &str, args: &[&str], env: &[(&str, &str)]) -> Proc {
+        let mut cmd = Command::new(example_bin(name));
+        cmd.args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .env_remove("TOMODACHI_LOGGER")
+            .env_remove("TOMODACHI_LOG_LEVEL")
+            .env_remove("TOMODACHI_PRODUCTION")
+            .env("NO_COLOR", "1");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("spawn example");
+        let stderr = child.stderr.take().expect("stderr");
+        let lines = Arc::new((Mutex::new(Vec::new()), Condvar::new()));
+        let sink = lines.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let (m, cv) = &*sink;
+                m.lock().unwrap().push(line);
+                cv.notify_all();
+            }
+        });
+        Proc { child, lines }
+    }
+
+    /// Waits for a stderr line containing `needle`.
+    fn wait_line(&self, needle: &str, timeout: Duration) -> String {
+        let (m, cv) = &*self.lines;
+        let deadline = Instant::now() + timeout;
+        let mut guard = m.lock().unwrap();
+        loop {
+            if let Some(l) = guard.iter().find(|l| l.contains(needle)) {
+                return l.clone();
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            assert!(
+                !left.is_zero(),
+                "no line with {needle:?} in:\n{}",
+                guard.join("\n")
+            );
+            guard = cv.wait_timeout(guard, left).unwrap().0;
+        }
+    }
+
+    fn json_lines(&self) -> Vec<Value> {
+        let (m, _) = &*self.lines;
+        m.lock()
+            .unwrap()
+            .iter()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
+    }
+
+    fn all_output(&self) -> String {
+        self.lines.0.lock().unwrap().join("\n")
+    }
+
+    /// The HTTP address from the JSON `accepting http requests` record.
+    fn http_addr(&self) -> SocketAddr {
+        let line = self.wait_line("accepting http requests", Duration::from_secs(20));
+        let v: Value = serde_json::from_str(&line).expect("json log line");
+        let port = v["listen_port"].as_u64().expect("listen_port") as u16;
+        SocketAddr::from(([127, 0, 0, 1], port))
+    }
+
+    fn signal(&self, sig: &str) {
+        let ok = Command::new("kill")
+            .args([&format!("-{sig}"), &self.child.id().to_string()])
+            .status()
+            .expect("kill")
+            .success();
+        assert!(ok);
+    }
+
+    fn wait_exit(&mut self, timeout: Duration) -> i32 {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return status.code().unwrap_or(-1);
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                panic!("process did not exit; output:\n{}", self.all_output());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn json_service(name: &str, extra: &[&str], env: &[(&str, &str)]) -> Proc {
+    let mut args = vec!["--production", "--logger", "json"];
+    args.extend_from_slice(extra);
+    let mut env = env.to_vec();
+    env.push(("HTTP_PORT", "0"));
+    Proc::spawn(name, &args, &env)
+}
+
+fn write_config(name: &str, body: &str) -> PathBuf {
+    let path = std::env::temp_dir().join(format!("tomodachi-test-{}-{name}", std::process::id()));
+    std::fs::write(&path, body).expect("write config");
+    path
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_with_50_slow_requests_in_flight_all_get_200_and_exit_0() {
+    let mut svc = json_service("sleepy_sheep", &[], &[]);
+    let addr = svc.http_addr();
+    let requests: Vec<_> = (0..50)
+        .map(|_| tokio::spawn(async move { send(addr, "POST", "/sheep", "").await }))
+        .collect();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    svc.signal("TERM");
+    let mut counts = Vec::new();
+    for r in requests {
+        let r = r.await.expect("request task");
+        assert_eq!(r.status, 200, "every in-flight request completes");
+        counts.push(r.text().parse::<u32>().expect("a count"));
+    }
+    counts.sort_unstable();
+    assert_eq!(counts, (1..=50).collect::<Vec<_>>());
+    let code = tokio::task::spawn_blocking(move || {
+        let code = svc.wait_exit(Duration::from_secs(15));
+        (code, svc.all_output())
+    })
+    .await
+    .unwrap();
+    assert_eq!(code.0, 0, "{}", code.1);
+    assert!(code.1.contains("received termination signal"));
+    assert!(code.1.contains("terminated service"));
+}
+
+#[tokio::test]
+async fn sigint_stops_gracefully_with_exit_code_0() {
+    let mut svc = json_service("docker_service", &[], &[]);
+    let addr = svc.http_addr();
+    assert_eq!(get(addr, "/health").await.status, 200);
+    svc.signal("INT");
+    assert_eq!(svc.wait_exit(Duration::from_secs(10)), 0);
+    assert!(svc.all_output().contains("interrupt signal <ctrl+c>"));
+}
+
+#[tokio::test]
+async fn json_logs_carry_upstream_records_and_access_log_fields() {
+    let mut svc = json_service("docker_service", &[], &[]);
+    let addr = svc.http_addr();
+    let r = support::raw(
+        addr,
+        b"GET /nope?q=1 HTTP/1.1\r\nHost: x\r\nUser-Agent: probe/1\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert_eq!(r.status, 404);
+    assert_eq!(r.text(), r#"{"error":"not-found"}"#);
+    get(addr, "/health").await; // ignore_logging: no access record
+    svc.wait_line("\"request_path\": \"/nope\"", Duration::from_secs(5));
+    svc.signal("TERM");
+    assert_eq!(svc.wait_exit(Duration::from_secs(10)), 0);
+
+    let lines = svc.json_lines();
+    let find = |msg: &str| {
+        lines
+            .iter()
+            .find(|v| v["message"] == msg)
+            .unwrap_or_else(|| panic!("no {msg:?} record in {lines:?}"))
+    };
+    let init = find("initializing service instance");
+    assert_eq!(init["logger"], "tomodachi.service");
+    assert_eq!(init["service"], "example");
+    assert!(init["uuid"].as_str().unwrap().len() == 36);
+    assert_eq!(find("started service successfully")["state"], "ready");
+    assert_eq!(find("terminated service")["state"], "terminated");
+
+    let access: Vec<&Value> = lines
+        .iter()
+        .filter(|v| v["logger"] == "tomodachi.http.response")
+        .collect();
+    assert_eq!(access.len(), 1, "health is ignore_logging: {access:?}");
+    let rec = access[0];
+    let keys: Vec<&str> = rec
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            "timestamp",
+            "logger",
+            "level",
+            "message",
+            "status_code",
+            "remote_ip",
+            "request_method",
+            "request_path",
+            "request_query_string",
+            "http_version",
+            "response_content_length",
+            "user_agent",
+            "handler_elapsed_time",
+            "request_time"
+        ]
+    );
+    assert_eq!(rec["message"], "");
+    assert_eq!(rec["status_code"], 404);
+    assert_eq!(rec["remote_ip"], "127.0.0.1");
+    assert_eq!(rec["request_query_string"], "q=1");
+    assert_eq!(rec["http_version"], "HTTP/1.1");
+    assert_eq!(rec["user_agent"], "probe/1");
+    let t = rec["request_time"].as_str().unwrap();
+    assert!(t.ends_with('s') && t.len() == "0.00000s".len(), "{t}");
+}
+
+#[tokio::test]
+async fn docker_example_serves_context_health_and_json_errors() {
+    let svc = json_service("docker_service", &[], &[]);
+    let addr = svc.http_addr();
+    let r = get(addr, "/").await;
+    assert_eq!(
+        r.header("content-type"),
+        Some("application/json; charset=utf-8")
+    );
+    let v: Value = serde_json::from_slice(&r.body).unwrap();
+    assert_eq!(v["data"], "hello world");
+    let ctx = &v["execution_context"];
+    for key in [
+        "tomodachi_version",
+        "rust_version",
+        "system_platform",
+        "process_id",
+        "init_timestamp",
+        "event_loop",
+        "http_enabled",
+        "http_current_tasks",
+        "http_total_tasks",
+    ] {
+        assert!(ctx.get(key).is_some(), "{key} missing from {ctx}");
+    }
+    assert_eq!(ctx["http_current_tasks"], 1);
+    let r = send(addr, "POST", "/health", "").await;
+    assert_eq!(
+        (r.status, r.text().as_str()),
+        (405, r#"{"error":"method-not-allowed"}"#)
+    );
+    let r = get(addr, "/health").await;
+    assert_eq!(
+        (r.status, r.text().as_str()),
+        (200, r#"{"status":"healthy"}"#)
+    );
+}
+
+#[tokio::test]
+async fn http_service_example() {
+    let cfg = write_config("http-port.json", r#"{"options": {"http": {"port": 0}}}"#);
+    let svc = json_service("http_service", &["-c", cfg.to_str().unwrap()], &[]);
+    let addr = svc.http_addr();
+    let r = get(addr, "/example/1234").await;
+    assert_eq!(r.text(), "友達 (id: 1234)");
+    assert_eq!(get(addr, "/health").await.text(), "healthy");
+    let r = get(addr, "/response").await;
+    assert_eq!(r.header("content-type"), Some("application/json"));
+    let r = get(addr, "/nothing-here").await;
+    assert_eq!((r.status, r.text().as_str()), (404, "error 404"));
+}
+
+#[tokio::test]
+async fn config_files_merge_into_the_options_key_by_key() {
+    let a = write_config(
+        "a.json",
+        r#"{"options": {"http": {"server_header": "first"}}}"#,
+    );
+    let b = write_config(
+        "b.json",
+        r#"{"uuid": "11111111-2222-3333-4444-555555555555", "options": {"http.server_header": "second", "http": {"access_log": false}}}"#,
+    );
+    let svc = json_service(
+        "docker_service",
+        &["-c", a.to_str().unwrap(), b.to_str().unwrap()],
+        &[],
+    );
+    let addr = svc.http_addr();
+    let r = get(addr, "/").await;
+    assert_eq!(r.header("server"), Some("second"), "later file wins");
+    assert_eq!(
+        r.header("content-type"),
+        Some("application/json; charset=utf-8"),
+        "options set in code and not in the files are kept"
+    );
+    let init = svc.wait_line("initializing service instance", Duration::from_secs(5));
+    assert!(
+        init.contains("11111111-2222-3333-4444-555555555555"),
+        "{init}"
+    );
+    assert!(!svc.all_output().contains("tomodachi.http.response"));
+}
+
+#[test]
+fn bad_config_files_and_flags_are_clear_errors_with_exit_code_2() {
+    let unknown = write_config("unknown.json", r#"{"options": {"http": {"prot": 1}}}"#);
+    let mut p = Proc::spawn("docker_service", &["-c", unknown.to_str().unwrap()], &[]);
+    assert_eq!(p.wait_exit(Duration::from_secs(10)), 2);
+    let out = p.all_output();
+    assert!(out.contains(unknown.to_str().unwrap()), "{out}");
+    assert!(out.contains("http.prot"), "{out}");
+
+    let badtype = write_config(
+        "badtype.json",
+        r#"{"options": {"http": {"port": "eighty"}}}"#,
+    );
+    let mut p = Proc::spawn("docker_service", &["-c", badtype.to_str().unwrap()], &[]);
+    assert_eq!(p.wait_exit(Duration::from_secs(10)), 2);
+    assert!(p.all_output().contains("http.port"), "{}", p.all_output());
+
+    let badjson = write_config("bad.json", "{\"options\": ");
+    let mut p = Proc::spawn("docker_service", &["-c", badjson.to_str().unwrap()], &[]);
+    assert_eq!(p.wait_exit(Duration::from_secs(10)), 2);
+    assert!(
+        p.all_output().contains("invalid JSON format"),
+        "{}",
+        p.all_output()
+    );
+
+    let mut p = Proc::spawn("docker_service", &["-c", "/nonexistent/x.json"], &[]);
+    assert_eq!(p.wait_exit(Duration::from_secs(10)), 2);
+    assert!(p.all_output().contains("/nonexistent/x.json"));
+
+    let mut p = Proc::spawn("docker_service", &["--log-level", "loud"], &[]);
+    assert_eq!(p.wait_exit(Duration::from_secs(10)), 2);
+    assert!(p.all_output().contains("Invalid log level: 'loud'"));
+
+    let mut p = Proc::spawn(
+        "docker_service",
+        &["--logger", "json"],
+        &[("TOMODACHI_LOGGER", "console")],
+    );
+    assert_eq!(p.wait_exit(Duration::from_secs(10)), 2);
+    assert!(p.all_output().contains("differs from env TOMODACHI_LOGGER"));
+
+    let mut p = Proc::spawn("docker_service", &["--bogus"], &[]);
+    assert_eq!(p.wait_exit(Duration::from_secs(10)), 2);
+}
+
+#[test]
+fn invalid_options_fail_the_start_with_exit_code_1() {
+    let cfg = write_config(
+        "ka.json",
+        r#"{"options": {"http": {"port": 0, "max_keepalive_requests": 3}}}"#,
+    );
+    let mut p = Proc::spawn(
+        "docker_service",
+        &[
+            "--production",
+            "--logger",
+            "json",
+            "-c",
+            cfg.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(p.wait_exit(Duration::from_secs(10)), 1);
+    assert!(
+        p.all_output().contains("keep-alive must be enabled"),
+        "{}",
+        p.all_output()
+    );
+}
+
+#[test]
+fn env_vars_select_logger_and_level() {
+    let mut p = Proc::spawn(
+        "docker_service",
+        &[],
+        &[
+            ("TOMODACHI_LOGGER", "json"),
+            ("TOMODACHI_LOG_LEVEL", "warning"),
+            ("TOMODACHI_PRODUCTION", "1"),
+            ("HTTP_PORT", "0"),
+        ],
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    p.signal("TERM");
+    assert_eq!(p.wait_exit(Duration::from_secs(10)), 0);
+    let out = p.all_output();
+    // info records are filtered out at warning level; the signal warning is JSON
+    assert!(!out.contains("initializing service instance"), "{out}");
+    let warn: Value = serde_json::from_str(
+        out.lines()
+            .find(|l| l.contains("received termination signal"))
+            .expect("signal record"),
+    )
+    .unwrap();
+    assert_eq!(warn["level"], "warning");
+    assert_eq!(warn["logger"], "tomodachi.signal");
+    assert_eq!(warn["signal"], "SIGTERM");
+}
+
+#[test]
+fn console_logger_is_the_default() {
+    let mut p = Proc::spawn("docker_service", &["--production"], &[("HTTP_PORT", "0")]);
+    let line = p.wait_line("accepting http requests", Duration::from_secs(20));
+    assert!(
+        line.contains("[info     ] accepting http requests"),
+        "{line}"
+    );
+    assert!(line.contains("[tomodachi.http]"), "{line}");
+    assert!(
+        !line.contains('\u{1b}'),
+        "NO_COLOR: no ANSI escapes: {line:?}"
+    );
+    p.signal("TERM");
+    assert_eq!(p.wait_exit(Duration::from_secs(10)), 0);
+}
