@@ -504,3 +504,139 @@ async fn get_service_finds_the_running_instance() {
     running.stop().await;
     assert!(tomodachi::get_service::<u64>(Some("registry-svc")).is_none());
 }
+
+#[tokio::test]
+async fn max_keepalive_time_closes_old_connections() {
+    let mut options = test_options();
+    options.http.keepalive_timeout = 5.0;
+    options.http.max_keepalive_time = Some(0.5);
+    let svc = Service::builder("ka-time", ())
+        .options(options)
+        .http(Method::GET, r"/", |_s: Arc<()>, _r: HttpRequest| async {
+            "x"
+        })
+        .build();
+    let running = App::new().service(svc).start().await.unwrap();
+    let mut stream = tokio::net::TcpStream::connect(running.http_addr(0).unwrap())
+        .await
+        .unwrap();
+    stream
+        .write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let r = support::read_response(&mut stream, false).await.unwrap();
+    assert_eq!(r.header("connection"), Some("keep-alive"));
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    stream
+        .write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let r = support::read_response(&mut stream, false).await.unwrap();
+    assert_eq!(r.header("connection"), Some("close"));
+    running.stop().await;
+}
+
+#[tokio::test]
+async fn reuse_port_lets_two_services_share_a_port() {
+    // find a free port first, then bind two services to it
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let svc = |name: &'static str, reuse: bool| {
+        let mut o = test_options();
+        o.http.port = port;
+        o.http.reuse_port = reuse;
+        Service::builder(name, ())
+            .options(o)
+            .http(
+                Method::GET,
+                r"/",
+                move |_s: Arc<()>, _r: HttpRequest| async move { name },
+            )
+            .build()
+    };
+    let a = App::new().service(svc("a", true)).start().await.unwrap();
+    let b = App::new().service(svc("b", true)).start().await.unwrap();
+    assert_eq!(a.http_addr(0), b.http_addr(0));
+    let addr = a.http_addr(0).unwrap();
+    let mut seen = std::collections::HashSet::new();
+    for _ in 0..40 {
+        seen.insert(get(addr, "/").await.text());
+    }
+    assert_eq!(
+        seen.len(),
+        2,
+        "the kernel balances connections over both: {seen:?}"
+    );
+    // without SO_REUSEPORT a third bind fails with a clear error
+    let err = App::new()
+        .service(svc("c", false))
+        .start()
+        .await
+        .err()
+        .unwrap();
+    assert!(
+        err.to_string().starts_with(&format!(
+            "unable to bind service [http] to http://localhost:{port}/"
+        )),
+        "{err}"
+    );
+    a.stop().await;
+    b.stop().await;
+}
+
+#[tokio::test]
+async fn access_log_file_gets_json_lines() {
+    let path = std::env::temp_dir().join(format!("tomodachi-access-{}.log", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    let mut options = test_options();
+    options.http.access_log = tomodachi::options::AccessLog::File(path.clone());
+    let svc = Service::builder("filelog", ())
+        .options(options)
+        .http_route(
+            tomodachi::http::HttpRoute::new(Method::POST, r"/test_ignore_one")
+                .ignore_logging([200]),
+            |_s: Arc<()>, r: HttpRequest| async move {
+                if r.body().is_empty() {
+                    (200, "ignored")
+                } else {
+                    (201, "created!")
+                }
+            },
+        )
+        .build();
+    let running = App::new().service(svc).start().await.unwrap();
+    let addr = running.http_addr(0).unwrap();
+    assert_eq!(send(addr, "POST", "/test_ignore_one", "").await.status, 200);
+    assert_eq!(
+        send(addr, "POST", "/test_ignore_one", "0123456789")
+            .await
+            .status,
+        201
+    );
+    running.stop().await;
+    let text = std::fs::read_to_string(&path).unwrap();
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    assert_eq!(lines[0]["message"], "accepting http requests");
+    assert_eq!(lines[0]["logger"], "tomodachi.http");
+    let rec = &lines[1];
+    assert_eq!(rec["logger"], "tomodachi.http.response");
+    assert_eq!(rec["status_code"], 201);
+    assert_eq!(rec["request_method"], "POST");
+    assert_eq!(rec["request_path"], "/test_ignore_one");
+    assert_eq!(rec["response_content_length"], 8);
+    assert_eq!(rec["request_content_length"], 10);
+    assert_eq!(rec["request_content_read_length"], 10);
+    assert!(text
+        .lines()
+        .nth(1)
+        .unwrap()
+        .contains(r#""request_content_read_length": 10, "user_agent": "test-client""#));
+    let _ = std::fs::remove_file(&path);
+}

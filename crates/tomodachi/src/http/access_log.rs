@@ -95,7 +95,6 @@ impl AccessLog {
         let Some(file) = &self.file else { return };
         let mut line = String::with_capacity(384);
         render_json_line(&mut line, logger, "info", message, fields);
-        line.push('\n');
         if let Ok(mut guard) = file.lock() {
             if let Some(f) = guard.as_mut() {
                 if let Err(e) = f.write_all(line.as_bytes()) {
