@@ -640,3 +640,82 @@ async fn access_log_file_gets_json_lines() {
         .contains(r#""request_content_read_length": 10, "user_agent": "test-client""#));
     let _ = std::fs::remove_file(&path);
 }
+
+#[tokio::test]
+async fn tower_layers_wrap_the_http_stack() {
+    use http::HeaderValue;
+    use http_body_util::Full;
+    use tower_http::cors::CorsLayer;
+    use tower_http::set_header::SetResponseHeaderLayer;
+
+    // A hand-written layer that answers `/blocked` itself with another body type.
+    #[derive(Clone)]
+    struct Block<S>(S);
+    impl<S> tower::Service<http::Request<Full<bytes::Bytes>>> for Block<S>
+    where
+        S: tower::Service<
+                http::Request<Full<bytes::Bytes>>,
+                Response = http::Response<tomodachi::http::ResponseBody>,
+            > + Clone
+            + Send
+            + 'static,
+        S::Future: Send + 'static,
+        S::Error: Send,
+    {
+        type Response = http::Response<tomodachi::http::ResponseBody>;
+        type Error = S::Error;
+        type Future = std::pin::Pin<
+            Box<dyn std::future::Future<Output = Result<Self::Response, S::Error>> + Send>,
+        >;
+        fn poll_ready(
+            &mut self,
+            cx: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<Result<(), S::Error>> {
+            self.0.poll_ready(cx)
+        }
+        fn call(&mut self, req: http::Request<Full<bytes::Bytes>>) -> Self::Future {
+            if req.uri().path() == "/blocked" {
+                let body = http_body_util::Empty::<bytes::Bytes>::new();
+                let mut res = http::Response::new(tomodachi::http::ResponseBody::new(body));
+                *res.status_mut() = http::StatusCode::FORBIDDEN;
+                return Box::pin(async move { Ok(res) });
+            }
+            let fut = self.0.call(req);
+            Box::pin(fut)
+        }
+    }
+
+    let svc = Service::builder("layers", ())
+        .options(test_options())
+        .http(Method::GET, r"/", |_s: Arc<()>, _r: HttpRequest| async {
+            "layered"
+        })
+        .http_layer(SetResponseHeaderLayer::overriding(
+            http::header::HeaderName::from_static("x-layer"),
+            HeaderValue::from_static("outer"),
+        ))
+        .http_layer(CorsLayer::permissive())
+        .http_layer(tower::layer::layer_fn(Block))
+        .build();
+    let running = App::new().service(svc).start().await.unwrap();
+    let addr = running.http_addr(0).unwrap();
+    let r = raw(
+        addr,
+        b"GET / HTTP/1.1\r\nHost: x\r\nOrigin: http://example.test\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert_eq!((r.status, r.text().as_str()), (200, "layered"));
+    assert_eq!(r.header("access-control-allow-origin"), Some("*"));
+    assert_eq!(r.header("x-layer"), Some("outer"));
+    assert_eq!(r.header("server"), Some("tomodachi"));
+    assert_eq!(r.header("connection"), Some("close"));
+    let r = get(addr, "/blocked").await;
+    assert_eq!(r.status, 403);
+    assert_eq!(
+        r.header("x-layer"),
+        Some("outer"),
+        "outer layers see inner answers"
+    );
+    assert_eq!(get(addr, "/missing").await.status, 404);
+    running.stop().await;
+}

@@ -21,17 +21,22 @@
 //! ```
 
 pub(crate) mod access_log;
+mod body;
+pub(crate) mod dispatch;
 mod extract;
 pub(crate) mod handler;
+pub(crate) mod layer;
 mod request;
 mod response;
 pub(crate) mod router;
 pub(crate) mod server;
 pub(crate) mod settings;
 
+pub use body::ResponseBody;
 pub use extract::{Extension, FromRequest, Json, Query};
 pub use handler::{HandlerResult, Next};
 pub use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri, Version};
+pub use layer::HttpLayerService;
 pub use request::{HttpRequest, HttpRequestBuilder};
 pub use response::{HttpResponse, IntoHeaders, IntoResponse, IntoStatus};
 pub use router::IgnoreLogging;

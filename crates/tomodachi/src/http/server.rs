@@ -2,16 +2,13 @@
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
-use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-use futures_util::FutureExt;
-use http::header::{ALLOW, CONNECTION, CONTENT_LENGTH, USER_AGENT};
+use http::header::{CONNECTION, CONTENT_LENGTH, USER_AGENT};
 use http::{HeaderMap, HeaderName, HeaderValue, Request, Response, StatusCode, Version};
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use ipnet::IpNet;
@@ -20,10 +17,13 @@ use tokio::sync::watch;
 use tokio_util::task::TaskTracker;
 
 use super::access_log::{AccessLog, AccessRecord};
-use super::handler::{ErasedHandler, ErasedMiddleware, Next};
-use super::request::{HttpRequest, RequestHead};
-use super::response::{HttpResponse, ResponseDefaults};
-use super::router::{decode_path, IgnoreLogging, Routed, Router};
+use super::body::ResponseBody;
+use super::dispatch::{dispatch, plain, Dispatcher};
+use super::handler::{ErasedHandler, ErasedMiddleware};
+use super::layer::{self, HttpLayerService, LayerFn};
+use super::request::RequestHead;
+use super::response::ResponseDefaults;
+use super::router::{decode_path, IgnoreLogging, Router};
 use crate::error::Error;
 use crate::service::context;
 
@@ -63,9 +63,8 @@ impl Default for HttpSettings {
 
 /// Everything one service's HTTP server needs, shared by all its connections.
 pub(crate) struct HttpApp {
-    pub(crate) router: Router,
-    pub(crate) error_handlers: HashMap<u16, ErasedHandler>,
-    pub(crate) middlewares: Arc<[ErasedMiddleware]>,
+    core: Arc<Dispatcher>,
+    layered: Option<HttpLayerService>,
     pub(crate) settings: HttpSettings,
     pub(crate) access_log: AccessLog,
     draining: AtomicBool,
@@ -77,13 +76,20 @@ impl HttpApp {
         router: Router,
         error_handlers: HashMap<u16, ErasedHandler>,
         middlewares: Vec<ErasedMiddleware>,
+        layers: Vec<LayerFn>,
         settings: HttpSettings,
         access_log: AccessLog,
     ) -> Self {
-        Self {
+        let core = Arc::new(Dispatcher {
             router,
             error_handlers,
             middlewares: middlewares.into(),
+            defaults: settings.defaults.clone(),
+        });
+        let layered = (!layers.is_empty()).then(|| layer::build(core.clone(), layers));
+        Self {
+            core,
+            layered,
             settings,
             access_log,
             draining: AtomicBool::new(false),
@@ -312,22 +318,6 @@ fn log_connection_error(app: &HttpApp, e: &hyper::Error, peer: SocketAddr) {
     }
 }
 
-fn plain(
-    status: StatusCode,
-    body: impl Into<Bytes>,
-    defaults: &ResponseDefaults,
-) -> Response<Full<Bytes>> {
-    let mut res = Response::new(Full::new(body.into()));
-    *res.status_mut() = status;
-    let h = res.headers_mut();
-    h.insert(
-        http::header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
-    h.insert(http::header::SERVER, defaults.server.clone());
-    res
-}
-
 /// Whether the client asked to keep the connection open.
 fn client_wants_keepalive(version: Version, headers: &HeaderMap) -> bool {
     let conn = headers.get(CONNECTION).and_then(|v| v.to_str().ok());
@@ -344,7 +334,7 @@ async fn handle(
     conn_state: Arc<ConnState>,
     req: Request<Incoming>,
     peer: SocketAddr,
-) -> Response<Full<Bytes>> {
+) -> Response<ResponseBody> {
     let received_at = Instant::now();
     let nth_request = conn_state.requests.fetch_add(1, Ordering::Relaxed) + 1;
     let (parts, body) = req.into_parts();
@@ -373,7 +363,7 @@ async fn handle(
                 None,
                 &IgnoreLogging::None,
             );
-            return res;
+            return res.map(ResponseBody::from);
         }
     };
 
@@ -413,7 +403,7 @@ async fn handle(
             let mut res = plain(StatusCode::BAD_REQUEST, "", &app.settings.defaults);
             res.headers_mut()
                 .insert(CONNECTION, HeaderValue::from_static("close"));
-            return res;
+            return res.map(ResponseBody::from);
         }
     };
 
@@ -431,9 +421,20 @@ async fn handle(
 
     // Handlers run in their own task: a client that disconnects does not cancel them (as
     // upstream), and graceful shutdown waits for them.
-    let task = app
-        .requests
-        .spawn(dispatch(app.clone(), head.clone(), body));
+    let task = match &app.layered {
+        None => {
+            let core = app.core.clone();
+            let head = head.clone();
+            app.requests.spawn(async move {
+                let (res, elapsed, ignore) = dispatch(core, head, body).await;
+                (res.map(ResponseBody::from), elapsed, ignore)
+            })
+        }
+        Some(svc) => {
+            let call = layer::call(svc.clone(), head.clone(), body, app.core.clone());
+            app.requests.spawn(call)
+        }
+    };
     let (mut response, handler_elapsed, ignore) = match task.await {
         Ok(out) => out,
         Err(_) => (
@@ -441,7 +442,8 @@ async fn handle(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "",
                 &app.settings.defaults,
-            ),
+            )
+            .map(ResponseBody::from),
             None,
             IgnoreLogging::None,
         ),
@@ -488,7 +490,7 @@ fn too_large(
     remote_ip: IpAddr,
     received_at: Instant,
     actual: String,
-) -> Response<Full<Bytes>> {
+) -> Response<ResponseBody> {
     let max = app.settings.client_max_size;
     let mut res = plain(
         StatusCode::PAYLOAD_TOO_LARGE,
@@ -508,152 +510,7 @@ fn too_large(
         None,
         &IgnoreLogging::None,
     );
-    res
-}
-
-/// Routing, middlewares, handler, error handlers: runs inside the request task.
-async fn dispatch(
-    app: Arc<HttpApp>,
-    head: Arc<RequestHead>,
-    body: Bytes,
-) -> (Response<Full<Bytes>>, Option<Duration>, IgnoreLogging) {
-    context::http_task_started();
-    let request = HttpRequest {
-        head,
-        body,
-        params: Vec::new(),
-        extensions: http::Extensions::new(),
-        error_status: None,
-    };
-    let out = match app.router.route(request.method(), request.path()) {
-        Routed::Found(route, params) => {
-            let mut request = request;
-            request.params = params;
-            let fallback = request.clone();
-            let started = Instant::now();
-            let span = tracing::info_span!(target: "tomodachi.http.handler", "handler",
-                handler = &*route.name, r#type = "tomodachi.http");
-            let next = Next::new(app.middlewares.clone(), route.handler.clone());
-            let result = tracing::Instrument::instrument(
-                AssertUnwindSafe(next.run(request)).catch_unwind(),
-                span,
-            )
-            .await;
-            let elapsed = started.elapsed();
-            let result = match result {
-                Ok(r) => r,
-                Err(panic) => Err(panic_error(panic)),
-            };
-            let response = match result.and_then(|r| r.finish(&app.settings.defaults)) {
-                Ok(res) => res,
-                Err(e) => error_response(&app, fallback, e, &route.name).await,
-            };
-            (response, Some(elapsed), route.ignore_logging.clone())
-        }
-        Routed::MethodNotAllowed(allow) => {
-            let started = Instant::now();
-            let mut res = error_status_response(
-                &app,
-                request,
-                StatusCode::METHOD_NOT_ALLOWED,
-                HeaderMap::new(),
-            )
-            .await;
-            let handled = app.error_handlers.contains_key(&405);
-            if !handled {
-                if let Ok(v) = HeaderValue::from_str(&allow) {
-                    res.headers_mut().insert(ALLOW, v);
-                }
-            }
-            (res, handled.then(|| started.elapsed()), IgnoreLogging::None)
-        }
-        Routed::NotFound => {
-            let started = Instant::now();
-            let res =
-                error_status_response(&app, request, StatusCode::NOT_FOUND, HeaderMap::new()).await;
-            let handled = app.error_handlers.contains_key(&404);
-            (res, handled.then(|| started.elapsed()), IgnoreLogging::None)
-        }
-    };
-    context::http_task_finished();
-    out
-}
-
-fn panic_error(panic: Box<dyn std::any::Any + Send>) -> Error {
-    let msg = panic
-        .downcast_ref::<&str>()
-        .map(|s| (*s).to_owned())
-        .or_else(|| panic.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "panic".to_owned());
-    Error::msg(format!("handler panicked: {msg}"))
-}
-
-/// A handler or middleware error: HTTP errors keep their status, others are 500s.
-async fn error_response(
-    app: &HttpApp,
-    request: HttpRequest,
-    error: Error,
-    handler: &str,
-) -> Response<Full<Bytes>> {
-    let status = match error.status() {
-        Some(s) => s,
-        None => {
-            tracing::error!(target: "exception", handler = handler,
-                exception = ?error, "uncaught exception: {error}");
-            StatusCode::INTERNAL_SERVER_ERROR
-        }
-    };
-    error_status_response(app, request, status, error.headers().clone()).await
-}
-
-/// Answers with `status` through its `http_error` handler if one is registered; an error in
-/// that handler falls back to the 500 handler, then to an empty 500.
-async fn error_status_response(
-    app: &HttpApp,
-    mut request: HttpRequest,
-    status: StatusCode,
-    extra_headers: HeaderMap,
-) -> Response<Full<Bytes>> {
-    let mut status = status;
-    for _attempt in 0..2 {
-        let Some(handler) = app.error_handlers.get(&status.as_u16()) else {
-            break;
-        };
-        request.error_status = Some(status.as_u16());
-        let span = tracing::info_span!(target: "tomodachi.http.handler", "handler",
-            r#type = "tomodachi.http_error", status_code = status.as_u16());
-        let next = Next::new(app.middlewares.clone(), handler.clone());
-        let result = tracing::Instrument::instrument(
-            AssertUnwindSafe(next.run(request.clone())).catch_unwind(),
-            span,
-        )
-        .await
-        .unwrap_or_else(|p| Err(panic_error(p)));
-        let finished = result.and_then(|mut r: HttpResponse| {
-            r.set_default_status(status);
-            r.finish(&app.settings.defaults)
-        });
-        match finished {
-            Ok(res) => return res,
-            Err(e) => {
-                tracing::error!(target: "exception", exception = ?e, "uncaught exception: {e}");
-                if status == StatusCode::INTERNAL_SERVER_ERROR {
-                    return plain(status, "", &app.settings.defaults);
-                }
-                status = StatusCode::INTERNAL_SERVER_ERROR;
-            }
-        }
-    }
-    let body = if status == StatusCode::INTERNAL_SERVER_ERROR {
-        ""
-    } else {
-        status.canonical_reason().unwrap_or("")
-    };
-    let mut res = plain(status, body, &app.settings.defaults);
-    for (name, value) in &extra_headers {
-        res.headers_mut().append(name.clone(), value.clone());
-    }
-    res
+    res.map(ResponseBody::from)
 }
 
 /// The client IP, honouring `real_ip_header` for trusted `real_ip_from` peers (http.md §8).
@@ -685,12 +542,12 @@ fn resolve_remote_ip(settings: &HttpSettings, peer: IpAddr, headers: &HeaderMap)
 }
 
 #[allow(clippy::too_many_arguments)]
-fn log_access(
+fn log_access<B: http_body::Body>(
     app: &HttpApp,
     parts: &http::request::Parts,
     path: &str,
     remote_ip: IpAddr,
-    res: &Response<Full<Bytes>>,
+    res: &Response<B>,
     handler_elapsed: Option<Duration>,
     received_at: Instant,
     request_content_length: Option<u64>,
@@ -718,10 +575,10 @@ fn log_access(
     });
 }
 
-fn log_access_head(
+fn log_access_head<B: http_body::Body>(
     app: &HttpApp,
     head: &RequestHead,
-    res: &Response<Full<Bytes>>,
+    res: &Response<B>,
     handler_elapsed: Option<Duration>,
     request_content_length: Option<u64>,
 ) {
@@ -744,7 +601,7 @@ fn log_access_head(
     });
 }
 
-fn response_len(res: &Response<Full<Bytes>>) -> u64 {
+fn response_len<B: http_body::Body>(res: &Response<B>) -> u64 {
     http_body::Body::size_hint(res.body()).exact().unwrap_or(0)
 }
 

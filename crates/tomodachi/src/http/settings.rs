@@ -82,6 +82,7 @@ pub(crate) fn http_app(svc: &mut Service) -> Result<HttpApp, Error> {
         router,
         std::mem::take(&mut svc.error_handlers),
         std::mem::take(&mut svc.http_middlewares),
+        std::mem::take(&mut svc.http_layers),
         settings,
         access_log,
     ))

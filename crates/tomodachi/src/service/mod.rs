@@ -35,8 +35,9 @@ use crate::error::Error;
 use crate::http::handler::{
     erase_handler, erase_middleware, BoxFuture, ErasedHandler, ErasedMiddleware,
 };
+use crate::http::layer::{layer_fn, LayerFn};
 use crate::http::router::{compile, Route};
-use crate::http::{HttpRequest, HttpRoute, IntoMethods, IntoResponse, Next};
+use crate::http::{HttpLayerService, HttpRequest, HttpRoute, IntoMethods, IntoResponse, Next};
 use crate::options::Options;
 
 pub use app::{App, RunningApp, StopHandle};
@@ -82,6 +83,7 @@ pub struct Service {
     pub(crate) routes: Vec<Route>,
     pub(crate) error_handlers: HashMap<u16, ErasedHandler>,
     pub(crate) http_middlewares: Vec<ErasedMiddleware>,
+    pub(crate) http_layers: Vec<LayerFn>,
     pub(crate) hooks: Hooks,
     pub(crate) definition_errors: Vec<String>,
 }
@@ -169,6 +171,7 @@ impl<S: Send + Sync + 'static> ServiceBuilder<S> {
                 routes: Vec::new(),
                 error_handlers: HashMap::new(),
                 http_middlewares: Vec::new(),
+                http_layers: Vec::new(),
                 hooks: Hooks::default(),
                 definition_errors: Vec::new(),
             },
@@ -266,6 +269,39 @@ impl<S: Send + Sync + 'static> ServiceBuilder<S> {
         self.service
             .http_middlewares
             .push(erase_middleware(self.state.clone(), middleware));
+        self
+    }
+
+    /// Wraps the service's HTTP handling in a tower layer (CORS, compression, timeouts, ...
+    /// from tower-http, or your own). The first layer added is the outermost; layers run
+    /// outside the `http_middleware` stack, after the body was read within `client_max_size`.
+    /// Layers must keep the request body type (`Full<Bytes>`).
+    ///
+    /// ```
+    /// use tower::ServiceBuilder as Layers;
+    /// # struct S;
+    /// let svc = tomodachi::Service::builder("s", S)
+    ///     .http_layer(tower::layer::util::Identity::new())
+    ///     .build();
+    /// ```
+    pub fn http_layer<L, B, E>(mut self, layer: L) -> Self
+    where
+        L: tower::Layer<HttpLayerService> + Send + 'static,
+        L::Service: tower::Service<
+                http::Request<http_body_util::Full<bytes::Bytes>>,
+                Response = http::Response<B>,
+                Error = E,
+            > + Clone
+            + Send
+            + Sync
+            + 'static,
+        <L::Service as tower::Service<http::Request<http_body_util::Full<bytes::Bytes>>>>::Future:
+            Send + 'static,
+        B: http_body::Body<Data = bytes::Bytes> + Send + 'static,
+        B::Error: Into<crate::BoxError>,
+        E: Into<crate::BoxError> + 'static,
+    {
+        self.service.http_layers.push(layer_fn(layer));
         self
     }
 

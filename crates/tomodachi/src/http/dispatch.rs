@@ -1,0 +1,190 @@
+//! Routing, middlewares, handlers and error handlers for one request (http.md §2, §5).
+
+use std::collections::HashMap;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use futures_util::FutureExt;
+use http::header::ALLOW;
+use http::{HeaderMap, HeaderValue, Response, StatusCode};
+use http_body_util::Full;
+
+use super::handler::{ErasedHandler, ErasedMiddleware, Next};
+use super::request::{HttpRequest, RequestHead};
+use super::response::{HttpResponse, ResponseDefaults};
+use super::router::{IgnoreLogging, Routed, Router};
+use crate::error::Error;
+use crate::service::context;
+
+/// What a service's HTTP handling consists of, shared by all requests.
+pub(crate) struct Dispatcher {
+    pub(crate) router: Router,
+    pub(crate) error_handlers: HashMap<u16, ErasedHandler>,
+    pub(crate) middlewares: Arc<[ErasedMiddleware]>,
+    pub(crate) defaults: ResponseDefaults,
+}
+
+/// A plain-text framework response (errors, limits).
+pub(crate) fn plain(
+    status: StatusCode,
+    body: impl Into<Bytes>,
+    defaults: &ResponseDefaults,
+) -> Response<Full<Bytes>> {
+    let mut res = Response::new(Full::new(body.into()));
+    *res.status_mut() = status;
+    let h = res.headers_mut();
+    h.insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    h.insert(http::header::SERVER, defaults.server.clone());
+    res
+}
+
+/// Routing, middlewares, handler, error handlers: runs inside the request task.
+pub(crate) async fn dispatch(
+    core: Arc<Dispatcher>,
+    head: Arc<RequestHead>,
+    body: Bytes,
+) -> (Response<Full<Bytes>>, Option<Duration>, IgnoreLogging) {
+    context::http_task_started();
+    let request = HttpRequest {
+        head,
+        body,
+        params: Vec::new(),
+        extensions: http::Extensions::new(),
+        error_status: None,
+    };
+    let out = match core.router.route(request.method(), request.path()) {
+        Routed::Found(route, params) => {
+            let mut request = request;
+            request.params = params;
+            let fallback = request.clone();
+            let started = Instant::now();
+            let span = tracing::info_span!(target: "tomodachi.http.handler", "handler",
+                handler = &*route.name, r#type = "tomodachi.http");
+            let next = Next::new(core.middlewares.clone(), route.handler.clone());
+            let result = tracing::Instrument::instrument(
+                AssertUnwindSafe(next.run(request)).catch_unwind(),
+                span,
+            )
+            .await;
+            let elapsed = started.elapsed();
+            let result = match result {
+                Ok(r) => r,
+                Err(panic) => Err(panic_error(panic)),
+            };
+            let response = match result.and_then(|r| r.finish(&core.defaults)) {
+                Ok(res) => res,
+                Err(e) => error_response(&core, fallback, e, &route.name).await,
+            };
+            (response, Some(elapsed), route.ignore_logging.clone())
+        }
+        Routed::MethodNotAllowed(allow) => {
+            let started = Instant::now();
+            let mut res = error_status_response(
+                &core,
+                request,
+                StatusCode::METHOD_NOT_ALLOWED,
+                HeaderMap::new(),
+            )
+            .await;
+            let handled = core.error_handlers.contains_key(&405);
+            if !handled {
+                if let Ok(v) = HeaderValue::from_str(&allow) {
+                    res.headers_mut().insert(ALLOW, v);
+                }
+            }
+            (res, handled.then(|| started.elapsed()), IgnoreLogging::None)
+        }
+        Routed::NotFound => {
+            let started = Instant::now();
+            let res =
+                error_status_response(&core, request, StatusCode::NOT_FOUND, HeaderMap::new())
+                    .await;
+            let handled = core.error_handlers.contains_key(&404);
+            (res, handled.then(|| started.elapsed()), IgnoreLogging::None)
+        }
+    };
+    context::http_task_finished();
+    out
+}
+
+fn panic_error(panic: Box<dyn std::any::Any + Send>) -> Error {
+    let msg = panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "panic".to_owned());
+    Error::msg(format!("handler panicked: {msg}"))
+}
+
+/// A handler or middleware error: HTTP errors keep their status, others are 500s.
+async fn error_response(
+    core: &Dispatcher,
+    request: HttpRequest,
+    error: Error,
+    handler: &str,
+) -> Response<Full<Bytes>> {
+    let status = match error.status() {
+        Some(s) => s,
+        None => {
+            tracing::error!(target: "exception", handler = handler,
+                exception = ?error, "uncaught exception: {error}");
+            StatusCode::INTERNAL_SERVER_ERROR
+        }
+    };
+    error_status_response(core, request, status, error.headers().clone()).await
+}
+
+/// Answers with `status` through its `http_error` handler if one is registered; an error in
+/// that handler falls back to the 500 handler, then to an empty 500.
+async fn error_status_response(
+    core: &Dispatcher,
+    mut request: HttpRequest,
+    status: StatusCode,
+    extra_headers: HeaderMap,
+) -> Response<Full<Bytes>> {
+    let mut status = status;
+    for _attempt in 0..2 {
+        let Some(handler) = core.error_handlers.get(&status.as_u16()) else {
+            break;
+        };
+        request.error_status = Some(status.as_u16());
+        let span = tracing::info_span!(target: "tomodachi.http.handler", "handler",
+            r#type = "tomodachi.http_error", status_code = status.as_u16());
+        let next = Next::new(core.middlewares.clone(), handler.clone());
+        let result = tracing::Instrument::instrument(
+            AssertUnwindSafe(next.run(request.clone())).catch_unwind(),
+            span,
+        )
+        .await
+        .unwrap_or_else(|p| Err(panic_error(p)));
+        let finished = result.and_then(|mut r: HttpResponse| {
+            r.set_default_status(status);
+            r.finish(&core.defaults)
+        });
+        match finished {
+            Ok(res) => return res,
+            Err(e) => {
+                tracing::error!(target: "exception", exception = ?e, "uncaught exception: {e}");
+                if status == StatusCode::INTERNAL_SERVER_ERROR {
+                    return plain(status, "", &core.defaults);
+                }
+                status = StatusCode::INTERNAL_SERVER_ERROR;
+            }
+        }
+    }
+    let body = if status == StatusCode::INTERNAL_SERVER_ERROR {
+        ""
+    } else {
+        status.canonical_reason().unwrap_or("")
+    };
+    let mut res = plain(status, body, &core.defaults);
+    for (name, value) in &extra_headers {
+        res.headers_mut().append(name.clone(), value.clone());
+    }
+    res
+}
