@@ -719,3 +719,13 @@ async fn tower_layers_wrap_the_http_stack() {
     assert_eq!(get(addr, "/missing").await.status, 404);
     running.stop().await;
 }
+
+#[tokio::test]
+async fn invalid_method_names_fail_the_start() {
+    let svc = Service::builder("badmethod", ())
+        .options(test_options())
+        .http("GE T", r"/", |_s: Arc<()>, _r: HttpRequest| async { "x" })
+        .build();
+    let err = App::new().service(svc).start().await.err().unwrap();
+    assert_eq!(err.to_string(), "invalid HTTP method \"GE T\" in route '/'");
+}

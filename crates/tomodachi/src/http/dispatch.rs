@@ -39,7 +39,9 @@ pub(crate) fn plain(
         http::header::CONTENT_TYPE,
         HeaderValue::from_static("text/plain; charset=utf-8"),
     );
-    h.insert(http::header::SERVER, defaults.server.clone());
+    if let Some(server) = &defaults.server {
+        h.insert(http::header::SERVER, server.clone());
+    }
     res
 }
 

@@ -56,12 +56,16 @@ pub struct HttpRoute {
     pub(crate) pattern: String,
     pub(crate) name: Option<String>,
     pub(crate) ignore_logging: IgnoreLogging,
+    pub(crate) invalid: Option<String>,
 }
 
 impl HttpRoute {
     /// A route for `methods` (a [`Method`], a method name, or a list of either) on `pattern`.
     pub fn new(methods: impl IntoMethods, pattern: impl Into<String>) -> Self {
-        let mut methods = methods.into_methods();
+        let (mut methods, invalid) = match methods.into_methods() {
+            Ok(m) => (m, None),
+            Err(e) => (Vec::new(), Some(e)),
+        };
         if methods.contains(&Method::GET) && !methods.contains(&Method::HEAD) {
             methods.push(Method::HEAD);
         }
@@ -70,6 +74,7 @@ impl HttpRoute {
             pattern: pattern.into(),
             name: None,
             ignore_logging: IgnoreLogging::None,
+            invalid,
         }
     }
 
@@ -97,48 +102,50 @@ impl HttpRoute {
 }
 
 /// One or several HTTP methods: `Method::GET`, `"post"`, `[Method::GET, Method::POST]`,
-/// `vec!["PUT", "PATCH"]`. Names are upper-cased.
+/// `vec!["PUT", "PATCH"]`. Names are upper-cased; a name that is not a valid method is reported
+/// when the service starts.
 pub trait IntoMethods {
-    /// The methods.
-    fn into_methods(self) -> Vec<Method>;
+    /// The methods, or the invalid name.
+    fn into_methods(self) -> Result<Vec<Method>, String>;
 }
 
-fn method_from_name(name: &str) -> Method {
-    Method::from_bytes(name.to_ascii_uppercase().as_bytes()).unwrap_or(Method::GET)
+fn method_from_name(name: &str) -> Result<Method, String> {
+    Method::from_bytes(name.to_ascii_uppercase().as_bytes())
+        .map_err(|_| format!("invalid HTTP method {name:?}"))
 }
 
 impl IntoMethods for Method {
-    fn into_methods(self) -> Vec<Method> {
-        vec![self]
+    fn into_methods(self) -> Result<Vec<Method>, String> {
+        Ok(vec![self])
     }
 }
 
 impl IntoMethods for &str {
-    fn into_methods(self) -> Vec<Method> {
-        vec![method_from_name(self)]
+    fn into_methods(self) -> Result<Vec<Method>, String> {
+        Ok(vec![method_from_name(self)?])
     }
 }
 
 impl<const N: usize> IntoMethods for [Method; N] {
-    fn into_methods(self) -> Vec<Method> {
-        self.to_vec()
+    fn into_methods(self) -> Result<Vec<Method>, String> {
+        Ok(self.to_vec())
     }
 }
 
 impl<const N: usize> IntoMethods for [&str; N] {
-    fn into_methods(self) -> Vec<Method> {
+    fn into_methods(self) -> Result<Vec<Method>, String> {
         self.iter().map(|m| method_from_name(m)).collect()
     }
 }
 
 impl IntoMethods for Vec<Method> {
-    fn into_methods(self) -> Vec<Method> {
-        self
+    fn into_methods(self) -> Result<Vec<Method>, String> {
+        Ok(self)
     }
 }
 
 impl IntoMethods for Vec<&str> {
-    fn into_methods(self) -> Vec<Method> {
+    fn into_methods(self) -> Result<Vec<Method>, String> {
         self.iter().map(|m| method_from_name(m)).collect()
     }
 }

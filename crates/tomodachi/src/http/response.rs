@@ -176,7 +176,9 @@ impl HttpResponse {
                 }
             }
         }
-        headers.insert(SERVER, defaults.server.clone());
+        if let Some(server) = &defaults.server {
+            headers.insert(SERVER, server.clone());
+        }
         let mut response = http::Response::new(Full::new(body));
         *response.status_mut() = self.status.unwrap_or(StatusCode::OK);
         *response.headers_mut() = headers;
@@ -226,7 +228,8 @@ pub(crate) struct ResponseDefaults {
     pub(crate) content_type: String,
     pub(crate) charset: Option<String>,
     pub(crate) content_type_header: HeaderValue,
-    pub(crate) server: HeaderValue,
+    /// `None` when `server_header` is empty.
+    pub(crate) server: Option<HeaderValue>,
 }
 
 impl ResponseDefaults {
@@ -247,8 +250,13 @@ impl ResponseDefaults {
             content_type_header: HeaderValue::from_str(&full).map_err(|_| {
                 Error::msg(format!("invalid http.content_type option {content_type:?}"))
             })?,
-            server: HeaderValue::from_str(server)
-                .map_err(|_| Error::msg(format!("invalid http.server_header option {server:?}")))?,
+            server: if server.is_empty() {
+                None
+            } else {
+                Some(HeaderValue::from_str(server).map_err(|_| {
+                    Error::msg(format!("invalid http.server_header option {server:?}"))
+                })?)
+            },
             content_type: ct,
             charset: cs.filter(|c| !c.is_empty()),
         })
@@ -261,7 +269,7 @@ impl Default for ResponseDefaults {
             content_type: "text/plain".into(),
             charset: Some("utf-8".into()),
             content_type_header: HeaderValue::from_static("text/plain; charset=utf-8"),
-            server: HeaderValue::from_static("tomodachi"),
+            server: Some(HeaderValue::from_static("tomodachi")),
         }
     }
 }
@@ -540,6 +548,13 @@ mod tests {
     fn errors_pass_through_results() {
         let r: Result<&str, Error> = Err(Error::http(403));
         assert_eq!(r.into_response().unwrap_err().status().unwrap(), 403);
+    }
+
+    #[test]
+    fn an_empty_server_header_option_sends_none() {
+        let d = ResponseDefaults::new("text/plain", "utf-8", "").unwrap();
+        let r = HttpResponse::text("x").finish(&d).unwrap();
+        assert!(r.headers().get("server").is_none());
     }
 
     #[test]

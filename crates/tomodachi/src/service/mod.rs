@@ -225,6 +225,12 @@ impl<S: Send + Sync + 'static> ServiceBuilder<S> {
         Fut: Future<Output = O> + Send + 'static,
         O: IntoResponse,
     {
+        if let Some(invalid) = route.invalid {
+            self.service
+                .definition_errors
+                .push(format!("{invalid} in route '{}'", route.pattern));
+            return self;
+        }
         match compile(&route.pattern) {
             Ok(regex) => {
                 let group_names = regex.capture_names().flatten().map(Arc::from).collect();
