@@ -26,5 +26,13 @@ log "cargo build --examples (the process tests run the example binaries)"
 cargo build --workspace --examples
 
 log "cargo test"
-cargo test --workspace --all-targets
-cargo test --workspace --doc
+results=$(mktemp)
+trap 'rm -f "$results"' EXIT
+cargo test --workspace --all-targets 2>&1 | tee -a "$results"
+cargo test --workspace --doc 2>&1 | tee -a "$results"
+
+# One closing line for the whole run (each test binary prints its own `test result:` line).
+passed=$(grep -Eo '[0-9]+ passed' "$results" | awk '{s += $1} END {print s + 0}')
+failed=$(grep -Eo '[0-9]+ failed' "$results" | awk '{s += $1} END {print s + 0}')
+echo
+echo "tests: ${passed} passed, ${failed} failed"

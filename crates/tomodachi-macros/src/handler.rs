@@ -90,22 +90,82 @@ pub(crate) fn closure(method: &ImplItemFn, kind: &Kind<'_>) -> syn::Result<Token
         lets.push(quote_spanned! { ty.span() => let #var: #ty = #value; });
         call_args.push(var);
     }
-    let ret_check = match &method.sig.output {
-        ReturnType::Type(_, ty) if !contains_impl(ty) => quote_spanned! { ty.span() =>
-            ::tomodachi::__private::assert_into_response::<#ty>();
-        },
-        _ => quote! {},
-    };
+    // The return value is converted here, at the user's return type, so a type that is not a
+    // response gives one error there (not a second one at the attribute from the builder bound).
+    let convert = convert_output(
+        &method.sig.output,
+        quote! { ::tomodachi::__private::IntoResponse },
+        quote! { into_response },
+    );
     Ok(quote! {
-        {
-            #ret_check
-            move |__svc: ::std::sync::Arc<Self>, __req: ::tomodachi::http::HttpRequest| async move {
-                #(#lets)*
-                let __ret = __svc.#name(#(#call_args),*).await;
-                ::core::result::Result::Ok::<_, ::tomodachi::Error>(__ret)
-            }
+        move |__svc: ::std::sync::Arc<Self>, __req: ::tomodachi::http::HttpRequest| async move {
+            #(#lets)*
+            let __ret = __svc.#name(#(#call_args),*).await;
+            #convert
         }
     })
+}
+
+/// `<ReturnType as Trait>::method(__ret)`, spanned at the return type (the full type tokens
+/// when it names no `impl Trait`).
+pub(crate) fn convert_output(
+    output: &ReturnType,
+    trait_path: TokenStream,
+    method: TokenStream,
+) -> TokenStream {
+    match output {
+        ReturnType::Type(_, ty) if !contains_impl(ty) => quote_spanned! { ty.span() =>
+            <#ty as #trait_path>::#method(__ret)
+        },
+        ReturnType::Type(_, ty) => quote_spanned! { ty.span() => #trait_path::#method(__ret) },
+        ReturnType::Default => quote! { #trait_path::#method(__ret) },
+    }
+}
+
+/// Makes elided lifetimes in a handler's return type `'static`.
+///
+/// A response must be `'static` (`&'static str: IntoResponse`), but in `async fn f(&self) ->
+/// (u16, &str)` the elided lifetime is the borrow of `self`, which the generated closure cannot
+/// return (E0515, pointing at the attribute). Only elided (`&T`) and anonymous (`'_`) lifetimes
+/// are rewritten; named lifetimes and `impl Trait` are left alone.
+pub(crate) fn static_elided_lifetimes(method: &mut ImplItemFn) {
+    if let ReturnType::Type(_, ty) = &mut method.sig.output {
+        make_static(ty);
+    }
+}
+
+fn make_static(ty: &mut Type) {
+    match ty {
+        Type::Reference(r) => {
+            match &mut r.lifetime {
+                None => r.lifetime = Some(syn::Lifetime::new("'static", r.and_token.span)),
+                Some(l) if l.ident == "_" => *l = syn::Lifetime::new("'static", l.span()),
+                Some(_) => {}
+            }
+            make_static(&mut r.elem);
+        }
+        Type::Tuple(t) => t.elems.iter_mut().for_each(make_static),
+        Type::Array(a) => make_static(&mut a.elem),
+        Type::Slice(s) => make_static(&mut s.elem),
+        Type::Paren(p) => make_static(&mut p.elem),
+        Type::Group(g) => make_static(&mut g.elem),
+        Type::Path(p) => {
+            for seg in &mut p.path.segments {
+                if let syn::PathArguments::AngleBracketed(a) = &mut seg.arguments {
+                    for arg in &mut a.args {
+                        match arg {
+                            syn::GenericArgument::Type(t) => make_static(t),
+                            syn::GenericArgument::Lifetime(l) if l.ident == "_" => {
+                                *l = syn::Lifetime::new("'static", l.span());
+                            }
+                            _ => {}
+                        }
+                    }
+                }
+            }
+        }
+        _ => {}
+    }
 }
 
 fn contains_impl(ty: &Type) -> bool {
@@ -146,9 +206,17 @@ fn resolve(
         }
         Kind::Error { status } => {
             if name == Some("status_code") {
+                // `u16 -> u16` (or `-> u32`) through `TryFrom` would trip clippy in user code.
                 return Ok(quote_spanned! { span =>
-                    ::core::convert::TryFrom::try_from(__req.error_status().unwrap_or(#status))
-                        .map_err(|_| ::tomodachi::Error::msg("status_code does not fit the argument type"))?
+                    {
+                        #[allow(clippy::useless_conversion, clippy::unnecessary_fallible_conversions)]
+                        let __status = ::core::convert::TryFrom::try_from(
+                            __req.error_status().unwrap_or(#status),
+                        );
+                        __status.map_err(|_| {
+                            ::tomodachi::Error::msg("status_code does not fit the argument type")
+                        })?
+                    }
                 });
             }
         }

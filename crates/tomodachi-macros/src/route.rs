@@ -6,10 +6,17 @@ use regex_syntax::ast::{self, Ast};
 /// Validates `pattern` the way the runtime compiles it (anchored full match) and returns the
 /// names of its named groups in order.
 pub(crate) fn check_pattern(pattern: &str) -> Result<Vec<String>, String> {
+    // the same anchoring as the runtime: strip `^` and an unescaped trailing `$`
     let p = pattern.strip_prefix('^').unwrap_or(pattern);
-    let p = p.strip_suffix('$').unwrap_or(p);
+    let p = match p.strip_suffix('$') {
+        Some(rest) if (rest.len() - rest.trim_end_matches('\\').len()) % 2 == 0 => rest,
+        _ => p,
+    };
     let anchored = format!("^(?:{p})$");
     let bad = |e: &dyn std::fmt::Display| format!("Bad http route pattern '{pattern}': {e}");
+    // Parse the pattern as written first, so a syntax error quotes the user's text rather than
+    // the anchored form.
+    ast::parse::Parser::new().parse(p).map_err(|e| bad(&e))?;
     let parsed = ast::parse::Parser::new()
         .parse(&anchored)
         .map_err(|e| bad(&e))?;
@@ -47,6 +54,12 @@ mod tests {
             vec!["x", "y"]
         );
         assert!(check_pattern(r"/test").unwrap().is_empty());
+    }
+
+    #[test]
+    fn escaped_dollar_is_a_literal() {
+        assert!(check_pattern(r"/price\$").is_ok());
+        assert!(check_pattern(r"^/a$").is_ok());
     }
 
     #[test]

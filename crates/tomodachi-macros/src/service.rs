@@ -3,10 +3,10 @@
 use proc_macro2::{Span, TokenStream};
 use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
-use syn::{Attribute, Expr, ImplItem, ImplItemFn, ItemImpl, ReturnType};
+use syn::{Attribute, Expr, ImplItem, ImplItemFn, ItemImpl};
 
 use crate::args::{lit_str, lit_u16, Args};
-use crate::handler::{check_signature, closure, Kind};
+use crate::handler::{check_signature, closure, convert_output, static_elided_lifetimes, Kind};
 use crate::route::check_pattern;
 
 const SERVICE_ARGS: &[&str] = &["name", "options", "uuid", "http_middleware"];
@@ -76,6 +76,9 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenS
     for item in &mut imp.items {
         let ImplItem::Fn(method) = item else { continue };
         let (http_attrs, error_attrs) = take_attrs(method);
+        if !http_attrs.is_empty() || !error_attrs.is_empty() {
+            static_elided_lifetimes(method);
+        }
         for attr in &http_attrs {
             calls.push(http_route(method, attr)?);
         }
@@ -225,23 +228,23 @@ fn hook(method: &ImplItemFn, builder_fn: &str) -> syn::Result<TokenStream> {
     let what = format!("the `{}` hook", method.sig.ident);
     check_signature(method, &what)?;
     if method.sig.inputs.len() > 1 {
+        let extra = method.sig.inputs.iter().skip(1);
         return Err(syn::Error::new_spanned(
-            &method.sig.inputs,
+            quote! { #(#extra),* },
             format!("{what} takes only `&self`"),
         ));
     }
     let name = &method.sig.ident;
     let builder_fn = syn::Ident::new(builder_fn, Span::call_site());
-    let check = match &method.sig.output {
-        ReturnType::Type(_, ty) => quote_spanned! { ty.span() =>
-            ::tomodachi::__private::assert_hook_output::<#ty>();
-        },
-        ReturnType::Default => quote! {},
-    };
+    let convert = convert_output(
+        &method.sig.output,
+        quote! { ::tomodachi::__private::HookOutput },
+        quote! { into_result },
+    );
     Ok(quote! {
-        .#builder_fn({
-            #check
-            |__svc: ::std::sync::Arc<Self>| async move { __svc.#name().await }
+        .#builder_fn(|__svc: ::std::sync::Arc<Self>| async move {
+            let __ret = __svc.#name().await;
+            #convert
         })
     })
 }

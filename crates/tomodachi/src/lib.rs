@@ -91,9 +91,4 @@ pub mod __private {
     pub use crate::http::FromRequest;
     pub use crate::http::IntoResponse;
     pub use crate::service::HookOutput;
-
-    /// Asserts at the user's span that a handler's return type converts into a response.
-    pub fn assert_into_response<T: IntoResponse>() {}
-    /// Asserts at the user's span that a hook's return type is `()` or a `Result<(), E>`.
-    pub fn assert_hook_output<T: HookOutput>() {}
 }

@@ -729,3 +729,68 @@ async fn invalid_method_names_fail_the_start() {
     let err = App::new().service(svc).start().await.err().unwrap();
     assert_eq!(err.to_string(), "invalid HTTP method \"GE T\" in route '/'");
 }
+
+#[tokio::test]
+async fn real_ip_header_is_trusted_only_from_real_ip_from() {
+    let build = |trusted: Vec<String>| {
+        let mut o = test_options();
+        o.http.real_ip_from = trusted;
+        Service::builder("realip", ())
+            .options(o)
+            .http(
+                Method::GET,
+                r"/ip",
+                |_s: Arc<()>, r: HttpRequest| async move { r.remote_ip().to_string() },
+            )
+            .build()
+    };
+    let req = b"GET /ip HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: 10.1.1.1 foo, 1.2.3.4\r\nConnection: close\r\n\r\n";
+    let trusted = App::new()
+        .service(build(vec!["127.0.0.0/8".into()]))
+        .start()
+        .await
+        .unwrap();
+    assert_eq!(
+        raw(trusted.http_addr(0).unwrap(), req).await.text(),
+        "10.1.1.1"
+    );
+    trusted.stop().await;
+    let untrusted = App::new()
+        .service(build(vec!["10.0.0.0/8".into()]))
+        .start()
+        .await
+        .unwrap();
+    assert_eq!(
+        raw(untrusted.http_addr(0).unwrap(), req).await.text(),
+        "127.0.0.1"
+    );
+    untrusted.stop().await;
+}
+
+#[tokio::test]
+async fn the_grace_period_bounds_the_drain() {
+    let mut o = test_options();
+    o.http.termination_grace_period_seconds = 1;
+    let svc = Service::builder("grace", ())
+        .options(o)
+        .http(
+            Method::GET,
+            r"/forever",
+            |_s: Arc<()>, _r: HttpRequest| async {
+                tokio::time::sleep(Duration::from_secs(30)).await;
+                "late"
+            },
+        )
+        .build();
+    let running = App::new().service(svc).start().await.unwrap();
+    let addr = running.http_addr(0).unwrap();
+    let _client = tokio::spawn(async move { get(addr, "/forever").await });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let started = std::time::Instant::now();
+    assert_eq!(running.stop().await, 0);
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_millis(900) && took < Duration::from_secs(5),
+        "stop took {took:?}"
+    );
+}

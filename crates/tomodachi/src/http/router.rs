@@ -64,10 +64,14 @@ pub(crate) struct Route {
     pub(crate) ignore_logging: IgnoreLogging,
 }
 
-/// Strips a leading `^` and trailing `$` and anchors the pattern as a full match.
+/// Strips a leading `^` and an unescaped trailing `$`, and anchors the pattern as a full match.
 pub(crate) fn full_match_pattern(pattern: &str) -> String {
     let p = pattern.strip_prefix('^').unwrap_or(pattern);
-    let p = p.strip_suffix('$').unwrap_or(p);
+    let p = match p.strip_suffix('$') {
+        // `\$` is a literal dollar: keep it (an even number of backslashes escapes nothing)
+        Some(rest) if (rest.len() - rest.trim_end_matches('\\').len()) % 2 == 0 => rest,
+        _ => p,
+    };
     format!("^(?:{p})$")
 }
 
@@ -244,6 +248,14 @@ mod tests {
     fn non_utf8_paths_do_not_decode() {
         assert!(decode_path("/x/%ff%fe").is_none());
         assert_eq!(decode_path("/plain").unwrap(), "/plain");
+    }
+
+    #[test]
+    fn anchors_are_stripped_but_an_escaped_dollar_is_kept() {
+        assert_eq!(full_match_pattern(r"^/a$"), r"^(?:/a)$");
+        assert_eq!(full_match_pattern(r"/price\$"), r"^(?:/price\$)$");
+        assert_eq!(full_match_pattern(r"/x\\$"), r"^(?:/x\\)$");
+        assert!(compile(r"/price\$").unwrap().is_match("/price$"));
     }
 
     #[test]

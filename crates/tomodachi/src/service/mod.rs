@@ -46,6 +46,11 @@ pub use exit::{exit, exit_code};
 pub use registry::{get_service, service_names};
 
 /// What a lifecycle hook may return: `()` or `Result<(), E>` with `E: Into<Error>`.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be returned from a tomodachi lifecycle hook",
+    label = "hooks return `()` or `Result<(), E>`",
+    note = "return `()` or `tomodachi::Result<()>` (any `Result<(), E>` with `E: Into<tomodachi::Error>`)"
+)]
 pub trait HookOutput {
     /// The hook's outcome.
     fn into_result(self) -> Result<(), Error>;
