@@ -794,3 +794,37 @@ async fn the_grace_period_bounds_the_drain() {
         "stop took {took:?}"
     );
 }
+
+#[tokio::test]
+async fn several_services_run_in_one_app() {
+    let order = Arc::new(Mutex::new(Vec::<String>::new()));
+    let svc = |name: &'static str| {
+        let o = order.clone();
+        let o2 = order.clone();
+        Service::builder(name, ())
+            .options(test_options())
+            .http(
+                Method::GET,
+                r"/",
+                move |_s: Arc<()>, _r: HttpRequest| async move { name },
+            )
+            .on_start(move |_s| async move { o.lock().unwrap().push(format!("{name} start")) })
+            .on_stop(move |_s| async move { o2.lock().unwrap().push(format!("{name} stop")) })
+            .build()
+    };
+    let running = App::new()
+        .service(svc("one"))
+        .service(svc("two"))
+        .start()
+        .await
+        .unwrap();
+    assert_eq!(get(running.http_addr(0).unwrap(), "/").await.text(), "one");
+    assert_eq!(
+        get(running.http_addr_of("two").unwrap(), "/").await.text(),
+        "two"
+    );
+    assert_eq!(running.stop().await, 0);
+    let mut seen = order.lock().unwrap().clone();
+    seen.sort();
+    assert_eq!(seen, ["one start", "one stop", "two start", "two stop"]);
+}
