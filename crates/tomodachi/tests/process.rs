@@ -34,6 +34,7 @@ fn example_bin(name: &str) -> PathBuf {
 struct Proc {
     child: Child,
     lines: Arc<(Mutex<Vec<String>>, Condvar)>,
+    reader: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Proc {
@@ -54,14 +55,18 @@ impl Proc {
         let stderr = child.stderr.take().expect("stderr");
         let lines = Arc::new((Mutex::new(Vec::new()), Condvar::new()));
         let sink = lines.clone();
-        std::thread::spawn(move || {
+        let reader = std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
                 let (m, cv) = &*sink;
                 m.lock().unwrap().push(line);
                 cv.notify_all();
             }
         });
-        Proc { child, lines }
+        Proc {
+            child,
+            lines,
+            reader: Some(reader),
+        }
     }
 
     /// Waits for a stderr line containing `needle`.
@@ -117,6 +122,10 @@ impl Proc {
         let deadline = Instant::now() + timeout;
         loop {
             if let Some(status) = self.child.try_wait().expect("try_wait") {
+                // all of stderr is read once the reader sees EOF
+                if let Some(reader) = self.reader.take() {
+                    let _ = reader.join();
+                }
                 return status.code().unwrap_or(-1);
             }
             if Instant::now() > deadline {

@@ -77,16 +77,13 @@ where
                         .map(ResponseBody::from),
                 );
             };
-            let head = Arc::new(RequestHead {
-                method: parts.method,
-                uri: parts.uri,
-                version: parts.version,
-                headers: parts.headers,
+            let head = Arc::new(RequestHead::new(
+                parts,
                 path,
-                peer: info.peer,
-                remote_ip: info.remote_ip,
-                received_at: info.received_at,
-            });
+                info.peer,
+                info.remote_ip,
+                info.received_at,
+            ));
             let (res, handler_elapsed, ignore) = dispatch(core, head, body).await;
             let mut res = res.map(ResponseBody::from);
             res.extensions_mut().insert(DispatchInfo {
@@ -138,10 +135,10 @@ pub(crate) async fn call(
     core: Arc<Dispatcher>,
 ) -> (Response<ResponseBody>, Option<Duration>, IgnoreLogging) {
     let mut req = Request::new(Full::new(body));
-    *req.method_mut() = head.method.clone();
-    *req.uri_mut() = head.uri.clone();
-    *req.version_mut() = head.version;
-    *req.headers_mut() = head.headers.clone();
+    *req.method_mut() = head.parts.method.clone();
+    *req.uri_mut() = head.parts.uri.clone();
+    *req.version_mut() = head.parts.version;
+    *req.headers_mut() = head.parts.headers.clone();
     req.extensions_mut().insert(ConnInfo {
         peer: head.peer,
         remote_ip: head.remote_ip,

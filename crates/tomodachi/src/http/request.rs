@@ -13,15 +13,31 @@ use crate::error::Error;
 /// The parts of a request shared (read-only) by the handler, the error path and the access log.
 #[derive(Debug)]
 pub(crate) struct RequestHead {
-    pub(crate) method: Method,
-    pub(crate) uri: Uri,
-    pub(crate) version: Version,
-    pub(crate) headers: HeaderMap,
+    /// Method, URI, version and headers as received.
+    pub(crate) parts: http::request::Parts,
     /// Percent-decoded path (UTF-8).
     pub(crate) path: String,
     pub(crate) peer: SocketAddr,
     pub(crate) remote_ip: IpAddr,
     pub(crate) received_at: Instant,
+}
+
+impl RequestHead {
+    pub(crate) fn new(
+        parts: http::request::Parts,
+        path: String,
+        peer: SocketAddr,
+        remote_ip: IpAddr,
+        received_at: Instant,
+    ) -> Self {
+        Self {
+            parts,
+            path,
+            peer,
+            remote_ip,
+            received_at,
+        }
+    }
 }
 
 /// An HTTP request with its whole body already read (as upstream tomodachi does).
@@ -65,12 +81,12 @@ impl HttpRequest {
 
     /// The request method.
     pub fn method(&self) -> &Method {
-        &self.head.method
+        &self.head.parts.method
     }
 
     /// The request URI as received.
     pub fn uri(&self) -> &Uri {
-        &self.head.uri
+        &self.head.parts.uri
     }
 
     /// The percent-decoded request path.
@@ -80,22 +96,22 @@ impl HttpRequest {
 
     /// The raw query string, if any.
     pub fn query(&self) -> Option<&str> {
-        self.head.uri.query()
+        self.head.parts.uri.query()
     }
 
     /// The HTTP version.
     pub fn version(&self) -> Version {
-        self.head.version
+        self.head.parts.version
     }
 
     /// The request headers.
     pub fn headers(&self) -> &HeaderMap {
-        &self.head.headers
+        &self.head.parts.headers
     }
 
     /// A header's value as text, if present and visible ASCII.
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.head.headers.get(name)?.to_str().ok()
+        self.head.parts.headers.get(name)?.to_str().ok()
     }
 
     /// The request body.
@@ -218,17 +234,19 @@ impl HttpRequestBuilder {
         let path = super::router::decode_path(self.uri.path())
             .map(|p| p.into_owned())
             .unwrap_or_else(|| self.uri.path().to_owned());
+        let mut request = http::Request::new(());
+        *request.method_mut() = self.method;
+        *request.uri_mut() = self.uri;
+        *request.headers_mut() = self.headers;
+        let (parts, ()) = request.into_parts();
         HttpRequest {
-            head: Arc::new(RequestHead {
-                method: self.method,
-                version: Version::HTTP_11,
-                headers: self.headers,
+            head: Arc::new(RequestHead::new(
+                parts,
                 path,
-                peer: self.peer,
-                remote_ip: self.peer.ip(),
-                received_at: Instant::now(),
-                uri: self.uri,
-            }),
+                self.peer,
+                self.peer.ip(),
+                Instant::now(),
+            )),
             body: self.body,
             params: self.params,
             extensions: Extensions::new(),

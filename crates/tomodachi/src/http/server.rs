@@ -6,9 +6,10 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use http::header::{CONNECTION, CONTENT_LENGTH, USER_AGENT};
 use http::{HeaderMap, HeaderName, HeaderValue, Request, Response, StatusCode, Version};
-use http_body_util::{BodyExt, Limited};
+use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use ipnet::IpNet;
@@ -345,25 +346,13 @@ async fn handle(
     let path = match decode_path(parts.uri.path()) {
         Some(p) => p.into_owned(),
         None => {
-            let mut res = plain(
+            let res = plain(
                 StatusCode::BAD_REQUEST,
                 "Bad Request: path is not valid UTF-8",
                 &app.settings.defaults,
             );
-            res.headers_mut()
-                .insert(CONNECTION, HeaderValue::from_static("close"));
-            log_access(
-                &app,
-                &parts,
-                parts.uri.path(),
-                remote_ip,
-                &res,
-                None,
-                received_at,
-                None,
-                &IgnoreLogging::None,
-            );
-            return res.map(ResponseBody::from);
+            let path = parts.uri.path().to_owned();
+            return reject(&app, &parts, &path, remote_ip, received_at, res);
         }
     };
 
@@ -408,16 +397,7 @@ async fn handle(
     };
 
     let body_len = (!body.is_empty()).then_some(body.len() as u64);
-    let head = Arc::new(RequestHead {
-        method: parts.method,
-        uri: parts.uri,
-        version: parts.version,
-        headers: parts.headers,
-        path,
-        peer,
-        remote_ip,
-        received_at,
-    });
+    let head = Arc::new(RequestHead::new(parts, path, peer, remote_ip, received_at));
 
     // Handlers run in their own task: a client that disconnects does not cancel them (as
     // upstream), and graceful shutdown waits for them.
@@ -478,7 +458,16 @@ async fn handle(
     }
 
     if app.access_log.enabled() && !ignore.ignores(response.status().as_u16()) {
-        log_access_head(&app, &head, &response, handler_elapsed, body_len);
+        log_access(
+            &app,
+            &head.parts,
+            &head.path,
+            head.remote_ip,
+            head.received_at,
+            &response,
+            handler_elapsed,
+            body_len,
+        );
     }
     response
 }
@@ -492,24 +481,29 @@ fn too_large(
     actual: String,
 ) -> Response<ResponseBody> {
     let max = app.settings.client_max_size;
-    let mut res = plain(
+    let res = plain(
         StatusCode::PAYLOAD_TOO_LARGE,
         format!("Maximum request body size {max} exceeded, actual body size {actual}"),
         &app.settings.defaults,
     );
+    reject(app, parts, path, remote_ip, received_at, res)
+}
+
+/// Answers a request refused before dispatch (bad path, body too large): the connection is
+/// closed and the refusal is logged.
+fn reject(
+    app: &HttpApp,
+    parts: &http::request::Parts,
+    path: &str,
+    remote_ip: IpAddr,
+    received_at: Instant,
+    mut res: Response<Full<Bytes>>,
+) -> Response<ResponseBody> {
     res.headers_mut()
         .insert(CONNECTION, HeaderValue::from_static("close"));
-    log_access(
-        app,
-        parts,
-        path,
-        remote_ip,
-        &res,
-        None,
-        received_at,
-        None,
-        &IgnoreLogging::None,
-    );
+    if app.access_log.enabled() {
+        log_access(app, parts, path, remote_ip, received_at, &res, None, None);
+    }
     res.map(ResponseBody::from)
 }
 
@@ -541,21 +535,18 @@ fn resolve_remote_ip(settings: &HttpSettings, peer: IpAddr, headers: &HeaderMap)
         .unwrap_or(peer)
 }
 
+/// One access-log record for a request, from its parts or its dispatched head.
 #[allow(clippy::too_many_arguments)]
 fn log_access<B: http_body::Body>(
     app: &HttpApp,
     parts: &http::request::Parts,
     path: &str,
     remote_ip: IpAddr,
+    received_at: Instant,
     res: &Response<B>,
     handler_elapsed: Option<Duration>,
-    received_at: Instant,
     request_content_length: Option<u64>,
-    ignore: &IgnoreLogging,
 ) {
-    if !app.access_log.enabled() || ignore.ignores(res.status().as_u16()) {
-        return;
-    }
     app.access_log.record(&AccessRecord {
         status_code: res.status().as_u16(),
         remote_ip,
@@ -572,32 +563,6 @@ fn log_access<B: http_body::Body>(
             .unwrap_or(""),
         handler_elapsed,
         request_time: received_at.elapsed(),
-    });
-}
-
-fn log_access_head<B: http_body::Body>(
-    app: &HttpApp,
-    head: &RequestHead,
-    res: &Response<B>,
-    handler_elapsed: Option<Duration>,
-    request_content_length: Option<u64>,
-) {
-    app.access_log.record(&AccessRecord {
-        status_code: res.status().as_u16(),
-        remote_ip: head.remote_ip,
-        method: head.method.as_str(),
-        path: &head.path,
-        query: head.uri.query(),
-        version: head.version,
-        response_content_length: response_len(res),
-        request_content_length,
-        user_agent: head
-            .headers
-            .get(USER_AGENT)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or(""),
-        handler_elapsed,
-        request_time: head.received_at.elapsed(),
     });
 }
 
