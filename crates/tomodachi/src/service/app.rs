@@ -41,11 +41,15 @@ impl std::fmt::Debug for App {
 }
 
 use super::exit::StopSignal;
+use super::transport::{RunningTransport, ServiceInfo, StartPhase, TransportStarter};
 
 struct Running {
     name: String,
     state: Arc<dyn Any + Send + Sync>,
+    info: ServiceInfo,
     http: Option<RunningServer>,
+    transports: Vec<Box<dyn RunningTransport>>,
+    pending: Vec<TransportStarter>,
     stopping: Option<ErasedHook>,
     stop: Option<ErasedHook>,
 }
@@ -178,10 +182,18 @@ impl App {
                 }
             };
             http_apps.push(app);
+            let info = ServiceInfo {
+                name: Arc::from(svc.name.as_str()),
+                uuid: Arc::from(svc.uuid.as_deref().unwrap_or_default()),
+                options: Arc::new(svc.options.clone()),
+            };
             running.push(Running {
                 name: svc.name,
                 state: svc.state,
+                info,
                 http: None,
+                transports: Vec::new(),
+                pending: svc.transports,
                 stopping: svc.hooks.stopping.take(),
                 stop: svc.hooks.stop.take(),
             });
@@ -216,8 +228,15 @@ impl App {
         if let Some(e) = start_error {
             return Err(app.abort(e).await);
         }
+        if let Err(e) = app.start_transports(StartPhase::Transports).await {
+            return Err(app.abort(e).await);
+        }
         lifecycle("initialized", "enabled handler functions", None);
         if let Err(e) = run_hooks(started_hooks, "lifecycle.initialized").await {
+            return Err(app.abort(e).await);
+        }
+        // SQS consumers and scheduled functions start once started_service has returned.
+        if let Err(e) = app.start_transports(StartPhase::AfterStarted).await {
             return Err(app.abort(e).await);
         }
         if !*app.stop_rx.borrow() {
@@ -272,6 +291,30 @@ impl RunningApp {
         self.wait().await
     }
 
+    /// Starts the registered transports of `phase`, all services concurrently.
+    async fn start_transports(&mut self, phase: StartPhase) -> Result<(), Error> {
+        let mut starts = Vec::new();
+        for (index, svc) in self.services.iter_mut().enumerate() {
+            let (now, later): (Vec<_>, Vec<_>) =
+                svc.pending.drain(..).partition(|t| t.phase == phase);
+            svc.pending = later;
+            for starter in now {
+                starts.push((index, (starter.start)(svc.info.clone())));
+            }
+        }
+        let (indices, futures): (Vec<_>, Vec<_>) = starts.into_iter().unzip();
+        let mut first_err = None;
+        for (index, result) in indices.into_iter().zip(join_all(futures).await) {
+            match result {
+                Ok(t) => self.services[index].transports.push(t),
+                Err(e) => {
+                    first_err.get_or_insert(e);
+                }
+            }
+        }
+        first_err.map_or(Ok(()), Err)
+    }
+
     async fn abort(mut self, error: Error) -> Error {
         lifecycle("aborting", "failed to start service", None);
         self.signal.set_code(1);
@@ -294,7 +337,17 @@ impl RunningApp {
             .iter_mut()
             .filter_map(|s| s.http.take())
             .collect();
-        let drain = join_all(servers.into_iter().map(RunningServer::stop));
+        let transports: Vec<_> = self
+            .services
+            .iter_mut()
+            .flat_map(|s| s.transports.drain(..))
+            .collect();
+        let drain = async {
+            tokio::join!(
+                join_all(servers.into_iter().map(RunningServer::stop)),
+                join_all(transports.into_iter().map(|t| t.stop())),
+            )
+        };
         let (_, _) = tokio::join!(run_hooks(stopping, "lifecycle.interrupt"), drain);
         let stop: Vec<_> = self
             .services

@@ -25,6 +25,7 @@ pub(crate) mod app;
 pub(crate) mod context;
 pub(crate) mod exit;
 pub(crate) mod registry;
+pub(crate) mod transport;
 
 use std::any::Any;
 use std::collections::HashMap;
@@ -89,6 +90,7 @@ pub struct Service {
     pub(crate) error_handlers: HashMap<u16, ErasedHandler>,
     pub(crate) http_middlewares: Vec<ErasedMiddleware>,
     pub(crate) http_layers: Vec<LayerFn>,
+    pub(crate) transports: Vec<transport::TransportStarter>,
     pub(crate) hooks: Hooks,
     pub(crate) definition_errors: Vec<String>,
 }
@@ -129,6 +131,7 @@ impl Service {
     pub(crate) fn has_work(&self) -> bool {
         !self.routes.is_empty()
             || !self.error_handlers.is_empty()
+            || !self.transports.is_empty()
             || self.hooks.start.is_some()
             || self.hooks.started.is_some()
     }
@@ -177,6 +180,7 @@ impl<S: Send + Sync + 'static> ServiceBuilder<S> {
                 error_handlers: HashMap::new(),
                 http_middlewares: Vec::new(),
                 http_layers: Vec::new(),
+                transports: Vec::new(),
                 hooks: Hooks::default(),
                 definition_errors: Vec::new(),
             },
@@ -313,6 +317,13 @@ impl<S: Send + Sync + 'static> ServiceBuilder<S> {
         E: Into<crate::BoxError> + 'static,
     {
         self.service.http_layers.push(layer_fn(layer));
+        self
+    }
+
+    /// Registers a transport (AMQP, SNS+SQS, scheduler) started by the app in its phase.
+    #[allow(dead_code)]
+    pub(crate) fn transport(mut self, starter: transport::TransportStarter) -> Self {
+        self.service.transports.push(starter);
         self
     }
 
