@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The one test command: formatting, lints, every crate's tests (unit, integration, process,
-# macro diagnostics, doc tests). Installs what it needs on a fresh machine of this kind.
+# macro diagnostics, broker and interop tests, doc tests). Installs and starts what it needs
+# (RabbitMQ, a Python venv with tomodachi) on a fresh machine of this kind.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -15,6 +16,9 @@ for component in rustfmt clippy; do
     rustup component add "$component"
   fi
 done
+
+log "test environment (RabbitMQ, Python tomodachi venv)"
+. scripts/test-env.sh
 
 log "cargo fmt --check"
 cargo fmt --all -- --check

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Brings up what the broker and interop tests need, idempotently, and exports where it is:
+#   - RabbitMQ on 127.0.0.1:5672 (guest/guest): installs rabbitmq-server from Debian's packages
+#     if missing and starts it if it is not running;
+#   - .venv/ with the real Python tomodachi from PyPI (interop tests, envelope byte checks).
+# Source it: `. scripts/test-env.sh`. Exports TOMODACHI_TEST_AMQP_URL and TOMODACHI_TEST_PYTHON.
+set -euo pipefail
+_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+
+_log() { printf '[test-env] %s\n' "$*"; }
+
+_rabbit_up() { rabbitmqctl -q status >/dev/null 2>&1; }
+
+if ! command -v rabbitmq-server >/dev/null 2>&1; then
+  _log "installing rabbitmq-server"
+  apt-get update -q
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends rabbitmq-server
+fi
+if ! _rabbit_up; then
+  _log "starting rabbitmq-server"
+  rabbitmq-server -detached
+  for _ in $(seq 1 120); do _rabbit_up && break; sleep 1; done
+  _rabbit_up || { echo "[test-env] RabbitMQ did not come up" >&2; exit 1; }
+fi
+# the AMQP listener can lag behind the node being up
+for _ in $(seq 1 60); do
+  (exec 3<>/dev/tcp/127.0.0.1/5672) 2>/dev/null && break
+  sleep 1
+done
+_log "rabbitmq is up on 127.0.0.1:5672"
+
+_venv="$_root/.venv"
+if [ ! -x "$_venv/bin/python" ]; then
+  _log "creating $_venv"
+  python3 -m venv "$_venv"
+  "$_venv/bin/pip" install -q --upgrade pip
+fi
+if ! "$_venv/bin/python" -c 'import tomodachi' 2>/dev/null; then
+  _log "pip install -r scripts/requirements-test.txt"
+  "$_venv/bin/pip" install -q -r "$_root/scripts/requirements-test.txt"
+fi
+_log "python tomodachi $("$_venv/bin/python" -c 'import tomodachi; print(tomodachi.__version__)')"
+
+export TOMODACHI_TEST_AMQP_URL="amqp://guest:guest@127.0.0.1:5672/%2f"
+export TOMODACHI_TEST_PYTHON="$_venv/bin/python"
