@@ -71,9 +71,13 @@ pub(crate) fn check_signature(method: &ImplItemFn, what: &str) -> syn::Result<()
     }
 }
 
-/// The closure `move |__svc: Arc<Self>, __req: HttpRequest| async move { ... }`.
-pub(crate) fn closure(method: &ImplItemFn, kind: &Kind<'_>) -> syn::Result<TokenStream> {
-    let name = &method.sig.ident;
+/// `let __argN: Type = <value>;` for every argument after `&self`, with `value` giving the
+/// expression from the argument's name (if it is a plain identifier) and type; and the list of
+/// `__argN` to call the method with.
+pub(crate) fn bind_arguments(
+    method: &ImplItemFn,
+    value: impl Fn(Option<&str>, &Type, &syn::PatType) -> syn::Result<TokenStream>,
+) -> syn::Result<(Vec<TokenStream>, Vec<syn::Ident>)> {
     let mut lets = Vec::new();
     let mut call_args = Vec::new();
     for (i, input) in method.sig.inputs.iter().skip(1).enumerate() {
@@ -86,10 +90,17 @@ pub(crate) fn closure(method: &ImplItemFn, kind: &Kind<'_>) -> syn::Result<Token
             Pat::Ident(pi) => Some(pi.ident.to_string()),
             _ => None,
         };
-        let value = resolve(arg_name.as_deref(), ty, kind, pt)?;
-        lets.push(quote_spanned! { ty.span() => let #var: #ty = #value; });
+        let expr = value(arg_name.as_deref(), ty, pt)?;
+        lets.push(quote_spanned! { ty.span() => let #var: #ty = #expr; });
         call_args.push(var);
     }
+    Ok((lets, call_args))
+}
+
+/// The closure `move |__svc: Arc<Self>, __req: HttpRequest| async move { ... }`.
+pub(crate) fn closure(method: &ImplItemFn, kind: &Kind<'_>) -> syn::Result<TokenStream> {
+    let name = &method.sig.ident;
+    let (lets, call_args) = bind_arguments(method, |name, ty, pt| resolve(name, ty, kind, pt))?;
     // The return value is converted here, at the user's return type, so a type that is not a
     // response gives one error there (not a second one at the attribute from the builder bound).
     let convert = convert_output(

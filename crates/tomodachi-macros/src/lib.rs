@@ -7,9 +7,11 @@
 
 extern crate proc_macro;
 
+mod amqp;
 mod args;
 mod handler;
 mod route;
+mod schedule;
 mod service;
 
 use proc_macro::TokenStream;
@@ -17,12 +19,26 @@ use proc_macro::TokenStream;
 /// Defines a tomodachi service from an `impl` block.
 ///
 /// Arguments: `name = "..."` (default `"service"`), `options = <expr of type Options>`,
-/// `uuid = "..."`, `http_middleware = [fn_a, fn_b]` (outermost first).
+/// `uuid = "..."`, `http_middleware = [fn_a, fn_b]` (outermost first),
+/// `message_envelope = JsonBase`, `message_middleware = [fn_a, fn_b]`.
 ///
 /// Inside the block:
 /// - `#[http(METHOD, r"regex", ignore_logging = true | [codes])]` (stackable; `METHOD` is an
 ///   identifier, a string or a list `[GET, POST]`) on `async fn name(&self, ...)`;
 /// - `#[http_error(status_code = N)]` on `async fn name(&self, ...)`;
+/// - `#[schedule(interval = 5 | "5 seconds" | "*/5 * * * *", timestamp = "22:00",
+///   timezone = "Europe/Stockholm", immediately = true)]` (alias `#[scheduler]`), and the
+///   shorthands `#[heartbeat]` / `#[every_second]` (every second), `#[minutely]`, `#[hourly]`,
+///   `#[daily]`, `#[monthly]`, on `async fn name(&self)` with optional arguments
+///   `invocation_time: String` (or `&str`) and `interval: Option<String>` (or
+///   `Option<&str>`), returning `()` or `Result<(), E>`. Literal values are checked at
+///   compile time (a bad crontab expression or zone name is an error here); other
+///   expressions are checked when the service starts;
+/// - `#[amqp("routing.key", exchange_name = "...", competing = true, queue_name = "...",
+///   message_envelope = None | Envelope, max_attempts = N)]` on `async fn name(&self, ...)`
+///   with arguments by name (`data`, `message`, `message_uuid`, `routing_key`,
+///   `exchange_name`, `properties`, `metadata`, `service`) or type (`&Message`,
+///   `Extension<T>`), returning `()` or `Result<(), E>`;
 /// - the hooks `async fn start_service(&self)`, `started_service`, `stopping_service`,
 ///   `stop_service`, returning `()` or `Result<(), E>`.
 ///

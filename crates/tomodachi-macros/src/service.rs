@@ -9,7 +9,14 @@ use crate::args::{lit_str, lit_u16, Args};
 use crate::handler::{check_signature, closure, convert_output, static_elided_lifetimes, Kind};
 use crate::route::check_pattern;
 
-const SERVICE_ARGS: &[&str] = &["name", "options", "uuid", "http_middleware"];
+const SERVICE_ARGS: &[&str] = &[
+    "name",
+    "options",
+    "uuid",
+    "http_middleware",
+    "message_envelope",
+    "message_middleware",
+];
 const HTTP_ARGS: &[&str] = &["ignore_logging", "name"];
 const HTTP_ERROR_ARGS: &[&str] = &["status_code"];
 const HOOKS: &[(&str, &str)] = &[
@@ -73,8 +80,27 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenS
         }
     }
 
+    if let Some(envelope) = args.get("message_envelope") {
+        calls.push(quote_spanned! { envelope.span() => .message_envelope(#envelope) });
+    }
+    if let Some(mws) = args.get("message_middleware") {
+        let Expr::Array(arr) = mws else {
+            return Err(syn::Error::new_spanned(
+                mws,
+                "`message_middleware` must be a list: `message_middleware = [first, second]`",
+            ));
+        };
+        for mw in &arr.elems {
+            calls.push(quote_spanned! { mw.span() => .message_middleware(#mw) });
+        }
+    }
+
     for item in &mut imp.items {
         let ImplItem::Fn(method) = item else { continue };
+        let amqp_attrs = crate::amqp::take_attrs(method);
+        for attr in &amqp_attrs {
+            calls.push(crate::amqp::amqp_call(method, attr)?);
+        }
         let (http_attrs, error_attrs) = take_attrs(method);
         if !http_attrs.is_empty() || !error_attrs.is_empty() {
             static_elided_lifetimes(method);
@@ -85,9 +111,17 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenS
         for attr in &error_attrs {
             calls.push(http_error(method, attr)?);
         }
+        let schedule_attrs = crate::schedule::take_attrs(method);
+        for attr in &schedule_attrs {
+            calls.push(crate::schedule::expand(method, attr)?);
+        }
         let fname = method.sig.ident.to_string();
         if let Some((_, builder_fn)) = HOOKS.iter().find(|(h, _)| *h == fname) {
-            if !http_attrs.is_empty() || !error_attrs.is_empty() {
+            if !http_attrs.is_empty()
+                || !error_attrs.is_empty()
+                || !schedule_attrs.is_empty()
+                || !amqp_attrs.is_empty()
+            {
                 return Err(syn::Error::new_spanned(
                     &method.sig.ident,
                     format!("`{fname}` is a lifecycle hook and cannot also be a handler"),

@@ -40,6 +40,18 @@ struct Inner {
     source: Option<BoxError>,
     status: Option<StatusCode>,
     headers: HeaderMap,
+    intent: Intent,
+}
+
+/// What a message transport should do with the message a failed handler was given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Intent {
+    /// Retry (the default for any error).
+    Retry,
+    /// The handler asked to drop the message ([`Error::discard`]).
+    Discard,
+    /// The message cannot be decoded for this handler: dead-letter it without retrying.
+    Undecodable,
 }
 
 impl Error {
@@ -64,6 +76,36 @@ impl Error {
         let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let message = status.canonical_reason().unwrap_or("HTTP error");
         Self::from_parts(Cow::Borrowed(message), None, Some(status))
+    }
+
+    /// An error that tells a message transport to drop the message instead of retrying it
+    /// (upstream's behaviour for every handler exception). The message is acknowledged (AMQP)
+    /// or deleted (SQS) and the reason is logged.
+    ///
+    /// ```
+    /// let err = tomodachi::Error::discard("order already cancelled");
+    /// assert!(err.is_discard());
+    /// ```
+    pub fn discard(reason: impl Into<Cow<'static, str>>) -> Self {
+        let mut e = Self::msg(reason);
+        e.inner.intent = Intent::Discard;
+        e
+    }
+
+    /// Whether this error asks to drop the message ([`Error::discard`]).
+    pub fn is_discard(&self) -> bool {
+        self.inner.intent == Intent::Discard
+    }
+
+    /// A message that cannot be decoded (bad envelope, `data` of the wrong shape).
+    pub(crate) fn undecodable(message: impl Into<Cow<'static, str>>) -> Self {
+        let mut e = Self::msg(message);
+        e.inner.intent = Intent::Undecodable;
+        e
+    }
+
+    pub(crate) fn intent(&self) -> Intent {
+        self.inner.intent
     }
 
     /// Adds a response header to an HTTP error, e.g. `Location` for a redirect.
@@ -95,6 +137,7 @@ impl Error {
                 source,
                 status,
                 headers: HeaderMap::new(),
+                intent: Intent::Retry,
             }),
         }
     }

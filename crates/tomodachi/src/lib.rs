@@ -42,11 +42,15 @@
 
 #![warn(missing_docs)]
 
+pub mod amqp;
+pub mod envelope;
 mod error;
 pub mod http;
 mod launch;
 pub mod logging;
+pub mod message;
 pub mod options;
+pub mod schedule;
 mod service;
 
 pub use error::{BoxError, Error, Result};
@@ -82,6 +86,7 @@ pub mod prelude {
     pub use crate::http::{
         Extension, HttpRequest, HttpResponse, IntoResponse, Json, Method, Next, Query, StatusCode,
     };
+    pub use crate::schedule::{Invocation, ScheduleSpec};
     pub use crate::{Error, IntoService, Options, Service, ServiceBuilder};
 }
 
@@ -91,4 +96,13 @@ pub mod __private {
     pub use crate::http::FromRequest;
     pub use crate::http::IntoResponse;
     pub use crate::service::HookOutput;
+
+    /// A JSON value of the envelope as a handler argument of type `T` (undecodable otherwise).
+    pub fn from_json_value<T: serde::de::DeserializeOwned>(
+        value: serde_json::Value,
+        what: &str,
+    ) -> Result<T, crate::Error> {
+        serde_json::from_value(value)
+            .map_err(|e| crate::Error::undecodable(format!("unable to decode `{what}`: {e}")))
+    }
 }

@@ -466,3 +466,60 @@ fn console_logger_is_the_default() {
     p.signal("TERM");
     assert_eq!(p.wait_exit(Duration::from_secs(10)), 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn amqp_example_republishes_to_example_response() {
+    use std::sync::Arc;
+    use tomodachi::amqp::AmqpSubscription;
+    use tomodachi::message::Message;
+
+    let mut svc = json_service("amqp_service", &[], &[]);
+    svc.wait_line("started service successfully", Duration::from_secs(30));
+    // a JsonBase listener on example.response and a publisher to example.topic
+    let seen: Arc<Mutex<Vec<Value>>> = Arc::default();
+    let mut o = tomodachi::Options::default();
+    o.http.port = 0;
+    let listener = tomodachi::Service::builder("amqp-example-probe", seen.clone())
+        .options(o)
+        .message_envelope(tomodachi::envelope::JsonBase)
+        .amqp(
+            AmqpSubscription::new("example.response"),
+            |s: Arc<Arc<Mutex<Vec<Value>>>>, m: Message| async move {
+                s.lock().unwrap().push(m.data::<Value>()?);
+                Ok::<_, tomodachi::Error>(())
+            },
+        )
+        .build();
+    let running = tomodachi::App::new()
+        .service(listener)
+        .start()
+        .await
+        .unwrap();
+    let token = uuid::Uuid::new_v4().to_string();
+    tomodachi::amqp::publish_with(
+        &serde_json::json!({"token": token}),
+        "example.topic",
+        tomodachi::amqp::PublishOptions::new().service("amqp-example-probe"),
+    )
+    .await
+    .unwrap();
+    for _ in 0..200 {
+        if seen.lock().unwrap().iter().any(|d| d["token"] == token) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        seen.lock().unwrap().iter().any(|d| d["token"] == token),
+        "republished: {}",
+        svc.all_output()
+    );
+    running.stop().await;
+    svc.signal("TERM");
+    assert_eq!(
+        tokio::task::spawn_blocking(move || svc.wait_exit(Duration::from_secs(15)))
+            .await
+            .unwrap(),
+        0
+    );
+}

@@ -16,6 +16,7 @@ use super::request::{HttpRequest, RequestHead};
 use super::response::{HttpResponse, ResponseDefaults};
 use super::router::{IgnoreLogging, Routed, Router};
 use crate::error::Error;
+use crate::logging::{self, HandlerContext};
 use crate::service::context;
 
 /// What a service's HTTP handling consists of, shared by all requests.
@@ -24,6 +25,8 @@ pub(crate) struct Dispatcher {
     pub(crate) error_handlers: HashMap<u16, ErasedHandler>,
     pub(crate) middlewares: Arc<[ErasedMiddleware]>,
     pub(crate) defaults: ResponseDefaults,
+    /// Whether handler times are measured (only the access log uses them).
+    pub(crate) timed: bool,
 }
 
 /// A plain-text framework response (errors, limits).
@@ -64,34 +67,35 @@ pub(crate) async fn dispatch(
             let mut request = request;
             request.params = params;
             let fallback = request.clone();
-            let started = Instant::now();
-            let span = tracing::info_span!(target: "tomodachi.http.handler", "handler",
-                handler = &*route.name, r#type = "tomodachi.http");
+            let started = core.timed.then(Instant::now);
+            let context = HandlerContext {
+                handler: route.name.clone(),
+                kind: "tomodachi.http",
+                status_code: None,
+            };
             let next = Next::new(core.middlewares.clone(), route.handler.clone());
-            let result = tracing::Instrument::instrument(
-                AssertUnwindSafe(next.run(request)).catch_unwind(),
-                span,
-            )
-            .await;
-            let elapsed = started.elapsed();
+            let result =
+                logging::scope(context, AssertUnwindSafe(next.run(request)).catch_unwind()).await;
+            let elapsed = started.map(|s| s.elapsed());
             let result = match result {
                 Ok(r) => r,
                 Err(panic) => Err(panic_error(panic)),
             };
             let response = match result.and_then(|r| r.finish(&core.defaults)) {
                 Ok(res) => res,
-                Err(e) => error_response(&core, fallback, e, &route.name).await,
+                Err(e) => Box::pin(error_response(&core, fallback, e, &route.name)).await,
             };
-            (response, Some(elapsed), route.ignore_logging.clone())
+            (response, elapsed, route.ignore_logging.clone())
         }
         Routed::MethodNotAllowed(allow) => {
-            let started = Instant::now();
-            let mut res = error_status_response(
+            let started = core.timed.then(Instant::now);
+            // error paths are boxed: inlined, they would grow every request's future
+            let mut res = Box::pin(error_status_response(
                 &core,
                 request,
                 StatusCode::METHOD_NOT_ALLOWED,
                 HeaderMap::new(),
-            )
+            ))
             .await;
             let handled = core.error_handlers.contains_key(&405);
             if !handled {
@@ -99,15 +103,23 @@ pub(crate) async fn dispatch(
                     res.headers_mut().insert(ALLOW, v);
                 }
             }
-            (res, handled.then(|| started.elapsed()), IgnoreLogging::None)
+            (
+                res,
+                started.filter(|_| handled).map(|s| s.elapsed()),
+                IgnoreLogging::None,
+            )
         }
         Routed::NotFound => {
-            let started = Instant::now();
+            let started = core.timed.then(Instant::now);
             let res =
                 error_status_response(&core, request, StatusCode::NOT_FOUND, HeaderMap::new())
                     .await;
             let handled = core.error_handlers.contains_key(&404);
-            (res, handled.then(|| started.elapsed()), IgnoreLogging::None)
+            (
+                res,
+                started.filter(|_| handled).map(|s| s.elapsed()),
+                IgnoreLogging::None,
+            )
         }
     };
     context::http_task_finished();
@@ -155,12 +167,15 @@ async fn error_status_response(
             break;
         };
         request.error_status = Some(status.as_u16());
-        let span = tracing::info_span!(target: "tomodachi.http.handler", "handler",
-            r#type = "tomodachi.http_error", status_code = status.as_u16());
+        let context = HandlerContext {
+            handler: Arc::from(format!("http_error_{}", status.as_u16())),
+            kind: "tomodachi.http_error",
+            status_code: Some(status.as_u16()),
+        };
         let next = Next::new(core.middlewares.clone(), handler.clone());
-        let result = tracing::Instrument::instrument(
+        let result = logging::scope(
+            context,
             AssertUnwindSafe(next.run(request.clone())).catch_unwind(),
-            span,
         )
         .await
         .unwrap_or_else(|p| Err(panic_error(p)));

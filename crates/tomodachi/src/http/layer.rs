@@ -71,15 +71,19 @@ where
                 BoxError::from("request without connection info reached the endpoint")
             })?;
             let body = body.collect().await.map_err(Into::into)?.to_bytes();
-            let Some(path) = decode_path(parts.uri.path()).map(|p| p.into_owned()) else {
-                return Ok(
-                    plain(StatusCode::BAD_REQUEST, "Bad Request", &core.defaults)
-                        .map(ResponseBody::from),
-                );
+            let decoded = match decode_path(parts.uri.path()) {
+                None => {
+                    return Ok(
+                        plain(StatusCode::BAD_REQUEST, "Bad Request", &core.defaults)
+                            .map(ResponseBody::from),
+                    )
+                }
+                Some(std::borrow::Cow::Owned(p)) => Some(p),
+                Some(std::borrow::Cow::Borrowed(_)) => None,
             };
             let head = Arc::new(RequestHead::new(
                 parts,
-                path,
+                decoded,
                 info.peer,
                 info.remote_ip,
                 info.received_at,

@@ -31,6 +31,7 @@ mod response;
 pub(crate) mod router;
 pub(crate) mod server;
 pub(crate) mod settings;
+mod shield;
 
 pub use body::ResponseBody;
 pub use extract::{Extension, FromRequest, Json, Query};

@@ -15,24 +15,32 @@ use crate::error::Error;
 pub(crate) struct RequestHead {
     /// Method, URI, version and headers as received.
     pub(crate) parts: http::request::Parts,
-    /// Percent-decoded path (UTF-8).
-    pub(crate) path: String,
+    /// The percent-decoded path when it differs from the URI's path (UTF-8).
+    decoded_path: Option<String>,
     pub(crate) peer: SocketAddr,
     pub(crate) remote_ip: IpAddr,
     pub(crate) received_at: Instant,
 }
 
 impl RequestHead {
+    /// The percent-decoded path.
+    pub(crate) fn path(&self) -> &str {
+        self.decoded_path
+            .as_deref()
+            .unwrap_or_else(|| self.parts.uri.path())
+    }
+
+    /// `decoded_path`: `None` when the URI's path needed no decoding.
     pub(crate) fn new(
         parts: http::request::Parts,
-        path: String,
+        decoded_path: Option<String>,
         peer: SocketAddr,
         remote_ip: IpAddr,
         received_at: Instant,
     ) -> Self {
         Self {
             parts,
-            path,
+            decoded_path,
             peer,
             remote_ip,
             received_at,
@@ -91,7 +99,7 @@ impl HttpRequest {
 
     /// The percent-decoded request path.
     pub fn path(&self) -> &str {
-        &self.head.path
+        self.head.path()
     }
 
     /// The raw query string, if any.
@@ -231,9 +239,10 @@ impl HttpRequestBuilder {
 
     /// Finishes the request.
     pub fn build(self) -> HttpRequest {
-        let path = super::router::decode_path(self.uri.path())
-            .map(|p| p.into_owned())
-            .unwrap_or_else(|| self.uri.path().to_owned());
+        let path = match super::router::decode_path(self.uri.path()) {
+            Some(std::borrow::Cow::Owned(p)) => Some(p),
+            _ => None,
+        };
         let mut request = http::Request::new(());
         *request.method_mut() = self.method;
         *request.uri_mut() = self.uri;

@@ -142,7 +142,11 @@ impl HttpResponse {
         if let Some(why) = self.invalid {
             return Err(Error::msg(why));
         }
-        let mut headers = self.headers;
+        let mut headers = if self.headers.is_empty() {
+            HeaderMap::with_capacity(6)
+        } else {
+            self.headers
+        };
         let mut body = self.body;
         if let Some(ct) = headers.get(CONTENT_TYPE) {
             if self.text {
@@ -199,6 +203,9 @@ fn charset_param(content_type: &str) -> Option<&str> {
 /// Encodes a UTF-8 text body into `charset`; unknown or unrepresentable charsets are errors
 /// (upstream answers those with a 500).
 fn encode_text(body: Bytes, charset: &str) -> Result<Bytes, Error> {
+    if charset.eq_ignore_ascii_case("utf-8") || charset.eq_ignore_ascii_case("utf8") {
+        return Ok(body);
+    }
     let cs = charset.to_ascii_lowercase().replace('_', "-");
     match cs.as_str() {
         "utf-8" | "utf8" => Ok(body),

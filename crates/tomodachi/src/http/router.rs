@@ -5,7 +5,7 @@ use std::borrow::Cow;
 use std::sync::Arc;
 
 use http::Method;
-use regex::{Regex, RegexSet};
+use regex::Regex;
 
 use super::handler::ErasedHandler;
 
@@ -57,6 +57,9 @@ impl<const N: usize> From<[u16; N]> for IgnoreLogging {
 pub(crate) struct Route {
     pub(crate) pattern: String,
     pub(crate) regex: Regex,
+    /// The path itself when the pattern is a plain literal (no regex syntax): matched by
+    /// string comparison.
+    pub(crate) literal: Option<String>,
     pub(crate) methods: Vec<Method>,
     pub(crate) group_names: Vec<Arc<str>>,
     pub(crate) handler: ErasedHandler,
@@ -75,6 +78,31 @@ pub(crate) fn full_match_pattern(pattern: &str) -> String {
     format!("^(?:{p})$")
 }
 
+/// The literal path a pattern matches when it contains no regex syntax.
+pub(crate) fn literal_path(pattern: &str) -> Option<String> {
+    let p = pattern.strip_prefix('^').unwrap_or(pattern);
+    let p = match p.strip_suffix('$') {
+        Some(rest) if (rest.len() - rest.trim_end_matches('\\').len()) % 2 == 0 => rest,
+        _ => p,
+    };
+    let is_meta = |c: char| {
+        matches!(
+            c,
+            '\\' | '.' | '+' | '*' | '?' | '(' | ')' | '|' | '[' | ']' | '{' | '}' | '^' | '$'
+        )
+    };
+    (!p.contains(is_meta)).then(|| p.to_owned())
+}
+
+impl Route {
+    fn matches(&self, path: &str) -> bool {
+        match &self.literal {
+            Some(literal) => literal == path,
+            None => self.regex.is_match(path),
+        }
+    }
+}
+
 /// Compiles a route pattern, with upstream's error text.
 pub(crate) fn compile(pattern: &str) -> Result<Regex, String> {
     Regex::new(&full_match_pattern(pattern))
@@ -83,7 +111,6 @@ pub(crate) fn compile(pattern: &str) -> Result<Regex, String> {
 
 /// The routing table.
 pub(crate) struct Router {
-    set: RegexSet,
     routes: Vec<Route>,
 }
 
@@ -96,20 +123,15 @@ pub(crate) enum Routed<'a> {
 
 impl Router {
     pub(crate) fn new(routes: Vec<Route>) -> Result<Self, String> {
-        let set = RegexSet::new(routes.iter().map(|r| r.regex.as_str()))
-            .map_err(|e| format!("Bad http route patterns: {e}"))?;
-        Ok(Self { set, routes })
+        Ok(Self { routes })
     }
 
-    /// Routes `path` (percent-decoded except `%2F`) for `method`.
+    /// Routes `path` (percent-decoded except `%2F`) for `method`: the first route, in
+    /// registration order, with the method and a matching pattern. Only when none matches are
+    /// the other routes' patterns tried, to tell a 405 (with `Allow`) from a 404.
     pub(crate) fn route(&self, method: &Method, path: &str) -> Routed<'_> {
-        let matches = self.set.matches(path);
-        if !matches.matched_any() {
-            return Routed::NotFound;
-        }
-        for i in matches.iter() {
-            let route = &self.routes[i];
-            if route.methods.iter().any(|m| m == method) {
+        for route in &self.routes {
+            if route.methods.iter().any(|m| m == method) && route.matches(path) {
                 let params = if route.group_names.is_empty() {
                     Vec::new()
                 } else {
@@ -118,10 +140,15 @@ impl Router {
                 return Routed::Found(route, params);
             }
         }
-        let mut allow: Vec<&str> = matches
+        let mut allow: Vec<&str> = self
+            .routes
             .iter()
-            .flat_map(|i| self.routes[i].methods.iter().map(Method::as_str))
+            .filter(|r| r.matches(path))
+            .flat_map(|r| r.methods.iter().map(Method::as_str))
             .collect();
+        if allow.is_empty() {
+            return Routed::NotFound;
+        }
         allow.sort_unstable();
         allow.dedup();
         Routed::MethodNotAllowed(allow.join(","))
@@ -174,6 +201,7 @@ mod tests {
         let group_names = regex.capture_names().flatten().map(Arc::from).collect();
         Route {
             pattern: pattern.into(),
+            literal: literal_path(pattern),
             regex,
             methods: methods.to_vec(),
             group_names,
@@ -248,6 +276,15 @@ mod tests {
     fn non_utf8_paths_do_not_decode() {
         assert!(decode_path("/x/%ff%fe").is_none());
         assert_eq!(decode_path("/plain").unwrap(), "/plain");
+    }
+
+    #[test]
+    fn literal_patterns_are_recognised() {
+        assert_eq!(literal_path("/").as_deref(), Some("/"));
+        assert_eq!(literal_path("^/health$").as_deref(), Some("/health"));
+        assert_eq!(literal_path("/a-b_c").as_deref(), Some("/a-b_c"));
+        assert_eq!(literal_path(r"/test/?"), None);
+        assert_eq!(literal_path(r"/x.y"), None);
     }
 
     #[test]

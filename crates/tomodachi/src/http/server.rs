@@ -1,5 +1,6 @@
 //! The HTTP server: binding, connections, keep-alive, the request pipeline and graceful drain.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -14,7 +15,7 @@ use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use ipnet::IpNet;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::access_log::{AccessLog, AccessRecord};
@@ -24,9 +25,12 @@ use super::handler::{ErasedHandler, ErasedMiddleware};
 use super::layer::{self, HttpLayerService, LayerFn};
 use super::request::RequestHead;
 use super::response::ResponseDefaults;
-use super::router::{decode_path, IgnoreLogging, Router};
+use super::router::{decode_path, Router};
+use super::shield::Shielded;
 use crate::error::Error;
 use crate::service::context;
+
+const KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
 
 /// Server settings, resolved from `options.http` at start.
 #[derive(Debug, Clone)]
@@ -39,6 +43,8 @@ pub(crate) struct HttpSettings {
     pub(crate) real_ip_from: Vec<IpNet>,
     pub(crate) real_ip_header: Option<HeaderName>,
     pub(crate) keepalive_timeout: Option<Duration>,
+    /// The `Keep-Alive` response header for `keepalive_timeout` (and `max_keepalive_requests`).
+    pub(crate) keepalive_header: Option<HeaderValue>,
     pub(crate) max_keepalive_requests: Option<u64>,
     pub(crate) max_keepalive_time: Option<Duration>,
     pub(crate) defaults: ResponseDefaults,
@@ -55,6 +61,7 @@ impl Default for HttpSettings {
             real_ip_from: Vec::new(),
             real_ip_header: Some(HeaderName::from_static("x-forwarded-for")),
             keepalive_timeout: None,
+            keepalive_header: None,
             max_keepalive_requests: None,
             max_keepalive_time: None,
             defaults: ResponseDefaults::default(),
@@ -86,6 +93,7 @@ impl HttpApp {
             error_handlers,
             middlewares: middlewares.into(),
             defaults: settings.defaults.clone(),
+            timed: access_log.enabled(),
         });
         let layered = (!layers.is_empty()).then(|| layer::build(core.clone(), layers));
         Self {
@@ -103,16 +111,18 @@ impl HttpApp {
 pub(crate) struct RunningServer {
     app: Arc<HttpApp>,
     local_addr: SocketAddr,
-    stop_tx: watch::Sender<Phase>,
+    phases: Phases,
     accept_task: tokio::task::JoinHandle<()>,
     connections: TaskTracker,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Phase {
-    Serving,
-    Draining,
-    ForceClose,
+/// Shutdown phases every connection watches: `draining` stops accepting and ends keep-alive;
+/// `force_close` drops what is left after the grace period. (Cancellation tokens: polling one
+/// that has not fired is a single atomic load, on every wake of every connection.)
+#[derive(Clone, Default)]
+struct Phases {
+    draining: CancellationToken,
+    force_close: CancellationToken,
 }
 
 /// Binds the listening socket (SO_REUSEPORT when asked).
@@ -169,18 +179,18 @@ impl RunningServer {
             .started(&listen_url, &app.settings.host, local_addr.port());
         context::set_http_enabled(addr.port());
 
-        let (stop_tx, stop_rx) = watch::channel(Phase::Serving);
+        let phases = Phases::default();
         let connections = TaskTracker::new();
         let accept_task = tokio::spawn(accept_loop(
             listener,
             app.clone(),
-            stop_rx,
+            phases.clone(),
             connections.clone(),
         ));
         Ok(Self {
             app,
             local_addr,
-            stop_tx,
+            phases,
             accept_task,
             connections,
         })
@@ -196,7 +206,7 @@ impl RunningServer {
     pub(crate) async fn stop(self) {
         let grace = self.app.settings.grace;
         self.app.draining.store(true, Ordering::SeqCst);
-        let _ = self.stop_tx.send(Phase::Draining);
+        self.phases.draining.cancel();
         let _ = self.accept_task.await;
         self.connections.close();
         self.app.requests.close();
@@ -214,7 +224,7 @@ impl RunningServer {
             if !self.connections.is_empty() {
                 tracing::warn!(target: "tomodachi.http", "forcefully closing open tcp connections");
             }
-            let _ = self.stop_tx.send(Phase::ForceClose);
+            self.phases.force_close.cancel();
             let _ = tokio::time::timeout(Duration::from_secs(1), self.connections.wait()).await;
         }
         self.app.access_log.close();
@@ -224,17 +234,17 @@ impl RunningServer {
 async fn accept_loop(
     listener: TcpListener,
     app: Arc<HttpApp>,
-    mut stop_rx: watch::Receiver<Phase>,
+    phases: Phases,
     connections: TaskTracker,
 ) {
     loop {
         tokio::select! {
             biased;
-            _ = stop_rx.changed() => break,
+            _ = phases.draining.cancelled() => break,
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
                     let _ = stream.set_nodelay(true);
-                    connections.spawn(serve_connection(stream, peer, app.clone(), stop_rx.clone()));
+                    connections.spawn(serve_connection(stream, peer, app.clone(), phases.clone()));
                 }
                 Err(e) => {
                     // Out of file descriptors and similar: back off instead of spinning.
@@ -252,12 +262,7 @@ struct ConnState {
     opened: Instant,
 }
 
-async fn serve_connection(
-    stream: TcpStream,
-    peer: SocketAddr,
-    app: Arc<HttpApp>,
-    stop_rx: watch::Receiver<Phase>,
-) {
+async fn serve_connection(stream: TcpStream, peer: SocketAddr, app: Arc<HttpApp>, phases: Phases) {
     let conn_state = Arc::new(ConnState {
         requests: AtomicU64::new(0),
         opened: Instant::now(),
@@ -286,22 +291,17 @@ async fn serve_connection(
     tokio::pin!(conn);
     let result = tokio::select! {
         r = conn.as_mut() => r,
-        _ = phase_reached(stop_rx.clone(), Phase::Draining) => {
+        _ = phases.draining.cancelled() => {
             conn.as_mut().graceful_shutdown();
             tokio::select! {
                 r = conn.as_mut() => r,
-                _ = phase_reached(stop_rx, Phase::ForceClose) => return,
+                _ = phases.force_close.cancelled() => return,
             }
         }
     };
     if let Err(e) = result {
         log_connection_error(&app, &e, peer);
     }
-}
-
-/// Resolves once the server phase is at least `phase`.
-async fn phase_reached(mut rx: watch::Receiver<Phase>, phase: Phase) {
-    let _ = rx.wait_for(|p| *p as u8 >= phase as u8).await.map(|_| ());
 }
 
 fn log_connection_error(app: &HttpApp, e: &hyper::Error, peer: SocketAddr) {
@@ -344,7 +344,8 @@ async fn handle(
 
     let remote_ip = resolve_remote_ip(&app.settings, peer.ip(), &parts.headers);
     let path = match decode_path(parts.uri.path()) {
-        Some(p) => p.into_owned(),
+        Some(Cow::Borrowed(_)) => None,
+        Some(Cow::Owned(p)) => Some(p),
         None => {
             let res = plain(
                 StatusCode::BAD_REQUEST,
@@ -364,18 +365,25 @@ async fn handle(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if let Some(len) = declared_len.filter(|len| *len > max) {
-        return too_large(&app, &parts, &path, remote_ip, received_at, len.to_string());
+        let path = decoded_or_raw(&parts, &path);
+        return too_large(&app, &parts, path, remote_ip, received_at, len.to_string());
     }
-    let body = match Limited::new(body, usize::try_from(max).unwrap_or(usize::MAX))
-        .collect()
-        .await
-    {
-        Ok(collected) => collected.to_bytes(),
+    let body = if http_body::Body::is_end_stream(&body) {
+        Ok(Bytes::new())
+    } else {
+        Limited::new(body, usize::try_from(max).unwrap_or(usize::MAX))
+            .collect()
+            .await
+            .map(|collected| collected.to_bytes())
+    };
+    let body = match body {
+        Ok(bytes) => bytes,
         Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+            let path = decoded_or_raw(&parts, &path);
             return too_large(
                 &app,
                 &parts,
-                &path,
+                path,
                 remote_ip,
                 received_at,
                 format!("> {max}"),
@@ -386,7 +394,7 @@ async fn handle(
             if app.access_log.enabled() {
                 tracing::info!(target: "tomodachi.http.response", status_code = 499u16,
                     remote_ip = %remote_ip, request_method = %parts.method,
-                    request_path = %path, error_message = %e,
+                    request_path = %decoded_or_raw(&parts, &path), error_message = %e,
                     "ignored http request - connection closed before body was sent");
             }
             let mut res = plain(StatusCode::BAD_REQUEST, "", &app.settings.defaults);
@@ -399,34 +407,21 @@ async fn handle(
     let body_len = (!body.is_empty()).then_some(body.len() as u64);
     let head = Arc::new(RequestHead::new(parts, path, peer, remote_ip, received_at));
 
-    // Handlers run in their own task: a client that disconnects does not cancel them (as
-    // upstream), and graceful shutdown waits for them.
-    let task = match &app.layered {
+    // Handlers are not cancelled when the client disconnects (as upstream), and graceful
+    // shutdown waits for them: the dispatch is shielded and tracked.
+    let (mut response, handler_elapsed, ignore) = match &app.layered {
         None => {
-            let core = app.core.clone();
-            let head = head.clone();
-            app.requests.spawn(async move {
-                let (res, elapsed, ignore) = dispatch(core, head, body).await;
-                (res.map(ResponseBody::from), elapsed, ignore)
-            })
+            let (res, elapsed, ignore) = Shielded::new(
+                dispatch(app.core.clone(), head.clone(), body),
+                &app.requests,
+            )
+            .await;
+            (res.map(ResponseBody::from), elapsed, ignore)
         }
         Some(svc) => {
             let call = layer::call(svc.clone(), head.clone(), body, app.core.clone());
-            app.requests.spawn(call)
+            Shielded::new(call, &app.requests).await
         }
-    };
-    let (mut response, handler_elapsed, ignore) = match task.await {
-        Ok(out) => out,
-        Err(_) => (
-            plain(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "",
-                &app.settings.defaults,
-            )
-            .map(ResponseBody::from),
-            None,
-            IgnoreLogging::None,
-        ),
     };
 
     // Keep-alive headers (http.md §9).
@@ -446,22 +441,16 @@ async fn handle(
             .is_some_and(|t| conn_state.opened.elapsed() >= t);
     if close {
         headers.insert(CONNECTION, HeaderValue::from_static("close"));
-    } else if let Some(idle) = app.settings.keepalive_timeout {
+    } else if let Some(ka) = &app.settings.keepalive_header {
         headers.insert(CONNECTION, HeaderValue::from_static("keep-alive"));
-        let ka = match app.settings.max_keepalive_requests {
-            Some(m) => format!("timeout={}, max={m}", idle.as_secs()),
-            None => format!("timeout={}", idle.as_secs()),
-        };
-        if let Ok(v) = HeaderValue::from_str(&ka) {
-            headers.insert(HeaderName::from_static("keep-alive"), v);
-        }
+        headers.insert(KEEP_ALIVE, ka.clone());
     }
 
     if app.access_log.enabled() && !ignore.ignores(response.status().as_u16()) {
         log_access(
             &app,
             &head.parts,
-            &head.path,
+            head.path(),
             head.remote_ip,
             head.received_at,
             &response,
@@ -470,6 +459,11 @@ async fn handle(
         );
     }
     response
+}
+
+/// The decoded path, or the URI's when it needed no decoding.
+fn decoded_or_raw<'a>(parts: &'a http::request::Parts, decoded: &'a Option<String>) -> &'a str {
+    decoded.as_deref().unwrap_or_else(|| parts.uri.path())
 }
 
 fn too_large(

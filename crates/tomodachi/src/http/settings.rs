@@ -62,6 +62,13 @@ pub(crate) fn settings(o: &HttpOptions) -> Result<HttpSettings, Error> {
             )
         },
         keepalive_timeout: seconds(o.keepalive_timeout),
+        keepalive_header: seconds(o.keepalive_timeout).and_then(|idle| {
+            let value = match o.max_keepalive_requests.filter(|m| *m > 0) {
+                Some(m) => format!("timeout={}, max={m}", idle.as_secs()),
+                None => format!("timeout={}", idle.as_secs()),
+            };
+            http::HeaderValue::from_str(&value).ok()
+        }),
         max_keepalive_requests: o.max_keepalive_requests.filter(|m| *m > 0),
         max_keepalive_time: o.max_keepalive_time.and_then(seconds),
         defaults: ResponseDefaults::new(&o.content_type, &o.charset, &o.server_header)?,

@@ -93,6 +93,13 @@ where
         let metadata = event.metadata();
         let with_fields = self.uses_fields();
         if with_fields {
+            if let Some(bound) = super::context::current() {
+                scratch.put_str("handler", &bound.handler);
+                scratch.put_str("type", bound.kind);
+                if let Some(status) = bound.status_code {
+                    scratch.put("status_code", Val::UInt(u64::from(status)));
+                }
+            }
             if let Some(scope) = ctx.event_scope(event) {
                 for span in scope.from_root() {
                     let extensions = span.extensions();

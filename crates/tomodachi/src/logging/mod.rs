@@ -27,6 +27,7 @@
 
 mod color;
 mod console;
+mod context;
 mod format;
 mod json;
 mod layer;
@@ -45,6 +46,7 @@ use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::registry::LookupSpan;
 
 pub use self::color::{color_allowed_by, color_decision, color_enabled_from_env};
+pub use self::context::{current, scope, HandlerContext};
 pub use self::format::{LogFormat, ParseLogFormatError};
 pub use self::json::render_json_line;
 pub use self::layer::TomodachiLayer;

@@ -30,6 +30,7 @@ use crate::options::ConfigFile;
 pub struct App {
     services: Vec<Service>,
     config: Option<ConfigFile>,
+    clock: crate::schedule::SharedClock,
 }
 
 impl std::fmt::Debug for App {
@@ -122,6 +123,18 @@ impl App {
         self
     }
 
+    /// The wall clock scheduled functions follow (default: the system clock). With a
+    /// [`TokioClock`](crate::schedule::TokioClock) and tokio's paused time, tests run
+    /// schedules deterministically.
+    ///
+    /// ```
+    /// let app = tomodachi::App::new().clock(tomodachi::schedule::SystemClock);
+    /// ```
+    pub fn clock(mut self, clock: impl crate::schedule::Clock) -> Self {
+        self.clock = crate::schedule::SharedClock(Arc::new(clock));
+        self
+    }
+
     /// Runs the start phase: `start_service` hooks, transports, `started_service` hooks.
     ///
     /// On failure everything started is stopped again and the error is returned (the process
@@ -186,7 +199,11 @@ impl App {
                 name: Arc::from(svc.name.as_str()),
                 uuid: Arc::from(svc.uuid.as_deref().unwrap_or_default()),
                 options: Arc::new(svc.options.clone()),
+                clock: self.clock.clone(),
+                stop: stop_rx.clone(),
+                envelope: svc.message_envelope.clone(),
             };
+            registry::register_info(info.clone());
             running.push(Running {
                 name: svc.name,
                 state: svc.state,
@@ -357,6 +374,7 @@ impl RunningApp {
         let _ = run_hooks(stop, "lifecycle.teardown").await;
         for s in &self.services {
             registry::unregister(&s.name, &s.state);
+            registry::unregister_info(&s.info);
         }
         lifecycle("terminated", "terminated service", service.as_deref());
     }

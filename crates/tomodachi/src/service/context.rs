@@ -9,10 +9,26 @@ use serde_json::{Map, Value};
 static HTTP_ENABLED: AtomicBool = AtomicBool::new(false);
 static HTTP_CURRENT: AtomicI64 = AtomicI64::new(0);
 static HTTP_TOTAL: AtomicU64 = AtomicU64::new(0);
+static AMQP_ENABLED: AtomicBool = AtomicBool::new(false);
+static AMQP_CURRENT: AtomicI64 = AtomicI64::new(0);
+static AMQP_TOTAL: AtomicU64 = AtomicU64::new(0);
 static LAUNCHER: Mutex<Option<Map<String, Value>>> = Mutex::new(None);
 
 pub(crate) fn set_http_enabled(_port: u16) {
     HTTP_ENABLED.store(true, Ordering::Relaxed);
+}
+
+pub(crate) fn set_amqp_enabled() {
+    AMQP_ENABLED.store(true, Ordering::Relaxed);
+}
+
+pub(crate) fn amqp_task_started() {
+    AMQP_CURRENT.fetch_add(1, Ordering::Relaxed);
+    AMQP_TOTAL.fetch_add(1, Ordering::Relaxed);
+}
+
+pub(crate) fn amqp_task_finished() {
+    AMQP_CURRENT.fetch_sub(1, Ordering::Relaxed);
 }
 
 pub(crate) fn http_task_started() {
@@ -22,6 +38,23 @@ pub(crate) fn http_task_started() {
 
 pub(crate) fn http_task_finished() {
     HTTP_CURRENT.fetch_sub(1, Ordering::Relaxed);
+}
+
+static SCHEDULE_ENABLED: AtomicBool = AtomicBool::new(false);
+static SCHEDULE_CURRENT: AtomicI64 = AtomicI64::new(0);
+static SCHEDULE_TOTAL: AtomicU64 = AtomicU64::new(0);
+
+pub(crate) fn set_scheduled_functions_enabled() {
+    SCHEDULE_ENABLED.store(true, Ordering::Relaxed);
+}
+
+pub(crate) fn scheduled_task_started() {
+    SCHEDULE_CURRENT.fetch_add(1, Ordering::Relaxed);
+    SCHEDULE_TOTAL.fetch_add(1, Ordering::Relaxed);
+}
+
+pub(crate) fn scheduled_task_finished() {
+    SCHEDULE_CURRENT.fetch_sub(1, Ordering::Relaxed);
 }
 
 /// Records the launcher facts; called once per start.
@@ -97,6 +130,29 @@ pub fn get_execution_context() -> Map<String, Value> {
             HTTP_TOTAL.load(Ordering::Relaxed).into(),
         );
         m.insert("hyper_version".into(), "1".into());
+    }
+    if AMQP_ENABLED.load(Ordering::Relaxed) {
+        m.insert("amqp_enabled".into(), true.into());
+        m.insert(
+            "amqp_current_tasks".into(),
+            AMQP_CURRENT.load(Ordering::Relaxed).into(),
+        );
+        m.insert(
+            "amqp_total_tasks".into(),
+            AMQP_TOTAL.load(Ordering::Relaxed).into(),
+        );
+        m.insert("lapin_version".into(), "4".into());
+    }
+    if SCHEDULE_ENABLED.load(Ordering::Relaxed) {
+        m.insert("scheduled_functions_enabled".into(), true.into());
+        m.insert(
+            "scheduled_functions_current_tasks".into(),
+            SCHEDULE_CURRENT.load(Ordering::Relaxed).into(),
+        );
+        m.insert(
+            "scheduled_functions_total_tasks".into(),
+            SCHEDULE_TOTAL.load(Ordering::Relaxed).into(),
+        );
     }
     m
 }

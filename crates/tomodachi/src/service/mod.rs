@@ -93,6 +93,10 @@ pub struct Service {
     pub(crate) transports: Vec<transport::TransportStarter>,
     pub(crate) hooks: Hooks,
     pub(crate) definition_errors: Vec<String>,
+    pub(crate) message_envelope: Option<crate::envelope::SharedEnvelope>,
+    amqp_handlers: Vec<crate::amqp::AmqpHandlerDef>,
+    message_middlewares: Vec<crate::message::ErasedMessageMiddleware>,
+    failure_policy: crate::amqp::FailurePolicy,
 }
 
 impl std::fmt::Debug for Service {
@@ -132,6 +136,7 @@ impl Service {
         !self.routes.is_empty()
             || !self.error_handlers.is_empty()
             || !self.transports.is_empty()
+            || !self.amqp_handlers.is_empty()
             || self.hooks.start.is_some()
             || self.hooks.started.is_some()
     }
@@ -183,6 +188,10 @@ impl<S: Send + Sync + 'static> ServiceBuilder<S> {
                 transports: Vec::new(),
                 hooks: Hooks::default(),
                 definition_errors: Vec::new(),
+                message_envelope: None,
+                amqp_handlers: Vec::new(),
+                message_middlewares: Vec::new(),
+                failure_policy: crate::amqp::FailurePolicy::default(),
             },
         }
     }
@@ -245,6 +254,7 @@ impl<S: Send + Sync + 'static> ServiceBuilder<S> {
                 let group_names = regex.capture_names().flatten().map(Arc::from).collect();
                 let name = route.name.clone().unwrap_or_else(|| route.pattern.clone());
                 self.service.routes.push(Route {
+                    literal: crate::http::router::literal_path(&route.pattern),
                     pattern: route.pattern,
                     regex,
                     methods: route.methods,
@@ -327,6 +337,98 @@ impl<S: Send + Sync + 'static> ServiceBuilder<S> {
         self
     }
 
+    /// Registers a scheduled function named `name` (the `handler` field of its logs): it runs
+    /// on `spec`'s interval, crontab expression or timestamp once `started_service` has
+    /// returned (see [`schedule`](crate::schedule)). The handler returns `()` or
+    /// `Result<(), E>`; errors are logged and the schedule goes on. An invalid `spec` makes
+    /// the app's start fail with the schedule error.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use tomodachi::schedule::{Invocation, ScheduleSpec};
+    /// # struct S;
+    /// let svc = tomodachi::Service::builder("s", S)
+    ///     .schedule("heartbeat", ScheduleSpec::interval(1), |_s: Arc<S>, run: Invocation| async move {
+    ///         tracing::info!(at = %run.invocation_time, "heartbeat");
+    ///     })
+    ///     .build();
+    /// ```
+    pub fn schedule<H, Fut, O>(
+        mut self,
+        name: impl Into<String>,
+        spec: crate::schedule::ScheduleSpec,
+        handler: H,
+    ) -> Self
+    where
+        H: Fn(Arc<S>, crate::schedule::Invocation) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = O> + Send + 'static,
+        O: HookOutput,
+    {
+        let state = self.state.clone();
+        match crate::schedule::scheduled_function(state, name.into(), spec, handler) {
+            Ok(starter) => self.service.transports.push(starter),
+            Err(e) => self.service.definition_errors.push(e),
+        }
+        self
+    }
+
+    /// The service's default message envelope (upstream's `message_envelope` attribute),
+    /// used by its message handlers and when it publishes. Without one, messages are raw.
+    pub fn message_envelope(mut self, envelope: impl crate::envelope::Envelope) -> Self {
+        self.service.message_envelope = Some(Arc::new(envelope));
+        self
+    }
+
+    /// Adds a message middleware (AMQP and, later, SNS+SQS handlers); the first added is the
+    /// outermost. It receives the service, the [`Message`](crate::message::Message) and the
+    /// rest of the chain, and can hand typed values to the handler through
+    /// `message.extensions_mut()`; the transport's values are read-only.
+    pub fn message_middleware<M, Fut, O>(mut self, middleware: M) -> Self
+    where
+        M: Fn(Arc<S>, crate::message::Message, crate::message::MessageNext) -> Fut
+            + Send
+            + Sync
+            + 'static,
+        Fut: Future<Output = O> + Send + 'static,
+        O: HookOutput,
+    {
+        self.service
+            .message_middlewares
+            .push(crate::message::erase_message_middleware(
+                self.state.clone(),
+                middleware,
+            ));
+        self
+    }
+
+    /// What happens to a message whose handler failed: retried then dead-lettered (default),
+    /// or dropped as upstream does.
+    pub fn message_failure_policy(mut self, policy: crate::amqp::FailurePolicy) -> Self {
+        self.service.failure_policy = policy;
+        self
+    }
+
+    /// Registers an AMQP message handler (upstream `@amqp`). The handler returns `()` or
+    /// `Result<(), E>`; the message is acknowledged only after it succeeded.
+    pub fn amqp<H, Fut, O>(
+        mut self,
+        subscription: crate::amqp::AmqpSubscription,
+        handler: H,
+    ) -> Self
+    where
+        H: Fn(Arc<S>, crate::message::Message) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = O> + Send + 'static,
+        O: HookOutput,
+    {
+        self.service
+            .amqp_handlers
+            .push(crate::amqp::AmqpHandlerDef {
+                subscription,
+                handler: crate::message::erase_message_handler(self.state.clone(), handler),
+            });
+        self
+    }
+
     fn hook<F, Fut, O>(&self, f: F) -> ErasedHook
     where
         F: FnOnce(Arc<S>) -> Fut + Send + 'static,
@@ -386,7 +488,19 @@ impl<S: Send + Sync + 'static> ServiceBuilder<S> {
 
     /// Finishes the definition. Definition errors (e.g. a bad route regex) are reported when
     /// the service starts.
-    pub fn build(self) -> Service {
+    pub fn build(mut self) -> Service {
+        let handlers = std::mem::take(&mut self.service.amqp_handlers);
+        if !handlers.is_empty() {
+            let middlewares: Arc<[_]> =
+                std::mem::take(&mut self.service.message_middlewares).into();
+            let policy = self.service.failure_policy;
+            self.service
+                .transports
+                .push(transport::TransportStarter::new(
+                    transport::StartPhase::Transports,
+                    move |info| crate::amqp::start(info, handlers, middlewares, policy),
+                ));
+        }
         self.service
     }
 }

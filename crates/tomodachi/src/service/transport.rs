@@ -25,6 +25,12 @@ pub(crate) struct ServiceInfo {
     pub(crate) name: Arc<str>,
     pub(crate) uuid: Arc<str>,
     pub(crate) options: Arc<Options>,
+    /// The wall clock (scheduled functions), set with [`App::clock`](crate::App::clock).
+    pub(crate) clock: crate::schedule::SharedClock,
+    /// Becomes `true` when a stop is requested.
+    pub(crate) stop: tokio::sync::watch::Receiver<bool>,
+    /// The service's default message envelope (`None`: raw messages).
+    pub(crate) envelope: Option<crate::envelope::SharedEnvelope>,
 }
 
 /// A started transport; `stop` drains it (no new work, running handlers awaited).

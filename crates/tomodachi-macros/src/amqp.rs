@@ -1,0 +1,170 @@
+//! `#[amqp(routing_key, exchange_name = ..., competing = ..., queue_name = ...,
+//! message_envelope = ..., max_attempts = ...)]` → `ServiceBuilder::amqp(...)`.
+
+use proc_macro2::TokenStream;
+use quote::{quote, quote_spanned};
+use syn::spanned::Spanned;
+use syn::{Attribute, ImplItemFn, Type};
+
+use crate::args::{lit_str, Args};
+use crate::handler::{bind_arguments, check_signature, convert_output};
+
+const AMQP_ARGS: &[&str] = &[
+    "exchange_name",
+    "competing",
+    "queue_name",
+    "message_envelope",
+    "max_attempts",
+];
+
+/// Handler argument names the AMQP transport provides (upstream's keywords).
+const AMQP_NAMES: &[&str] = &[
+    "data",
+    "message",
+    "message_uuid",
+    "routing_key",
+    "exchange_name",
+    "properties",
+    "metadata",
+    "service",
+];
+
+fn type_name(ty: &Type) -> Option<String> {
+    match ty {
+        Type::Path(p) => p.path.segments.last().map(|s| s.ident.to_string()),
+        Type::Reference(r) => type_name(&r.elem),
+        _ => None,
+    }
+}
+
+/// The expression giving one handler argument from `__msg`.
+fn argument(name: Option<&str>, ty: &Type, pt: &syn::PatType) -> syn::Result<TokenStream> {
+    let span = ty.span();
+    let tname = type_name(ty);
+    // by type: the message itself, or a middleware value
+    if tname.as_deref() == Some("Message") {
+        return Ok(if matches!(ty, Type::Reference(_)) {
+            quote_spanned! { span => &__msg }
+        } else {
+            return Err(syn::Error::new_spanned(
+                ty,
+                "take the message by reference: `message: &Message`",
+            ));
+        });
+    }
+    if tname.as_deref() == Some("Extension") {
+        return Ok(quote_spanned! { span =>
+            ::tomodachi::http::Extension(__msg.extension()?)
+        });
+    }
+    let amqp =
+        quote! { __msg.amqp().ok_or_else(|| ::tomodachi::Error::msg("not an AMQP message"))? };
+    Ok(match name {
+        Some("data") => quote_spanned! { span => __msg.data::<#ty>()? },
+        Some("message") => quote_spanned! { span =>
+            ::tomodachi::__private::from_json_value::<#ty>(__msg.message().clone(), "message")?
+        },
+        Some("metadata") | Some("service") => {
+            let key = name.unwrap_or_default();
+            quote_spanned! { span =>
+                ::tomodachi::__private::from_json_value::<#ty>(
+                    __msg.envelope_value(#key).cloned().unwrap_or_default(), #key)?
+            }
+        }
+        Some("message_uuid") => {
+            if tname.as_deref() == Some("Option") {
+                quote_spanned! { span => __msg.message_uuid().map(::std::borrow::ToOwned::to_owned) }
+            } else {
+                quote_spanned! { span => __msg.message_uuid().unwrap_or_default().to_owned() }
+            }
+        }
+        Some("routing_key") => quote_spanned! { span => #amqp.routing_key.clone() },
+        Some("exchange_name") => quote_spanned! { span => #amqp.exchange_name.clone() },
+        Some("properties") => quote_spanned! { span => #amqp.properties.clone() },
+        other => {
+            return Err(syn::Error::new_spanned(
+                pt,
+                format!(
+                    "unknown argument `{}`: AMQP handlers take {} by name, or `&Message` / \
+                     `Extension<T>` by type",
+                    other.unwrap_or("_"),
+                    AMQP_NAMES.join(", ")
+                ),
+            ))
+        }
+    })
+}
+
+/// The builder call for one `#[amqp(...)]` attribute on `method`.
+pub(crate) fn amqp_call(method: &ImplItemFn, attr: &Attribute) -> syn::Result<TokenStream> {
+    check_signature(method, "an #[amqp] handler")?;
+    let args: Args = attr.parse_args()?;
+    args.check_names("#[amqp]", AMQP_ARGS)?;
+    let Some(rk) = args.positional.first() else {
+        return Err(syn::Error::new_spanned(
+            attr,
+            "expected `#[amqp(\"routing.key\", ...)]`",
+        ));
+    };
+    if let Some(extra) = args.positional.get(1) {
+        return Err(syn::Error::new_spanned(
+            extra,
+            "unexpected argument; options are named: exchange_name, competing, queue_name, message_envelope, max_attempts",
+        ));
+    }
+    let rk = lit_str(rk, "the routing key")?;
+    let fname = method.sig.ident.to_string();
+    let mut sub = quote! { ::tomodachi::amqp::AmqpSubscription::new(#rk).name(#fname) };
+    if let Some(e) = args.get("exchange_name") {
+        let e = lit_str(e, "`exchange_name`")?;
+        sub = quote! { #sub.exchange_name(#e) };
+    }
+    if let Some(c) = args.get("competing") {
+        sub = quote_spanned! { c.span() => #sub.competing(#c) };
+    }
+    if let Some(q) = args.get("queue_name") {
+        let q = lit_str(q, "`queue_name`")?;
+        sub = quote! { #sub.queue_name(#q) };
+    }
+    if let Some(m) = args.get("max_attempts") {
+        sub = quote_spanned! { m.span() => #sub.max_attempts(#m) };
+    }
+    if let Some(env) = args.get("message_envelope") {
+        sub = match env {
+            syn::Expr::Path(p) if p.path.is_ident("None") => quote! { #sub.raw() },
+            e => quote_spanned! { e.span() => #sub.envelope(#e) },
+        };
+    }
+
+    let name = &method.sig.ident;
+    let (lets, call_args) = bind_arguments(method, argument)?;
+    let convert = convert_output(
+        &method.sig.output,
+        quote! { ::tomodachi::__private::HookOutput },
+        quote! { into_result },
+    );
+    Ok(quote! {
+        .amqp(
+            #sub,
+            move |__svc: ::std::sync::Arc<Self>, __msg: ::tomodachi::message::Message| async move {
+                #(#lets)*
+                let __ret = __svc.#name(#(#call_args),*).await;
+                #convert
+            }
+        )
+    })
+}
+
+/// Removes the `#[amqp]` attributes from `method` and returns them.
+pub(crate) fn take_attrs(method: &mut ImplItemFn) -> Vec<Attribute> {
+    let mut taken = Vec::new();
+    method.attrs.retain(|a| {
+        if a.path().is_ident("amqp") {
+            taken.push(a.clone());
+            false
+        } else {
+            true
+        }
+    });
+    taken
+}

@@ -1,0 +1,561 @@
+//! Consuming: queue declaration and binding as upstream, handler dispatch with at-least-once
+//! delivery, reconnection after broker restarts, and a graceful drain.
+
+use std::panic::AssertUnwindSafe;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures_util::{FutureExt, StreamExt};
+use lapin::options::{
+    BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions,
+    ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions,
+};
+use lapin::types::{AMQPValue, FieldTable, ShortString};
+use lapin::{BasicProperties, Channel, Connection, ExchangeKind};
+use tokio::sync::watch;
+use tokio_util::task::TaskTracker;
+
+use super::publisher::{short, Publisher};
+use super::{FailurePolicy, ResolvedSubscription};
+use crate::error::{Error, Intent};
+use crate::http::handler::BoxFuture;
+use crate::message::{
+    AmqpInfo, ErasedMessageMiddleware, HandlerOutcome, Message, MessageNext, TransportInfo,
+};
+use crate::options::AmqpOptions;
+use crate::service::transport::{RunningTransport, ServiceInfo};
+
+/// The header carrying tomodachi's delivery attempt count on retried messages.
+pub const ATTEMPT_HEADER: &str = "x-tomodachi-attempt";
+
+/// How long the start phase waits for the broker before the service fails to start.
+const START_PATIENCE: Duration = Duration::from_secs(10);
+
+/// Everything a delivery needs, shared by all deliveries of a service.
+pub(crate) struct Consuming {
+    pub(crate) info: ServiceInfo,
+    pub(crate) options: AmqpOptions,
+    pub(crate) subscriptions: Vec<ResolvedSubscription>,
+    pub(crate) middlewares: Arc<[ErasedMessageMiddleware]>,
+    pub(crate) policy: FailurePolicy,
+    pub(crate) publisher: Arc<Publisher>,
+}
+
+/// A running consumer set; stopping cancels the consumers and awaits running handlers.
+pub(crate) struct RunningAmqp {
+    stop_tx: watch::Sender<bool>,
+    supervisor: tokio::task::JoinHandle<()>,
+}
+
+impl RunningTransport for RunningAmqp {
+    fn stop(self: Box<Self>) -> BoxFuture<()> {
+        Box::pin(async move {
+            let _ = self.stop_tx.send(true);
+            let _ = self.supervisor.await;
+        })
+    }
+}
+
+/// One live connection with its consumers.
+struct Session {
+    conn: Connection,
+    channel: Channel,
+    consumers: Vec<(usize, lapin::Consumer)>,
+}
+
+fn x_expires(queue_ttl: u64) -> FieldTable {
+    let mut args = FieldTable::default();
+    if queue_ttl > 0 {
+        let ms = queue_ttl.saturating_mul(1000);
+        // pamqp sends the smallest fitting signed type: `I` (i32) for the default 86400000
+        let value = match i32::try_from(ms) {
+            Ok(v) => AMQPValue::LongInt(v),
+            Err(_) => AMQPValue::LongLongInt(i64::try_from(ms).unwrap_or(i64::MAX)),
+        };
+        args.insert("x-expires".into(), value);
+    }
+    args
+}
+
+/// Declares exchanges and queues, binds and consumes, as upstream (amqp.md §5, §7).
+async fn open_session(c: &Consuming, patience: Duration) -> Result<Session, Error> {
+    let conn = super::connection::connect(&c.options, patience).await?;
+    let channel = conn.create_channel().await.map_err(Error::new)?;
+    let qos = &c.options.qos;
+    channel
+        .basic_qos(qos.queue_prefetch_count, BasicQosOptions { global: false })
+        .await
+        .map_err(Error::new)?;
+    channel
+        .basic_qos(qos.global_prefetch_count, BasicQosOptions { global: true })
+        .await
+        .map_err(Error::new)?;
+    let mut consumers = Vec::with_capacity(c.subscriptions.len());
+    for (index, sub) in c.subscriptions.iter().enumerate() {
+        let exchange = short(&sub.exchange, "exchange name")?;
+        if !sub.exchange.is_empty() && sub.exchange != "amq.topic" {
+            channel
+                .exchange_declare(
+                    exchange.clone(),
+                    ExchangeKind::Topic,
+                    ExchangeDeclareOptions {
+                        durable: true,
+                        ..ExchangeDeclareOptions::default()
+                    },
+                    FieldTable::default(),
+                )
+                .await
+                .map_err(|e| {
+                    Error::msg(format!(
+                        "Unable to declare exchange [amqp] \"{}\": {e}",
+                        sub.exchange
+                    ))
+                })?;
+        }
+        let queue_name = short(&sub.queue, "queue name")?;
+        let queue = channel
+            .queue_declare(
+                queue_name.clone(),
+                QueueDeclareOptions {
+                    durable: true,
+                    ..QueueDeclareOptions::default()
+                },
+                x_expires(c.options.queue_ttl),
+            )
+            .await
+            .map_err(|e| {
+                Error::msg(format!(
+                    "Unable to declare queue [amqp] \"{}\": {e}",
+                    sub.queue
+                ))
+            })?;
+        if !sub.competing && queue.consumer_count() >= 1 {
+            let msg = format!(
+                "Max consumers (1) for queue [amqp] \"{}\" has been reached",
+                sub.queue
+            );
+            tracing::warn!(target: "tomodachi.amqp", "{msg}");
+            return Err(Error::msg(msg));
+        }
+        let bind_exchange = if sub.exchange.is_empty() {
+            ShortString::from("amq.topic")
+        } else {
+            exchange
+        };
+        channel
+            .queue_bind(
+                queue_name.clone(),
+                bind_exchange,
+                short(&sub.wire_routing_key, "routing key")?,
+                QueueBindOptions::default(),
+                FieldTable::default(),
+            )
+            .await
+            .map_err(Error::new)?;
+        let consumer = channel
+            .basic_consume(
+                queue_name,
+                ShortString::from(""),
+                BasicConsumeOptions::default(),
+                FieldTable::default(),
+            )
+            .await
+            .map_err(Error::new)?;
+        consumers.push((index, consumer));
+    }
+    Ok(Session {
+        conn,
+        channel,
+        consumers,
+    })
+}
+
+/// Connects and subscribes (the start phase), then hands deliveries to handlers until stopped.
+pub(crate) async fn start(consuming: Consuming) -> Result<RunningAmqp, Error> {
+    let consuming = Arc::new(consuming);
+    let session = open_session(&consuming, START_PATIENCE).await?;
+    crate::service::context::set_amqp_enabled();
+    for sub in &consuming.subscriptions {
+        tracing::debug!(target: "tomodachi.amqp", queue = %sub.queue,
+            routing_key = %sub.routing_key, handler = %sub.name, "consuming");
+    }
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let supervisor = tokio::spawn(supervise(consuming, session, stop_rx));
+    Ok(RunningAmqp {
+        stop_tx,
+        supervisor,
+    })
+}
+
+async fn stop_requested(mut rx: watch::Receiver<bool>) {
+    let _ = rx.wait_for(|s| *s).await.map(|_| ());
+}
+
+/// Runs sessions until stopped, reconnecting (and re-subscribing) whenever the connection is
+/// lost. Handler tasks are tracked so a stop can await them.
+async fn supervise(c: Arc<Consuming>, first: Session, stop_rx: watch::Receiver<bool>) {
+    let tasks = TaskTracker::new();
+    let mut session = Some(first);
+    loop {
+        let Some(Session {
+            conn,
+            channel,
+            consumers,
+        }) = session.take()
+        else {
+            // reconnect with backoff, until it works or a stop arrives
+            tokio::select! {
+                _ = stop_requested(stop_rx.clone()) => break,
+                s = open_session(&c, Duration::from_secs(3600)) => match s {
+                    Ok(s) => {
+                        tracing::info!(target: "tomodachi.amqp", "reconnected to the broker");
+                        session = Some(s);
+                    }
+                    Err(e) => {
+                        tracing::warn!(target: "tomodachi.amqp", error_message = %e, "resubscribe failed");
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                    }
+                }
+            }
+            continue;
+        };
+        let tags: Vec<ShortString> = consumers.iter().map(|(_, c)| c.tag()).collect();
+        let mut deliveries = futures_util::stream::select_all(
+            consumers
+                .into_iter()
+                .map(|(index, consumer)| consumer.map(move |d| (index, d))),
+        );
+        let stopped = loop {
+            tokio::select! {
+                _ = stop_requested(stop_rx.clone()) => break true,
+                next = deliveries.next() => match next {
+                    Some((index, Ok(delivery))) => {
+                        tasks.spawn(handle_delivery(c.clone(), index, delivery));
+                    }
+                    Some((_, Err(e))) => {
+                        tracing::warn!(target: "tomodachi.amqp", error_message = %e,
+                            "connection to the broker lost; reconnecting");
+                        break false;
+                    }
+                    None => {
+                        tracing::warn!(target: "tomodachi.amqp", "consumers were cancelled; reconnecting");
+                        break false;
+                    }
+                }
+            }
+        };
+        if stopped {
+            // no new deliveries; running handlers finish and ack on the open channel
+            for tag in tags {
+                let _ = channel
+                    .basic_cancel(tag, BasicCancelOptions::default())
+                    .await;
+            }
+            drop(deliveries);
+            tasks.close();
+            tasks.wait().await;
+            let _ = channel.close(200, "service stopping".into()).await;
+            let _ = conn.close(200, "service stopping".into()).await;
+            break;
+        }
+        drop(deliveries);
+        let _ = conn.close(320, "reconnecting".into()).await;
+    }
+    tasks.close();
+    tasks.wait().await;
+    c.publisher.close().await;
+}
+
+fn attempt_of(properties: &BasicProperties) -> u32 {
+    properties
+        .headers()
+        .as_ref()
+        .and_then(|h| h.inner().get(ATTEMPT_HEADER))
+        .and_then(|v| match v {
+            AMQPValue::LongInt(n) => u32::try_from(*n).ok(),
+            AMQPValue::LongLongInt(n) => u32::try_from(*n).ok(),
+            AMQPValue::ShortInt(n) => u32::try_from(*n).ok(),
+            AMQPValue::LongUInt(n) => Some(*n),
+            _ => None,
+        })
+        .unwrap_or(1)
+}
+
+fn with_header(properties: &BasicProperties, key: &str, value: AMQPValue) -> BasicProperties {
+    let mut headers = properties.headers().clone().unwrap_or_default();
+    headers.insert(key.into(), value);
+    properties.clone().with_headers(headers)
+}
+
+fn panic_text(panic: Box<dyn std::any::Any + Send>) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "panic".to_owned())
+}
+
+/// What happens to a delivery after its handler ran.
+#[derive(Debug, PartialEq)]
+enum Verdict {
+    Ack,
+    Retry(String),
+    DeadLetter(String),
+    Discard(String),
+}
+
+/// Decides from the chain's result and what the handler itself did (a middleware that
+/// swallows the handler's error does not make the message disappear).
+fn verdict(result: Result<(), Error>, outcome: HandlerOutcome) -> Verdict {
+    let failure = match result {
+        Err(e) => Some((e.intent(), e.to_string())),
+        Ok(()) => outcome.failure,
+    };
+    match failure {
+        None if !outcome.ran => {
+            Verdict::Discard("a message middleware returned without calling the handler".into())
+        }
+        None => Verdict::Ack,
+        Some((Intent::Discard, why)) => Verdict::Discard(why),
+        Some((Intent::Undecodable, why)) => Verdict::DeadLetter(why),
+        Some((Intent::Retry, why)) => Verdict::Retry(why),
+    }
+}
+
+async fn handle_delivery(c: Arc<Consuming>, index: usize, delivery: lapin::message::Delivery) {
+    let sub = &c.subscriptions[index];
+    crate::service::context::amqp_task_started();
+    let attempt = attempt_of(&delivery.properties);
+    let parsed = match std::str::from_utf8(&delivery.data) {
+        Err(e) => Err(Error::undecodable(format!(
+            "message body is not UTF-8: {e}"
+        ))),
+        Ok(body) => match &sub.envelope {
+            Some(env) => env
+                .parse_message(body)
+                .map_err(|e| Error::undecodable(format!("unable to parse the envelope: {e}"))),
+            None => crate::envelope::Envelope::parse_message(&crate::envelope::Raw, body)
+                .map_err(|e| Error::undecodable(e.to_string())),
+        },
+    };
+    let verdict = match parsed {
+        Err(e) => Verdict::DeadLetter(e.to_string()),
+        Ok(parsed) => {
+            let message = Message::new(
+                parsed,
+                sub.name.clone(),
+                TransportInfo::Amqp(AmqpInfo {
+                    routing_key: sub.routing_key.clone(),
+                    exchange_name: sub.exchange.clone(),
+                    delivery_routing_key: delivery.routing_key.as_str().to_owned(),
+                    redelivered: delivery.redelivered,
+                    properties: delivery.properties.clone(),
+                    attempt,
+                }),
+            );
+            let outcome = Arc::new(Mutex::new(HandlerOutcome::default()));
+            let next =
+                MessageNext::new(c.middlewares.clone(), sub.handler.clone(), outcome.clone());
+            let context = crate::logging::HandlerContext {
+                handler: sub.name.clone(),
+                kind: "tomodachi.amqp",
+                status_code: None,
+            };
+            let result = crate::service::registry::scope(
+                c.info.clone(),
+                crate::logging::scope(context, AssertUnwindSafe(next.run(message)).catch_unwind()),
+            )
+            .await
+            .unwrap_or_else(|p| Err(Error::msg(format!("handler panicked: {}", panic_text(p)))));
+            let outcome = outcome.lock().map(|o| o.clone()).unwrap_or_default();
+            verdict(result, outcome)
+        }
+    };
+    settle(&c, sub, &delivery, attempt, verdict).await;
+    crate::service::context::amqp_task_finished();
+}
+
+/// Acks, retries, dead-letters or drops a delivery. A retry or dead-letter is published (with
+/// a confirm) before the original is acked, so a crash in between duplicates, never loses.
+async fn settle(
+    c: &Consuming,
+    sub: &ResolvedSubscription,
+    delivery: &lapin::message::Delivery,
+    attempt: u32,
+    verdict: Verdict,
+) {
+    let log_failure = |why: &str| {
+        tracing::error!(target: "exception", handler = &*sub.name, queue = %sub.queue,
+            attempt = attempt, "uncaught exception: {why}");
+    };
+    let settled = match verdict {
+        Verdict::Ack => Ok(()),
+        Verdict::Discard(why) => {
+            tracing::warn!(target: "tomodachi.amqp", handler = &*sub.name, queue = %sub.queue,
+                reason = %why, "message dropped");
+            Ok(())
+        }
+        Verdict::Retry(why) if c.policy == FailurePolicy::Drop => {
+            log_failure(&why);
+            Ok(())
+        }
+        Verdict::Retry(why) if attempt < sub.max_attempts => {
+            log_failure(&why);
+            let backoff = Duration::from_millis(100u64 << attempt.min(5));
+            tokio::time::sleep(backoff).await;
+            let properties = with_header(
+                &delivery.properties,
+                ATTEMPT_HEADER,
+                AMQPValue::LongInt(i32::try_from(attempt + 1).unwrap_or(i32::MAX)),
+            );
+            // back to the same queue through the default exchange
+            c.publisher
+                .publish("", &sub.queue, &delivery.data, properties)
+                .await
+        }
+        Verdict::Retry(why) => {
+            log_failure(&why);
+            dead_letter(
+                c,
+                sub,
+                delivery,
+                attempt,
+                &format!("gave up after {attempt} attempts: {why}"),
+            )
+            .await
+        }
+        Verdict::DeadLetter(why) => {
+            log_failure(&why);
+            if c.policy == FailurePolicy::Drop {
+                Ok(())
+            } else {
+                dead_letter(c, sub, delivery, attempt, &why).await
+            }
+        }
+    };
+    let acked = match settled {
+        Ok(()) => delivery.acker.ack(BasicAckOptions::default()).await,
+        Err(e) => {
+            tracing::error!(target: "tomodachi.amqp", handler = &*sub.name, error_message = %e,
+                "unable to retry or dead-letter the message; it is requeued");
+            delivery
+                .acker
+                .nack(BasicNackOptions {
+                    requeue: true,
+                    ..BasicNackOptions::default()
+                })
+                .await
+        }
+    };
+    if let Err(e) = acked {
+        // The channel is gone: the broker redelivers the message.
+        tracing::debug!(target: "tomodachi.amqp", error_message = %e, "ack failed");
+    }
+}
+
+/// The dead-letter queue of a queue: `<queue>.dlq`, declared on first use (durable, no expiry,
+/// never a change to the main queue's declaration).
+pub(crate) fn dead_letter_queue(queue: &str) -> String {
+    format!("{queue}.dlq")
+}
+
+async fn dead_letter(
+    c: &Consuming,
+    sub: &ResolvedSubscription,
+    delivery: &lapin::message::Delivery,
+    attempt: u32,
+    why: &str,
+) -> Result<(), Error> {
+    let dlq = dead_letter_queue(&sub.queue);
+    c.publisher.declare_queue(&dlq).await?;
+    let mut properties = with_header(
+        &delivery.properties,
+        "x-tomodachi-error",
+        AMQPValue::LongString(why.into()),
+    );
+    properties = with_header(
+        &properties,
+        ATTEMPT_HEADER,
+        AMQPValue::LongInt(i32::try_from(attempt).unwrap_or(i32::MAX)),
+    );
+    properties = with_header(
+        &properties,
+        "x-tomodachi-handler",
+        AMQPValue::LongString(sub.name.as_bytes().into()),
+    );
+    properties = with_header(
+        &properties,
+        "x-tomodachi-queue",
+        AMQPValue::LongString(sub.queue.as_bytes().into()),
+    );
+    properties = with_header(
+        &properties,
+        "x-tomodachi-routing-key",
+        AMQPValue::LongString(delivery.routing_key.as_str().as_bytes().into()),
+    );
+    c.publisher
+        .publish("", &dlq, &delivery.data, properties)
+        .await?;
+    tracing::warn!(target: "tomodachi.amqp", handler = &*sub.name, queue = %sub.queue,
+        dead_letter_queue = %dlq, reason = %why, "message moved to the dead-letter queue");
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ran(failure: Option<(Intent, &str)>) -> HandlerOutcome {
+        HandlerOutcome {
+            ran: true,
+            failure: failure.map(|(i, s)| (i, s.to_owned())),
+        }
+    }
+
+    #[test]
+    fn verdicts() {
+        assert_eq!(verdict(Ok(()), ran(None)), Verdict::Ack);
+        assert!(matches!(
+            verdict(Ok(()), HandlerOutcome::default()),
+            Verdict::Discard(_)
+        ));
+        assert_eq!(
+            verdict(Err(Error::msg("boom")), ran(Some((Intent::Retry, "boom")))),
+            Verdict::Retry("boom".into())
+        );
+        // a middleware swallowed the handler's error: still retried
+        assert_eq!(
+            verdict(Ok(()), ran(Some((Intent::Retry, "boom")))),
+            Verdict::Retry("boom".into())
+        );
+        assert_eq!(
+            verdict(
+                Err(Error::discard("skip")),
+                ran(Some((Intent::Discard, "skip")))
+            ),
+            Verdict::Discard("skip".into())
+        );
+        assert!(matches!(
+            verdict(Err(Error::undecodable("bad")), ran(None)),
+            Verdict::DeadLetter(_)
+        ));
+    }
+
+    #[test]
+    fn attempts_come_from_the_header() {
+        let p = BasicProperties::default();
+        assert_eq!(attempt_of(&p), 1);
+        let p = with_header(&p, ATTEMPT_HEADER, AMQPValue::LongInt(3));
+        assert_eq!(attempt_of(&p), 3);
+    }
+
+    #[test]
+    fn x_expires_is_a_signed_32_bit_integer_by_default() {
+        let args = x_expires(86400);
+        assert_eq!(
+            args.inner().get("x-expires"),
+            Some(&AMQPValue::LongInt(86_400_000))
+        );
+        assert!(x_expires(0).inner().is_empty());
+    }
+}

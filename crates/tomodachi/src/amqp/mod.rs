@@ -1,0 +1,397 @@
+//! The RabbitMQ / AMQP 0-9-1 transport, wire-compatible with Python tomodachi: the same
+//! exchange, queue and binding declarations, queue names, routing-key encoding and envelopes.
+//!
+//! Handlers are registered on a [`ServiceBuilder`](crate::ServiceBuilder) (or with `#[amqp]`):
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use tomodachi::amqp::AmqpSubscription;
+//! use tomodachi::envelope::JsonBase;
+//! use tomodachi::message::Message;
+//!
+//! struct Orders;
+//!
+//! let service = tomodachi::Service::builder("orders", Orders)
+//!     .message_envelope(JsonBase)
+//!     .amqp(AmqpSubscription::new("order.created"), |_s: Arc<Orders>, msg: Message| async move {
+//!         let order: serde_json::Value = msg.data()?;
+//!         tomodachi::amqp::publish(&order, "order.seen").await
+//!     })
+//!     .build();
+//! ```
+//!
+//! **Delivery is at-least-once.** A message is acknowledged only after its handler (and the
+//! message middlewares) succeeded. A failed or panicking handler's message is published again to
+//! its queue with an attempt counter (header `x-tomodachi-attempt`) after a short backoff; after
+//! `max_attempts` (default 5) it moves to the dead-letter queue `<queue>.dlq`, which is declared
+//! on first use without touching the main queue's declaration (so Python instances can still
+//! declare it). Messages that cannot be decoded go to the dead-letter queue at once. A handler
+//! returns [`Error::discard`](crate::Error::discard) to drop a message on purpose, and
+//! [`FailurePolicy::Drop`] restores upstream's drop-on-error behaviour.
+//!
+//! **Queue names and `competing`** follow upstream's code: without `queue_name` and without
+//! `competing`, a subscription is *non-competing* — its queue is
+//! `sha256(routing_key + handler + service uuid)`, unique to this instance. Pass
+//! `competing(true)` (or a `queue_name`) to share one queue among instances of a service. Two
+//! different services never share a queue by accident.
+
+mod connection;
+mod consumer;
+mod naming;
+mod publisher;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use crate::envelope::{Payload, ServiceIdentity, SharedEnvelope};
+use crate::error::Error;
+use crate::message::{ErasedMessageHandler, ErasedMessageMiddleware};
+use crate::service::transport::ServiceInfo;
+
+pub use consumer::ATTEMPT_HEADER;
+/// The AMQP basic properties of a delivery (lapin's type).
+pub use lapin::BasicProperties;
+pub use naming::{decode_routing_key, encode_routing_key, is_competing, queue_name};
+
+/// What happens to a message whose handler failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FailurePolicy {
+    /// Retry up to the subscription's `max_attempts`, then dead-letter (the default).
+    #[default]
+    Retry,
+    /// Drop the message after logging the error, as upstream tomodachi does.
+    Drop,
+}
+
+/// Which envelope a subscription or publish uses.
+#[derive(Clone, Default)]
+pub(crate) enum EnvelopeChoice {
+    /// The service's `message_envelope` (raw when the service has none).
+    #[default]
+    ServiceDefault,
+    /// No envelope: the body is the payload text.
+    Raw,
+    /// This envelope.
+    Custom(SharedEnvelope),
+}
+
+impl EnvelopeChoice {
+    fn resolve(&self, service_default: Option<&SharedEnvelope>) -> Option<SharedEnvelope> {
+        match self {
+            EnvelopeChoice::ServiceDefault => service_default.cloned(),
+            EnvelopeChoice::Raw => None,
+            EnvelopeChoice::Custom(e) => Some(e.clone()),
+        }
+    }
+}
+
+/// An AMQP subscription: upstream's `@amqp(routing_key, exchange_name=..., competing=...,
+/// queue_name=..., message_envelope=...)`.
+///
+/// ```
+/// use tomodachi::amqp::AmqpSubscription;
+/// let sub = AmqpSubscription::new("example.topic").competing(true).max_attempts(3);
+/// assert_eq!(sub.routing_key(), "example.topic");
+/// ```
+#[derive(Clone)]
+pub struct AmqpSubscription {
+    routing_key: String,
+    exchange_name: Option<String>,
+    competing: Option<bool>,
+    queue_name: Option<String>,
+    envelope: EnvelopeChoice,
+    name: Option<String>,
+    max_attempts: u32,
+}
+
+impl std::fmt::Debug for AmqpSubscription {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AmqpSubscription")
+            .field("routing_key", &self.routing_key)
+            .field("exchange_name", &self.exchange_name)
+            .field("competing", &self.competing)
+            .field("queue_name", &self.queue_name)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AmqpSubscription {
+    /// Subscribes to `routing_key` (topic patterns with `*` and `#` work) on the default
+    /// exchange (`options.amqp.exchange_name`, `amq.topic`).
+    pub fn new(routing_key: impl Into<String>) -> Self {
+        Self {
+            routing_key: routing_key.into(),
+            exchange_name: None,
+            competing: None,
+            queue_name: None,
+            envelope: EnvelopeChoice::ServiceDefault,
+            name: None,
+            max_attempts: 5,
+        }
+    }
+
+    /// Binds on this exchange (a topic exchange, declared unless it is `amq.topic`).
+    pub fn exchange_name(mut self, exchange: impl Into<String>) -> Self {
+        self.exchange_name = Some(exchange.into());
+        self
+    }
+
+    /// Whether instances of the service share one queue (see the module docs for the default).
+    pub fn competing(mut self, competing: bool) -> Self {
+        self.competing = Some(competing);
+        self
+    }
+
+    /// Consumes this queue (prefixed with `options.amqp.queue_name_prefix`); implies competing.
+    pub fn queue_name(mut self, queue: impl Into<String>) -> Self {
+        self.queue_name = Some(queue.into());
+        self
+    }
+
+    /// Parses messages with this envelope instead of the service's.
+    pub fn envelope(mut self, envelope: impl crate::envelope::Envelope) -> Self {
+        self.envelope = EnvelopeChoice::Custom(Arc::new(envelope));
+        self
+    }
+
+    /// No envelope: the handler gets the body text.
+    pub fn raw(mut self) -> Self {
+        self.envelope = EnvelopeChoice::Raw;
+        self
+    }
+
+    /// The handler name: used in logs and in the non-competing queue name, so it must equal
+    /// the Python method name for a Rust and a Python instance to derive the same queue.
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// Deliveries of a failing message before it is dead-lettered (at least 1; default 5).
+    pub fn max_attempts(mut self, attempts: u32) -> Self {
+        self.max_attempts = attempts.max(1);
+        self
+    }
+
+    /// The routing key as given.
+    pub fn routing_key(&self) -> &str {
+        &self.routing_key
+    }
+}
+
+/// A registered handler.
+pub(crate) struct AmqpHandlerDef {
+    pub(crate) subscription: AmqpSubscription,
+    pub(crate) handler: ErasedMessageHandler,
+}
+
+/// A subscription with its names worked out for one service instance.
+pub(crate) struct ResolvedSubscription {
+    pub(crate) name: Arc<str>,
+    pub(crate) routing_key: String,
+    pub(crate) wire_routing_key: String,
+    pub(crate) exchange: String,
+    pub(crate) queue: String,
+    pub(crate) competing: bool,
+    pub(crate) envelope: Option<SharedEnvelope>,
+    pub(crate) handler: ErasedMessageHandler,
+    pub(crate) max_attempts: u32,
+}
+
+/// Starts a service's consumers (the transport's start phase).
+pub(crate) async fn start(
+    info: ServiceInfo,
+    defs: Vec<AmqpHandlerDef>,
+    middlewares: Arc<[ErasedMessageMiddleware]>,
+    policy: FailurePolicy,
+) -> Result<consumer::RunningAmqp, Error> {
+    let o = info.options.amqp.clone();
+    let subscriptions = defs
+        .into_iter()
+        .map(|d| {
+            let s = d.subscription;
+            let name = s.name.clone().unwrap_or_else(|| s.routing_key.clone());
+            ResolvedSubscription {
+                queue: queue_name(
+                    &s.routing_key,
+                    &name,
+                    &info.uuid,
+                    s.competing,
+                    s.queue_name.as_deref(),
+                    &o.queue_name_prefix,
+                ),
+                competing: is_competing(s.competing, s.queue_name.as_deref()),
+                wire_routing_key: naming::wire_routing_key(&o.routing_key_prefix, &s.routing_key),
+                exchange: s
+                    .exchange_name
+                    .clone()
+                    .unwrap_or_else(|| o.exchange_name.clone()),
+                envelope: s.envelope.resolve(info.envelope.as_ref()),
+                routing_key: s.routing_key,
+                handler: d.handler,
+                max_attempts: s.max_attempts,
+                name: Arc::from(name),
+            }
+        })
+        .collect();
+    consumer::start(consumer::Consuming {
+        publisher: publisher_for(&info),
+        options: o,
+        info,
+        subscriptions,
+        middlewares,
+        policy,
+    })
+    .await
+}
+
+/// One publisher (connection with confirms) per service, created on first use.
+static PUBLISHERS: Mutex<Option<HashMap<String, Arc<publisher::Publisher>>>> = Mutex::new(None);
+
+fn publisher_for(info: &ServiceInfo) -> Arc<publisher::Publisher> {
+    let key = format!("{}/{}", info.name, info.uuid);
+    let mut guard = PUBLISHERS.lock().unwrap_or_else(|p| p.into_inner());
+    guard
+        .get_or_insert_with(HashMap::new)
+        .entry(key)
+        .or_insert_with(|| Arc::new(publisher::Publisher::new(info.options.amqp.clone())))
+        .clone()
+}
+
+/// Overrides for one publish: upstream's `exchange_name`, `routing_key_prefix` and
+/// `message_envelope` arguments, and which service publishes.
+///
+/// ```
+/// use tomodachi::amqp::PublishOptions;
+/// let options = PublishOptions::new().exchange_name("events").routing_key_prefix("");
+/// ```
+#[derive(Clone, Default)]
+pub struct PublishOptions {
+    exchange_name: Option<String>,
+    routing_key_prefix: Option<String>,
+    envelope: EnvelopeChoice,
+    service: Option<String>,
+    persistent: bool,
+}
+
+impl std::fmt::Debug for PublishOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PublishOptions")
+            .field("exchange_name", &self.exchange_name)
+            .field("routing_key_prefix", &self.routing_key_prefix)
+            .field("service", &self.service)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PublishOptions {
+    /// Defaults: the service's exchange, prefix and envelope.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Publishes to this exchange.
+    pub fn exchange_name(mut self, exchange: impl Into<String>) -> Self {
+        self.exchange_name = Some(exchange.into());
+        self
+    }
+    /// Uses this routing-key prefix instead of `options.amqp.routing_key_prefix` (`""` = none).
+    pub fn routing_key_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.routing_key_prefix = Some(prefix.into());
+        self
+    }
+    /// Builds the message with this envelope.
+    pub fn envelope(mut self, envelope: impl crate::envelope::Envelope) -> Self {
+        self.envelope = EnvelopeChoice::Custom(Arc::new(envelope));
+        self
+    }
+    /// Sends the payload without an envelope (it must serialize to a string).
+    pub fn raw(mut self) -> Self {
+        self.envelope = EnvelopeChoice::Raw;
+        self
+    }
+    /// Marks the message persistent (delivery mode 2), so it survives a broker restart while
+    /// it waits in a durable queue. Upstream publishes transient messages; Python consumers
+    /// handle both.
+    pub fn persistent(mut self) -> Self {
+        self.persistent = true;
+        self
+    }
+    /// Publishes as the running service named `name` (default: the service whose handler is
+    /// running, else the most recently started service).
+    pub fn service(mut self, name: impl Into<String>) -> Self {
+        self.service = Some(name.into());
+        self
+    }
+}
+
+/// Publishes `data` with `routing_key` from the running service, in its envelope, and waits for
+/// the broker's confirm: upstream `tomodachi.amqp_publish(service, data, routing_key)`.
+///
+/// Like upstream, the message has no properties (no content type, not persistent).
+///
+/// ```no_run
+/// # async fn demo() -> tomodachi::Result<()> {
+/// tomodachi::amqp::publish(&serde_json::json!({"id": 1}), "order.created").await?;
+/// # Ok(()) }
+/// ```
+pub async fn publish<T: serde::Serialize + ?Sized>(
+    data: &T,
+    routing_key: &str,
+) -> Result<(), Error> {
+    publish_with(data, routing_key, PublishOptions::default()).await
+}
+
+/// [`publish`] with overrides.
+pub async fn publish_with<T: serde::Serialize + ?Sized>(
+    data: &T,
+    routing_key: &str,
+    options: PublishOptions,
+) -> Result<(), Error> {
+    let info =
+        crate::service::registry::current_info(options.service.as_deref()).ok_or_else(|| {
+            Error::msg(
+                "amqp publish needs a running service (none is running, or none by that name)",
+            )
+        })?;
+    let o = &info.options.amqp;
+    let payload = Payload::from_serialize(data).map_err(Error::new)?;
+    let body = match options.envelope.resolve(info.envelope.as_ref()) {
+        Some(envelope) => envelope
+            .build_message(
+                &ServiceIdentity {
+                    name: &info.name,
+                    uuid: &info.uuid,
+                },
+                routing_key,
+                &payload,
+            )
+            .map_err(Error::new)?,
+        None => match payload {
+            Payload::Text(t) => t,
+            Payload::Json(serde_json::Value::String(t)) => t,
+            _ => return Err(Error::msg("a message without an envelope must be a string")),
+        },
+    };
+    let prefix = options
+        .routing_key_prefix
+        .as_deref()
+        .unwrap_or(&o.routing_key_prefix);
+    let exchange = options.exchange_name.as_deref().unwrap_or(&o.exchange_name);
+    let exchange = if exchange.is_empty() {
+        "amq.topic"
+    } else {
+        exchange
+    };
+    publisher_for(&info)
+        .publish(
+            exchange,
+            &naming::wire_routing_key(prefix, routing_key),
+            body.as_bytes(),
+            if options.persistent {
+                lapin::BasicProperties::default().with_delivery_mode(2)
+            } else {
+                lapin::BasicProperties::default()
+            },
+        )
+        .await
+}

@@ -1,0 +1,132 @@
+//! Publishing with publisher confirms over a lazily opened, self-healing channel.
+
+use std::time::Duration;
+
+use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
+use lapin::types::ShortString;
+use lapin::{BasicProperties, Channel, Connection};
+use tokio::sync::Mutex;
+
+use super::connection;
+use crate::error::Error;
+use crate::options::AmqpOptions;
+
+/// A name or routing key as AMQP's short string; over 255 bytes is an error, not a panic.
+pub(crate) fn short(s: &str, what: &str) -> Result<ShortString, Error> {
+    ShortString::try_new(s).map_err(|e| Error::msg(format!("invalid AMQP {what} {s:?}: {e}")))
+}
+
+/// How long a publish keeps retrying through a broker outage before it fails.
+const PUBLISH_PATIENCE: Duration = Duration::from_secs(30);
+
+/// Publishes on its own connection with confirms; reconnects when the channel breaks.
+pub(crate) struct Publisher {
+    options: AmqpOptions,
+    link: Mutex<Option<(Connection, Channel)>>,
+}
+
+impl Publisher {
+    pub(crate) fn new(options: AmqpOptions) -> Self {
+        Self {
+            options,
+            link: Mutex::new(None),
+        }
+    }
+
+    async fn channel(&self) -> Result<Channel, Error> {
+        let mut link = self.link.lock().await;
+        if let Some((conn, ch)) = link.as_ref() {
+            if conn.status().connected() && ch.status().connected() {
+                return Ok(ch.clone());
+            }
+        }
+        let conn = connection::connect_once(&self.options).await?;
+        let ch = conn.create_channel().await.map_err(Error::new)?;
+        ch.confirm_select(ConfirmSelectOptions::default())
+            .await
+            .map_err(Error::new)?;
+        *link = Some((conn, ch.clone()));
+        Ok(ch)
+    }
+
+    async fn reset(&self) {
+        if let Some((conn, _)) = self.link.lock().await.take() {
+            let _ = conn.close(200, "reconnecting".into()).await;
+        }
+    }
+
+    /// Publishes and waits for the broker's confirm, retrying through connection failures
+    /// (with backoff) for up to 30 s.
+    pub(crate) async fn publish(
+        &self,
+        exchange: &str,
+        routing_key: &str,
+        body: &[u8],
+        properties: BasicProperties,
+    ) -> Result<(), Error> {
+        let exchange = short(exchange, "exchange name")?;
+        let routing_key = short(routing_key, "routing key")?;
+        let started = tokio::time::Instant::now();
+        let mut delay = Duration::from_millis(100);
+        loop {
+            let attempt = async {
+                let ch = self.channel().await?;
+                let confirm = ch
+                    .basic_publish(
+                        exchange.clone(),
+                        routing_key.clone(),
+                        BasicPublishOptions::default(),
+                        body,
+                        properties.clone(),
+                    )
+                    .await
+                    .map_err(Error::new)?
+                    .await
+                    .map_err(Error::new)?;
+                if confirm.is_nack() {
+                    return Err(Error::msg("the broker refused the message (nack)"));
+                }
+                Ok(())
+            };
+            match attempt.await {
+                Ok(()) => return Ok(()),
+                Err(e) => {
+                    self.reset().await;
+                    if started.elapsed() + delay > PUBLISH_PATIENCE {
+                        return Err(Error::msg(format!(
+                            "unable to publish to [amqp] exchange {:?} with routing key {:?}: {e}",
+                            exchange.as_str(),
+                            routing_key.as_str()
+                        )));
+                    }
+                    tracing::warn!(target: "tomodachi.amqp", error_message = %e,
+                        "publish failed, reconnecting");
+                    tokio::time::sleep(delay).await;
+                    delay = (delay * 2).min(Duration::from_secs(2));
+                }
+            }
+        }
+    }
+
+    /// Declares a durable queue without arguments (dead-letter queues), idempotently.
+    pub(crate) async fn declare_queue(&self, name: &str) -> Result<(), Error> {
+        let queue = short(name, "queue name")?;
+        let ch = self.channel().await?;
+        ch.queue_declare(
+            queue,
+            lapin::options::QueueDeclareOptions {
+                durable: true,
+                ..lapin::options::QueueDeclareOptions::default()
+            },
+            lapin::types::FieldTable::default(),
+        )
+        .await
+        .map_err(|e| Error::msg(format!("Unable to declare queue [amqp] \"{name}\": {e}")))?;
+        Ok(())
+    }
+
+    /// Closes the connection (at shutdown).
+    pub(crate) async fn close(&self) {
+        self.reset().await;
+    }
+}
