@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use jiff::civil::{self, DateTime};
+use jiff::civil::DateTime;
 
 use crate::pyint::{py_int, py_mod};
 
@@ -477,7 +477,7 @@ impl CronExpr {
         if now.second() != 0 {
             start = start.succ()?;
         }
-        self.next_match(start).map(Minute::to_datetime)
+        self.next_match(start).and_then(Minute::to_datetime)
     }
 
     /// The earliest matching minute `>= start`.
@@ -574,14 +574,17 @@ impl Minute {
         }
     }
 
-    fn to_datetime(self) -> DateTime {
-        // Only values from a valid date and the field ranges reach here.
-        civil::date(self.y as i16, self.mo as i8, self.d as i8).at(
+    fn to_datetime(self) -> Option<DateTime> {
+        DateTime::new(
+            i16::try_from(self.y).ok()?,
+            self.mo as i8,
+            self.d as i8,
             self.h as i8,
             self.mi as i8,
             0,
             0,
         )
+        .ok()
     }
 
     fn succ(self) -> Option<Minute> {
