@@ -15,6 +15,7 @@ const AMQP_ARGS: &[&str] = &[
     "queue_name",
     "message_envelope",
     "max_attempts",
+    "serial",
 ];
 
 /// Handler argument names the AMQP transport provides (upstream's keywords).
@@ -29,7 +30,7 @@ const AMQP_NAMES: &[&str] = &[
     "service",
 ];
 
-fn type_name(ty: &Type) -> Option<String> {
+pub(crate) fn type_name(ty: &Type) -> Option<String> {
     match ty {
         Type::Path(p) => p.path.segments.last().map(|s| s.ident.to_string()),
         Type::Reference(r) => type_name(&r.elem),
@@ -37,29 +38,28 @@ fn type_name(ty: &Type) -> Option<String> {
     }
 }
 
-/// The expression giving one handler argument from `__msg`.
-fn argument(name: Option<&str>, ty: &Type, pt: &syn::PatType) -> syn::Result<TokenStream> {
+/// The arguments every message transport provides from `__msg` (the envelope's parts, the
+/// message by reference, middleware values by type); `None` for other names.
+pub(crate) fn message_argument(name: Option<&str>, ty: &Type) -> Option<syn::Result<TokenStream>> {
     let span = ty.span();
     let tname = type_name(ty);
     // by type: the message itself, or a middleware value
     if tname.as_deref() == Some("Message") {
-        return Ok(if matches!(ty, Type::Reference(_)) {
-            quote_spanned! { span => &__msg }
+        return Some(if matches!(ty, Type::Reference(_)) {
+            Ok(quote_spanned! { span => &__msg })
         } else {
-            return Err(syn::Error::new_spanned(
+            Err(syn::Error::new_spanned(
                 ty,
                 "take the message by reference: `message: &Message`",
-            ));
+            ))
         });
     }
     if tname.as_deref() == Some("Extension") {
-        return Ok(quote_spanned! { span =>
+        return Some(Ok(quote_spanned! { span =>
             ::tomodachi::http::Extension(__msg.extension()?)
-        });
+        }));
     }
-    let amqp =
-        quote! { __msg.amqp().ok_or_else(|| ::tomodachi::Error::msg("not an AMQP message"))? };
-    Ok(match name {
+    Some(Ok(match name {
         Some("data") => quote_spanned! { span => __msg.data::<#ty>()? },
         Some("message") => quote_spanned! { span =>
             ::tomodachi::__private::from_json_value::<#ty>(__msg.message().clone(), "message")?
@@ -78,6 +78,19 @@ fn argument(name: Option<&str>, ty: &Type, pt: &syn::PatType) -> syn::Result<Tok
                 quote_spanned! { span => __msg.message_uuid().unwrap_or_default().to_owned() }
             }
         }
+        _ => return None,
+    }))
+}
+
+/// The expression giving one handler argument from `__msg`.
+fn argument(name: Option<&str>, ty: &Type, pt: &syn::PatType) -> syn::Result<TokenStream> {
+    if let Some(common) = message_argument(name, ty) {
+        return common;
+    }
+    let span = ty.span();
+    let amqp =
+        quote! { __msg.amqp().ok_or_else(|| ::tomodachi::Error::msg("not an AMQP message"))? };
+    Ok(match name {
         Some("routing_key") => quote_spanned! { span => #amqp.routing_key.clone() },
         Some("exchange_name") => quote_spanned! { span => #amqp.exchange_name.clone() },
         Some("properties") => quote_spanned! { span => #amqp.properties.clone() },
@@ -109,7 +122,7 @@ pub(crate) fn amqp_call(method: &ImplItemFn, attr: &Attribute) -> syn::Result<To
     if let Some(extra) = args.positional.get(1) {
         return Err(syn::Error::new_spanned(
             extra,
-            "unexpected argument; options are named: exchange_name, competing, queue_name, message_envelope, max_attempts",
+            "unexpected argument; options are named: exchange_name, competing, queue_name, message_envelope, max_attempts, serial",
         ));
     }
     let rk = lit_str(rk, "the routing key")?;
@@ -129,6 +142,9 @@ pub(crate) fn amqp_call(method: &ImplItemFn, attr: &Attribute) -> syn::Result<To
     if let Some(m) = args.get("max_attempts") {
         sub = quote_spanned! { m.span() => #sub.max_attempts(#m) };
     }
+    if let Some(v) = args.get("serial") {
+        sub = quote_spanned! { v.span() => #sub.serial(#v) };
+    }
     if let Some(env) = args.get("message_envelope") {
         sub = match env {
             syn::Expr::Path(p) if p.path.is_ident("None") => quote! { #sub.raw() },
@@ -136,6 +152,17 @@ pub(crate) fn amqp_call(method: &ImplItemFn, attr: &Attribute) -> syn::Result<To
         };
     }
 
+    message_handler_call(method, quote! { amqp }, sub, argument)
+}
+
+/// `.<builder>(<subscription>, <closure calling the method with its arguments from __msg>)`:
+/// the registration every message transport's attribute expands to.
+pub(crate) fn message_handler_call(
+    method: &ImplItemFn,
+    builder: TokenStream,
+    subscription: TokenStream,
+    argument: impl Fn(Option<&str>, &Type, &syn::PatType) -> syn::Result<TokenStream>,
+) -> syn::Result<TokenStream> {
     let name = &method.sig.ident;
     let (lets, call_args) = bind_arguments(method, argument)?;
     let convert = convert_output(
@@ -144,8 +171,8 @@ pub(crate) fn amqp_call(method: &ImplItemFn, attr: &Attribute) -> syn::Result<To
         quote! { into_result },
     );
     Ok(quote! {
-        .amqp(
-            #sub,
+        .#builder(
+            #subscription,
             move |__svc: ::std::sync::Arc<Self>, __msg: ::tomodachi::message::Message| async move {
                 #(#lets)*
                 let __ret = __svc.#name(#(#call_args),*).await;

@@ -594,3 +594,144 @@ async fn custom_exchange_and_prefixes() {
         .await;
     let _ = conn.close(200, "done".into()).await;
 }
+
+/// Two deliveries of one message (the same `message_uuid`) run the handler once; both are
+/// acknowledged (the queue ends empty).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn duplicate_messages_are_handled_once() {
+    use tomodachi::envelope::{Envelope, Payload, ServiceIdentity};
+    let rk = unique("test.dedup");
+    let seen: Seen = Arc::default();
+    let svc = Service::builder("amqp-dedup", seen.clone())
+        .options(options())
+        .message_envelope(JsonBase)
+        .amqp(
+            AmqpSubscription::new(rk.clone())
+                .name("on_message")
+                .competing(true),
+            |s: Arc<Seen>, msg: Message| async move {
+                let data: serde_json::Value = msg.data()?;
+                s.lock().unwrap().push(data);
+                Ok::<_, Error>(())
+            },
+        )
+        .build();
+    let running = App::new().service(svc).start().await.unwrap();
+    let envelope = JsonBase
+        .build_message(
+            &ServiceIdentity::new("elsewhere", "u"),
+            &rk,
+            &Payload::from_serialize(&serde_json::json!({"once": true})).unwrap(),
+        )
+        .unwrap();
+    let as_svc = tomodachi::amqp::PublishOptions::new().service("amqp-dedup");
+    for _ in 0..2 {
+        tomodachi::amqp::publish_with(&envelope, &rk, as_svc.clone().raw())
+            .await
+            .unwrap();
+    }
+    tomodachi::amqp::publish_with(&serde_json::json!({"other": 1}), &rk, as_svc)
+        .await
+        .unwrap();
+    eventually("two distinct messages", || seen.lock().unwrap().len() >= 2).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let got = seen.lock().unwrap().clone();
+    assert_eq!(got.len(), 2, "{got:?}");
+    assert_eq!(running.stop().await, 0);
+    let queue = tomodachi::amqp::queue_name(&rk, "on_message", "", Some(true), None, "");
+    assert!(
+        get_one(&queue).await.is_none(),
+        "the duplicate was acknowledged"
+    );
+}
+
+/// Deliveries are handled concurrently by default; `serial(true)` handles them one at a time
+/// in delivery order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serial_subscriptions_handle_one_message_at_a_time_in_order() {
+    #[derive(Default)]
+    struct Probe {
+        running: AtomicU32,
+        max_running: AtomicU32,
+        order: Mutex<Vec<i64>>,
+    }
+    type Shared = Arc<Probe>;
+    async fn probe(p: Arc<Shared>, msg: Message) -> Result<(), Error> {
+        let data: serde_json::Value = msg.data()?;
+        let now = p.running.fetch_add(1, Ordering::SeqCst) + 1;
+        p.max_running.fetch_max(now, Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        p.order.lock().unwrap().push(data["i"].as_i64().unwrap());
+        p.running.fetch_sub(1, Ordering::SeqCst);
+        Ok(())
+    }
+    for serial in [true, false] {
+        let rk = unique("test.serial");
+        let name = format!("amqp-serial-{serial}");
+        let p = Arc::new(Probe::default());
+        let svc = Service::builder(name.clone(), p.clone())
+            .options(options())
+            .message_envelope(JsonBase)
+            .amqp(AmqpSubscription::new(rk.clone()).serial(serial), probe)
+            .build();
+        let running = App::new().service(svc).start().await.unwrap();
+        for i in 0..10 {
+            tomodachi::amqp::publish_with(
+                &serde_json::json!({ "i": i }),
+                &rk,
+                tomodachi::amqp::PublishOptions::new().service(name.clone()),
+            )
+            .await
+            .unwrap();
+        }
+        eventually("10 messages", || p.order.lock().unwrap().len() == 10).await;
+        assert_eq!(running.stop().await, 0);
+        if serial {
+            assert_eq!(p.max_running.load(Ordering::SeqCst), 1);
+            assert_eq!(*p.order.lock().unwrap(), (0..10).collect::<Vec<_>>());
+        } else {
+            assert!(
+                p.max_running.load(Ordering::SeqCst) > 1,
+                "concurrent by default"
+            );
+        }
+    }
+}
+
+/// The consumer's channel carries `options.amqp.qos` (per-consumer and global prefetch), as
+/// RabbitMQ reports it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn consumer_channels_use_the_qos_options() {
+    let rk = unique("test.qos");
+    let mut o = options();
+    // values no other test uses, to find our channel among the broker's
+    o.amqp.qos.queue_prefetch_count = 37;
+    o.amqp.qos.global_prefetch_count = 211;
+    let svc = Service::builder("amqp-qos", ())
+        .options(o)
+        .amqp(
+            AmqpSubscription::new(rk),
+            |_s: Arc<()>, _m: Message| async {},
+        )
+        .build();
+    let running = App::new().service(svc).start().await.unwrap();
+    let out = std::process::Command::new("rabbitmqctl")
+        .args([
+            "list_channels",
+            "prefetch_count",
+            "global_prefetch_count",
+            "consumer_count",
+            "--formatter",
+            "json",
+        ])
+        .output()
+        .expect("rabbitmqctl (installed with rabbitmq-server)");
+    let channels: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        channels.iter().any(|c| c["prefetch_count"] == 37
+            && c["global_prefetch_count"] == 211
+            && c["consumer_count"] == 1),
+        "{channels:?}"
+    );
+    assert_eq!(running.stop().await, 0);
+}

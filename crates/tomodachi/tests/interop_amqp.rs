@@ -2,6 +2,9 @@
 //! over a real RabbitMQ: Python publishes → Rust handles, Rust publishes → Python handles, and a
 //! Rust and a Python instance of one service compete on one queue.
 
+#[path = "support/python.rs"]
+mod python;
+
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -12,22 +15,6 @@ use tomodachi::amqp::{AmqpSubscription, PublishOptions};
 use tomodachi::envelope::JsonBase;
 use tomodachi::message::Message;
 use tomodachi::{App, Error, Options, Service};
-
-fn python() -> PathBuf {
-    let python = std::env::var_os("TOMODACHI_TEST_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/python"));
-    let ok = Command::new(&python)
-        .args(["-c", "import tomodachi"])
-        .status()
-        .is_ok_and(|s| s.success());
-    assert!(
-        ok,
-        "{} cannot import tomodachi: run `. scripts/test-env.sh` (scripts/test.sh does)",
-        python.display()
-    );
-    python
-}
 
 /// A running Python tomodachi service; killed on drop.
 struct PyService {
@@ -42,7 +29,7 @@ impl PyService {
         let out = dir.join("received.jsonl");
         let service = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/amqp_interop.py");
         std::fs::copy(&service, dir.join("amqp_interop.py")).unwrap();
-        let python = python();
+        let python = python::python();
         let tomodachi_cli = python.parent().unwrap().join("tomodachi");
         let mut cmd = Command::new(tomodachi_cli);
         cmd.current_dir(&dir)

@@ -1,11 +1,10 @@
 //! Consuming: queue declaration and binding as upstream, handler dispatch with at-least-once
 //! delivery, reconnection after broker restarts, and a graceful drain.
 
-use std::panic::AssertUnwindSafe;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::{FutureExt, StreamExt};
+use futures_util::StreamExt;
 use lapin::options::{
     BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions,
     ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions,
@@ -16,14 +15,12 @@ use tokio::sync::watch;
 use tokio_util::task::TaskTracker;
 
 use super::publisher::{short, Publisher};
-use super::{FailurePolicy, ResolvedSubscription};
-use crate::error::{Error, Intent};
+use super::ResolvedSubscription;
+use crate::error::Error;
 use crate::http::handler::BoxFuture;
-use crate::message::{
-    AmqpInfo, ErasedMessageMiddleware, HandlerOutcome, Message, MessageNext, TransportInfo,
-};
+use crate::message::{parse_body, AmqpInfo, FailurePolicy, Message, TransportInfo, Verdict};
 use crate::options::AmqpOptions;
-use crate::service::transport::{RunningTransport, ServiceInfo};
+use crate::service::transport::RunningTransport;
 
 /// The header carrying tomodachi's delivery attempt count on retried messages.
 pub const ATTEMPT_HEADER: &str = "x-tomodachi-attempt";
@@ -33,10 +30,8 @@ const START_PATIENCE: Duration = Duration::from_secs(10);
 
 /// Everything a delivery needs, shared by all deliveries of a service.
 pub(crate) struct Consuming {
-    pub(crate) info: ServiceInfo,
     pub(crate) options: AmqpOptions,
     pub(crate) subscriptions: Vec<ResolvedSubscription>,
-    pub(crate) middlewares: Arc<[ErasedMessageMiddleware]>,
     pub(crate) policy: FailurePolicy,
     pub(crate) publisher: Arc<Publisher>,
 }
@@ -177,7 +172,7 @@ pub(crate) async fn start(consuming: Consuming) -> Result<RunningAmqp, Error> {
     crate::service::context::set_amqp_enabled();
     for sub in &consuming.subscriptions {
         tracing::debug!(target: "tomodachi.amqp", queue = %sub.queue,
-            routing_key = %sub.routing_key, handler = %sub.name, "consuming");
+            routing_key = %sub.routing_key, handler = %sub.chain.name, "consuming");
     }
     let (stop_tx, stop_rx) = watch::channel(false);
     let supervisor = tokio::spawn(supervise(consuming, session, stop_rx));
@@ -195,6 +190,21 @@ async fn stop_requested(mut rx: watch::Receiver<bool>) {
 /// lost. Handler tasks are tracked so a stop can await them.
 async fn supervise(c: Arc<Consuming>, first: Session, stop_rx: watch::Receiver<bool>) {
     let tasks = TaskTracker::new();
+    // serial subscriptions: one worker each, fed in delivery order
+    let mut serial: Vec<Option<tokio::sync::mpsc::UnboundedSender<lapin::message::Delivery>>> =
+        Vec::with_capacity(c.subscriptions.len());
+    for (index, sub) in c.subscriptions.iter().enumerate() {
+        serial.push(sub.serial.then(|| {
+            let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+            let c = c.clone();
+            tasks.spawn(async move {
+                while let Some(delivery) = rx.recv().await {
+                    handle_delivery(c.clone(), index, delivery).await;
+                }
+            });
+            tx
+        }));
+    }
     let mut session = Some(first);
     loop {
         let Some(Session {
@@ -229,9 +239,14 @@ async fn supervise(c: Arc<Consuming>, first: Session, stop_rx: watch::Receiver<b
             tokio::select! {
                 _ = stop_requested(stop_rx.clone()) => break true,
                 next = deliveries.next() => match next {
-                    Some((index, Ok(delivery))) => {
-                        tasks.spawn(handle_delivery(c.clone(), index, delivery));
-                    }
+                    Some((index, Ok(delivery))) => match serial.get(index) {
+                        Some(Some(worker)) => {
+                            let _ = worker.send(delivery);
+                        }
+                        _ => {
+                            tasks.spawn(handle_delivery(c.clone(), index, delivery));
+                        }
+                    },
                     Some((_, Err(e))) => {
                         tracing::warn!(target: "tomodachi.amqp", error_message = %e,
                             "connection to the broker lost; reconnecting");
@@ -252,6 +267,7 @@ async fn supervise(c: Arc<Consuming>, first: Session, stop_rx: watch::Receiver<b
                     .await;
             }
             drop(deliveries);
+            serial.clear();
             tasks.close();
             tasks.wait().await;
             let _ = channel.close(200, "service stopping".into()).await;
@@ -261,6 +277,7 @@ async fn supervise(c: Arc<Consuming>, first: Session, stop_rx: watch::Receiver<b
         drop(deliveries);
         let _ = conn.close(320, "reconnecting".into()).await;
     }
+    serial.clear();
     tasks.close();
     tasks.wait().await;
     c.publisher.close().await;
@@ -287,63 +304,19 @@ fn with_header(properties: &BasicProperties, key: &str, value: AMQPValue) -> Bas
     properties.clone().with_headers(headers)
 }
 
-fn panic_text(panic: Box<dyn std::any::Any + Send>) -> String {
-    panic
-        .downcast_ref::<&str>()
-        .map(|s| (*s).to_owned())
-        .or_else(|| panic.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "panic".to_owned())
-}
-
-/// What happens to a delivery after its handler ran.
-#[derive(Debug, PartialEq)]
-enum Verdict {
-    Ack,
-    Retry(String),
-    DeadLetter(String),
-    Discard(String),
-}
-
-/// Decides from the chain's result and what the handler itself did (a middleware that
-/// swallows the handler's error does not make the message disappear).
-fn verdict(result: Result<(), Error>, outcome: HandlerOutcome) -> Verdict {
-    let failure = match result {
-        Err(e) => Some((e.intent(), e.to_string())),
-        Ok(()) => outcome.failure,
-    };
-    match failure {
-        None if !outcome.ran => {
-            Verdict::Discard("a message middleware returned without calling the handler".into())
-        }
-        None => Verdict::Ack,
-        Some((Intent::Discard, why)) => Verdict::Discard(why),
-        Some((Intent::Undecodable, why)) => Verdict::DeadLetter(why),
-        Some((Intent::Retry, why)) => Verdict::Retry(why),
-    }
-}
-
 async fn handle_delivery(c: Arc<Consuming>, index: usize, delivery: lapin::message::Delivery) {
     let sub = &c.subscriptions[index];
     crate::service::context::amqp_task_started();
     let attempt = attempt_of(&delivery.properties);
-    let parsed = match std::str::from_utf8(&delivery.data) {
-        Err(e) => Err(Error::undecodable(format!(
-            "message body is not UTF-8: {e}"
-        ))),
-        Ok(body) => match &sub.envelope {
-            Some(env) => env
-                .parse_message(body)
-                .map_err(|e| Error::undecodable(format!("unable to parse the envelope: {e}"))),
-            None => crate::envelope::Envelope::parse_message(&crate::envelope::Raw, body)
-                .map_err(|e| Error::undecodable(e.to_string())),
-        },
-    };
+    let parsed = std::str::from_utf8(&delivery.data)
+        .map_err(|e| Error::undecodable(format!("message body is not UTF-8: {e}")))
+        .and_then(|body| parse_body(sub.envelope.as_ref(), body));
     let verdict = match parsed {
         Err(e) => Verdict::DeadLetter(e.to_string()),
         Ok(parsed) => {
             let message = Message::new(
                 parsed,
-                sub.name.clone(),
+                sub.chain.name.clone(),
                 TransportInfo::Amqp(AmqpInfo {
                     routing_key: sub.routing_key.clone(),
                     exchange_name: sub.exchange.clone(),
@@ -353,22 +326,7 @@ async fn handle_delivery(c: Arc<Consuming>, index: usize, delivery: lapin::messa
                     attempt,
                 }),
             );
-            let outcome = Arc::new(Mutex::new(HandlerOutcome::default()));
-            let next =
-                MessageNext::new(c.middlewares.clone(), sub.handler.clone(), outcome.clone());
-            let context = crate::logging::HandlerContext {
-                handler: sub.name.clone(),
-                kind: "tomodachi.amqp",
-                status_code: None,
-            };
-            let result = crate::service::registry::scope(
-                c.info.clone(),
-                crate::logging::scope(context, AssertUnwindSafe(next.run(message)).catch_unwind()),
-            )
-            .await
-            .unwrap_or_else(|p| Err(Error::msg(format!("handler panicked: {}", panic_text(p)))));
-            let outcome = outcome.lock().map(|o| o.clone()).unwrap_or_default();
-            verdict(result, outcome)
+            sub.chain.run(message).await
         }
     };
     settle(&c, sub, &delivery, attempt, verdict).await;
@@ -385,13 +343,13 @@ async fn settle(
     verdict: Verdict,
 ) {
     let log_failure = |why: &str| {
-        tracing::error!(target: "exception", handler = &*sub.name, queue = %sub.queue,
+        tracing::error!(target: "exception", handler = &*sub.chain.name, queue = %sub.queue,
             attempt = attempt, "uncaught exception: {why}");
     };
     let settled = match verdict {
-        Verdict::Ack => Ok(()),
+        Verdict::Done => Ok(()),
         Verdict::Discard(why) => {
-            tracing::warn!(target: "tomodachi.amqp", handler = &*sub.name, queue = %sub.queue,
+            tracing::warn!(target: "tomodachi.amqp", handler = &*sub.chain.name, queue = %sub.queue,
                 reason = %why, "message dropped");
             Ok(())
         }
@@ -436,7 +394,7 @@ async fn settle(
     let acked = match settled {
         Ok(()) => delivery.acker.ack(BasicAckOptions::default()).await,
         Err(e) => {
-            tracing::error!(target: "tomodachi.amqp", handler = &*sub.name, error_message = %e,
+            tracing::error!(target: "tomodachi.amqp", handler = &*sub.chain.name, error_message = %e,
                 "unable to retry or dead-letter the message; it is requeued");
             delivery
                 .acker
@@ -481,7 +439,7 @@ async fn dead_letter(
     properties = with_header(
         &properties,
         "x-tomodachi-handler",
-        AMQPValue::LongString(sub.name.as_bytes().into()),
+        AMQPValue::LongString(sub.chain.name.as_bytes().into()),
     );
     properties = with_header(
         &properties,
@@ -496,7 +454,7 @@ async fn dead_letter(
     c.publisher
         .publish("", &dlq, &delivery.data, properties)
         .await?;
-    tracing::warn!(target: "tomodachi.amqp", handler = &*sub.name, queue = %sub.queue,
+    tracing::warn!(target: "tomodachi.amqp", handler = &*sub.chain.name, queue = %sub.queue,
         dead_letter_queue = %dlq, reason = %why, "message moved to the dead-letter queue");
     Ok(())
 }
@@ -504,42 +462,6 @@ async fn dead_letter(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn ran(failure: Option<(Intent, &str)>) -> HandlerOutcome {
-        HandlerOutcome {
-            ran: true,
-            failure: failure.map(|(i, s)| (i, s.to_owned())),
-        }
-    }
-
-    #[test]
-    fn verdicts() {
-        assert_eq!(verdict(Ok(()), ran(None)), Verdict::Ack);
-        assert!(matches!(
-            verdict(Ok(()), HandlerOutcome::default()),
-            Verdict::Discard(_)
-        ));
-        assert_eq!(
-            verdict(Err(Error::msg("boom")), ran(Some((Intent::Retry, "boom")))),
-            Verdict::Retry("boom".into())
-        );
-        // a middleware swallowed the handler's error: still retried
-        assert_eq!(
-            verdict(Ok(()), ran(Some((Intent::Retry, "boom")))),
-            Verdict::Retry("boom".into())
-        );
-        assert_eq!(
-            verdict(
-                Err(Error::discard("skip")),
-                ran(Some((Intent::Discard, "skip")))
-            ),
-            Verdict::Discard("skip".into())
-        );
-        assert!(matches!(
-            verdict(Err(Error::undecodable("bad")), ran(None)),
-            Verdict::DeadLetter(_)
-        ));
-    }
 
     #[test]
     fn attempts_come_from_the_header() {

@@ -43,9 +43,11 @@ mod publisher;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use crate::envelope::{Payload, ServiceIdentity, SharedEnvelope};
+use crate::envelope::SharedEnvelope;
 use crate::error::Error;
-use crate::message::{ErasedMessageHandler, ErasedMessageMiddleware};
+use crate::message::{
+    build_body, EnvelopeChoice, ErasedMessageHandler, ErasedMessageMiddleware, HandlerChain,
+};
 use crate::service::transport::ServiceInfo;
 
 pub use consumer::ATTEMPT_HEADER;
@@ -53,37 +55,7 @@ pub use consumer::ATTEMPT_HEADER;
 pub use lapin::BasicProperties;
 pub use naming::{decode_routing_key, encode_routing_key, is_competing, queue_name};
 
-/// What happens to a message whose handler failed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum FailurePolicy {
-    /// Retry up to the subscription's `max_attempts`, then dead-letter (the default).
-    #[default]
-    Retry,
-    /// Drop the message after logging the error, as upstream tomodachi does.
-    Drop,
-}
-
-/// Which envelope a subscription or publish uses.
-#[derive(Clone, Default)]
-pub(crate) enum EnvelopeChoice {
-    /// The service's `message_envelope` (raw when the service has none).
-    #[default]
-    ServiceDefault,
-    /// No envelope: the body is the payload text.
-    Raw,
-    /// This envelope.
-    Custom(SharedEnvelope),
-}
-
-impl EnvelopeChoice {
-    fn resolve(&self, service_default: Option<&SharedEnvelope>) -> Option<SharedEnvelope> {
-        match self {
-            EnvelopeChoice::ServiceDefault => service_default.cloned(),
-            EnvelopeChoice::Raw => None,
-            EnvelopeChoice::Custom(e) => Some(e.clone()),
-        }
-    }
-}
+pub use crate::message::FailurePolicy;
 
 /// An AMQP subscription: upstream's `@amqp(routing_key, exchange_name=..., competing=...,
 /// queue_name=..., message_envelope=...)`.
@@ -102,6 +74,7 @@ pub struct AmqpSubscription {
     envelope: EnvelopeChoice,
     name: Option<String>,
     max_attempts: u32,
+    serial: bool,
 }
 
 impl std::fmt::Debug for AmqpSubscription {
@@ -127,6 +100,7 @@ impl AmqpSubscription {
             envelope: EnvelopeChoice::ServiceDefault,
             name: None,
             max_attempts: 5,
+            serial: false,
         }
     }
 
@@ -173,6 +147,14 @@ impl AmqpSubscription {
         self
     }
 
+    /// Handles this subscription's messages strictly one at a time, in delivery order
+    /// (upstream's behaviour). By default deliveries are handled concurrently, up to the
+    /// prefetch count (`options.amqp.qos.queue_prefetch_count`).
+    pub fn serial(mut self, serial: bool) -> Self {
+        self.serial = serial;
+        self
+    }
+
     /// The routing key as given.
     pub fn routing_key(&self) -> &str {
         &self.routing_key
@@ -187,15 +169,15 @@ pub(crate) struct AmqpHandlerDef {
 
 /// A subscription with its names worked out for one service instance.
 pub(crate) struct ResolvedSubscription {
-    pub(crate) name: Arc<str>,
+    pub(crate) chain: HandlerChain,
     pub(crate) routing_key: String,
     pub(crate) wire_routing_key: String,
     pub(crate) exchange: String,
     pub(crate) queue: String,
     pub(crate) competing: bool,
     pub(crate) envelope: Option<SharedEnvelope>,
-    pub(crate) handler: ErasedMessageHandler,
     pub(crate) max_attempts: u32,
+    pub(crate) serial: bool,
 }
 
 /// Starts a service's consumers (the transport's start phase).
@@ -228,18 +210,23 @@ pub(crate) async fn start(
                     .unwrap_or_else(|| o.exchange_name.clone()),
                 envelope: s.envelope.resolve(info.envelope.as_ref()),
                 routing_key: s.routing_key,
-                handler: d.handler,
                 max_attempts: s.max_attempts,
-                name: Arc::from(name),
+                serial: s.serial,
+                chain: HandlerChain {
+                    info: info.clone(),
+                    name: Arc::from(name),
+                    kind: "tomodachi.amqp",
+                    middlewares: middlewares.clone(),
+                    handler: d.handler,
+                    recent: Arc::default(),
+                },
             }
         })
         .collect();
     consumer::start(consumer::Consuming {
         publisher: publisher_for(&info),
         options: o,
-        info,
         subscriptions,
-        middlewares,
         policy,
     })
     .await
@@ -354,24 +341,12 @@ pub async fn publish_with<T: serde::Serialize + ?Sized>(
             )
         })?;
     let o = &info.options.amqp;
-    let payload = Payload::from_serialize(data).map_err(Error::new)?;
-    let body = match options.envelope.resolve(info.envelope.as_ref()) {
-        Some(envelope) => envelope
-            .build_message(
-                &ServiceIdentity {
-                    name: &info.name,
-                    uuid: &info.uuid,
-                },
-                routing_key,
-                &payload,
-            )
-            .map_err(Error::new)?,
-        None => match payload {
-            Payload::Text(t) => t,
-            Payload::Json(serde_json::Value::String(t)) => t,
-            _ => return Err(Error::msg("a message without an envelope must be a string")),
-        },
-    };
+    let body = build_body(
+        &info,
+        options.envelope.resolve(info.envelope.as_ref()).as_ref(),
+        routing_key,
+        data,
+    )?;
     let prefix = options
         .routing_key_prefix
         .as_deref()
