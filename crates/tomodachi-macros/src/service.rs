@@ -97,10 +97,15 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenS
 
     for item in &mut imp.items {
         let ImplItem::Fn(method) = item else { continue };
-        let amqp_attrs = crate::amqp::take_attrs(method);
+        let mut amqp_attrs = crate::amqp::take_attrs(method);
         for attr in &amqp_attrs {
             calls.push(crate::amqp::amqp_call(method, attr)?);
         }
+        let sns_sqs_attrs = crate::aws_sns_sqs::take_attrs(method);
+        for attr in &sns_sqs_attrs {
+            calls.push(crate::aws_sns_sqs::call(method, attr)?);
+        }
+        amqp_attrs.extend(sns_sqs_attrs);
         let (http_attrs, error_attrs) = take_attrs(method);
         if !http_attrs.is_empty() || !error_attrs.is_empty() {
             static_elided_lifetimes(method);

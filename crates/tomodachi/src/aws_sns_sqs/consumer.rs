@@ -1,0 +1,569 @@
+//! Consuming: the setup sequence in the start phase, then one long-polling receive loop per
+//! handler (after `started_service`), SNS notification unwrapping, at-least-once deletion,
+//! recovery from lost queues and connection errors, and a graceful drain.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use aws_sdk_sqs::types::MessageSystemAttributeName;
+use serde_json::Value;
+use tokio::sync::watch;
+
+use super::attributes::{self, AttributeValue, MessageAttributes, WireValue};
+use super::body::{self, DRAIN_MARKER};
+use super::clients::{self, AwsClients};
+use super::setup::{self, call, SubscriptionSpec};
+use super::{naming, DeadLetter, SnsSqsHandlerDef, SnsSqsInfo};
+use crate::envelope::SharedEnvelope;
+use crate::error::Error;
+use crate::http::handler::BoxFuture;
+use crate::message::{
+    parse_body, ErasedMessageMiddleware, FailurePolicy, HandlerChain, Message, TransportInfo,
+    Verdict,
+};
+use crate::options::AwsSnsSqsOptions;
+use crate::service::transport::{RunningTransport, ServiceInfo, StartPhase, TransportStarter};
+
+const TARGET: &str = "tomodachi.aws_sns_sqs";
+
+/// Long-poll wait of each `ReceiveMessage` (upstream: 20 s).
+const WAIT_TIME_SECONDS: i32 = 20;
+
+/// A handler's subscription with its names worked out for one service instance.
+struct Subscription {
+    chain: HandlerChain,
+    topic: Option<String>,
+    queue_name: String,
+    fifo: bool,
+    filter_policy: Option<Value>,
+    visibility_timeout: Option<u32>,
+    dead_letter: DeadLetter,
+    max_messages: i32,
+    envelope: Option<SharedEnvelope>,
+}
+
+impl Subscription {
+    fn spec(&self) -> SubscriptionSpec<'_> {
+        SubscriptionSpec {
+            topic: self.topic.as_deref(),
+            queue_name: &self.queue_name,
+            fifo: self.fifo,
+            filter_policy: self.filter_policy.as_ref(),
+            visibility_timeout: self.visibility_timeout,
+            dead_letter: &self.dead_letter,
+        }
+    }
+}
+
+/// Everything the receive loops share.
+struct Consuming {
+    info: ServiceInfo,
+    clients: AwsClients,
+    options: AwsSnsSqsOptions,
+    policy: FailurePolicy,
+    subscriptions: Vec<Subscription>,
+}
+
+/// Set up in the start phase, consumed after `started_service`.
+type Prepared = Arc<Mutex<Option<(Arc<Consuming>, Vec<String>)>>>;
+
+/// The transports of a service's SNS+SQS handlers: the setup sequence with the other
+/// transports (a failure aborts the start), the receive loops after `started_service`.
+pub(crate) fn start(
+    defs: Vec<SnsSqsHandlerDef>,
+    middlewares: Arc<[ErasedMessageMiddleware]>,
+    policy: FailurePolicy,
+) -> [TransportStarter; 2] {
+    let prepared: Prepared = Arc::default();
+    let slot = prepared.clone();
+    let setup = TransportStarter::new(
+        StartPhase::Transports,
+        move |info: ServiceInfo| async move {
+            let consuming = prepare(info, defs, middlewares, policy).await?;
+            let mut urls = Vec::with_capacity(consuming.subscriptions.len());
+            for sub in &consuming.subscriptions {
+                let url = setup::subscribe(&consuming.clients, &consuming.options, &sub.spec())
+                    .await
+                    .inspect_err(|_| {
+                        clients::forget(&consuming.info.name, &consuming.info.uuid);
+                    })?;
+                tracing::debug!(target: TARGET, queue_url = %url, handler = &*sub.chain.name,
+                topic = sub.topic.as_deref().unwrap_or(""), "consuming");
+                urls.push(url);
+            }
+            crate::service::context::set_aws_sns_sqs_enabled();
+            if let Ok(mut p) = slot.lock() {
+                *p = Some((Arc::new(consuming), urls));
+            }
+            Ok(Idle)
+        },
+    );
+    let receive = TransportStarter::new(StartPhase::AfterStarted, move |_info| async move {
+        let (consuming, urls) = prepared
+            .lock()
+            .ok()
+            .and_then(|mut p| p.take())
+            .ok_or_else(|| Error::msg("the SNS+SQS setup did not run"))?;
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let tracker = tokio_util::task::TaskTracker::new();
+        for (index, url) in urls.into_iter().enumerate() {
+            tracker.spawn(receive_loop(consuming.clone(), index, url, stop_rx.clone()));
+        }
+        tracker.close();
+        Ok(Receiving {
+            stop_tx,
+            tracker,
+            consuming,
+        })
+    });
+    [setup, receive]
+}
+
+/// The setup transport has nothing to drain.
+struct Idle;
+
+impl RunningTransport for Idle {
+    fn stop(self: Box<Self>) -> BoxFuture<()> {
+        Box::pin(async {})
+    }
+}
+
+/// Running receive loops; stopping lets every loop finish the batch it is handling.
+struct Receiving {
+    stop_tx: watch::Sender<bool>,
+    tracker: tokio_util::task::TaskTracker,
+    consuming: Arc<Consuming>,
+}
+
+impl RunningTransport for Receiving {
+    fn stop(self: Box<Self>) -> BoxFuture<()> {
+        Box::pin(async move {
+            tracing::debug!(target: TARGET, "draining sqs receiver loop");
+            let _ = self.stop_tx.send(true);
+            if tokio::time::timeout(Duration::from_secs(2), self.tracker.wait())
+                .await
+                .is_err()
+            {
+                tracing::warn!(target: TARGET, task_count = self.tracker.len(), "awaiting running tasks");
+                self.tracker.wait().await;
+            }
+            clients::forget(&self.consuming.info.name, &self.consuming.info.uuid);
+        })
+    }
+}
+
+async fn prepare(
+    info: ServiceInfo,
+    defs: Vec<SnsSqsHandlerDef>,
+    middlewares: Arc<[ErasedMessageMiddleware]>,
+    policy: FailurePolicy,
+) -> Result<Consuming, Error> {
+    let options = info.options.aws_sns_sqs.clone();
+    let mut subscriptions = Vec::with_capacity(defs.len());
+    for def in defs {
+        let s = def.subscription;
+        let name = s
+            .name
+            .clone()
+            .or_else(|| s.topic.clone())
+            .or_else(|| s.queue_name.clone())
+            .unwrap_or_else(|| "aws_sns_sqs".to_owned());
+        if s.topic.is_none() && s.queue_name.is_none() {
+            return Err(Error::msg(format!(
+                "AWS SNS+SQS handler {name} needs a topic or a queue_name"
+            )));
+        }
+        let queue_name = naming::queue_name(
+            s.topic.as_deref(),
+            &name,
+            &info.uuid,
+            s.competing,
+            s.queue_name.as_deref(),
+            &options.queue_name_prefix,
+            s.fifo,
+        )
+        .map_err(Error::msg)?;
+        subscriptions.push(Subscription {
+            chain: HandlerChain {
+                info: info.clone(),
+                name: Arc::from(name),
+                kind: "tomodachi.aws_sns_sqs",
+                middlewares: middlewares.clone(),
+                handler: def.handler,
+                recent: Arc::default(),
+            },
+            topic: s.topic,
+            queue_name,
+            fifo: s.fifo,
+            filter_policy: s.filter_policy,
+            visibility_timeout: s.visibility_timeout,
+            dead_letter: s.dead_letter,
+            max_messages: if (1..=10).contains(&s.max_number_of_consumed_messages) {
+                s.max_number_of_consumed_messages
+            } else {
+                10
+            },
+            envelope: s.envelope.resolve(info.envelope.as_ref()),
+        });
+    }
+    let clients = clients::for_service(&info.name, &info.uuid, &info.options).await?;
+    Ok(Consuming {
+        info,
+        clients,
+        options,
+        policy,
+        subscriptions,
+    })
+}
+
+async fn stop_requested(mut rx: watch::Receiver<bool>) {
+    let _ = rx.wait_for(|s| *s).await.map(|_| ());
+}
+
+/// Sleeps, or returns `true` early when a stop is requested.
+async fn sleep_or_stop(d: Duration, rx: &watch::Receiver<bool>) -> bool {
+    tokio::select! {
+        _ = stop_requested(rx.clone()) => true,
+        _ = tokio::time::sleep(d) => false,
+    }
+}
+
+/// Receives batches from one queue and handles each batch concurrently, until stopped.
+///
+/// A stop cancels a long poll in progress (a message it had already received becomes visible
+/// again after the visibility timeout) and lets a batch being handled finish.
+async fn receive_loop(
+    c: Arc<Consuming>,
+    index: usize,
+    mut queue_url: String,
+    stop: watch::Receiver<bool>,
+) {
+    let sub = &c.subscriptions[index];
+    let mut failing = false;
+    let mut backoff = Duration::from_secs(1);
+    loop {
+        if *stop.borrow() {
+            break;
+        }
+        let n = if queue_url.ends_with(".fifo") {
+            1
+        } else {
+            sub.max_messages
+        };
+        let request = c
+            .clients
+            .sqs
+            .receive_message()
+            .queue_url(&queue_url)
+            .wait_time_seconds(WAIT_TIME_SECONDS)
+            .max_number_of_messages(n)
+            .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
+            .message_system_attribute_names(MessageSystemAttributeName::MessageDeduplicationId)
+            .message_system_attribute_names(MessageSystemAttributeName::MessageGroupId)
+            .message_attribute_names("All")
+            .send();
+        let received = tokio::select! {
+            _ = stop_requested(stop.clone()) => break,
+            r = call("ReceiveMessage", request) => r,
+        };
+        match received {
+            Ok(out) => {
+                if failing {
+                    tracing::info!(target: TARGET, "Reconnected - receiving messages");
+                    failing = false;
+                    backoff = Duration::from_secs(1);
+                }
+                let messages = out.messages.unwrap_or_default();
+                let settled: Vec<String> = futures_util::future::join_all(
+                    messages
+                        .into_iter()
+                        .map(|m| handle_message(&c, sub, &queue_url, m)),
+                )
+                .await
+                .into_iter()
+                .flatten()
+                .collect();
+                delete_messages(&c, &queue_url, settled).await;
+            }
+            Err(e) if e.is_missing_queue() => {
+                tracing::warn!(target: TARGET, queue_url = %queue_url,
+                    "Unable to receive message from queue [sqs] on AWS ({e}) - setting up the subscription again");
+                failing = true;
+                setup::clear_caches();
+                match setup::subscribe(&c.clients, &c.options, &sub.spec()).await {
+                    Ok(url) => queue_url = url,
+                    Err(e) => {
+                        tracing::warn!(target: TARGET, error_message = %e, "Unable to set up the subscription again");
+                        if sleep_or_stop(backoff, &stop).await {
+                            break;
+                        }
+                        backoff = (backoff * 2).min(Duration::from_secs(20));
+                    }
+                }
+            }
+            Err(e) => {
+                if !failing {
+                    tracing::warn!(target: TARGET, queue_url = %queue_url,
+                        "Unable to receive message from queue [sqs] on AWS ({e})");
+                    failing = true;
+                }
+                if sleep_or_stop(Duration::from_secs(1), &stop).await {
+                    break;
+                }
+            }
+        }
+    }
+}
+
+/// The transport values of one received SQS message.
+fn message_info(
+    queue_url: &str,
+    message: &aws_sdk_sqs::types::Message,
+    notification: &body::Notification,
+    topic_prefix: &str,
+) -> SnsSqsInfo {
+    let system = |name: MessageSystemAttributeName| {
+        message
+            .attributes()
+            .and_then(|a| a.get(&name))
+            .map(String::to_owned)
+    };
+    let sns = notification.is_sns_notification();
+    let message_attributes = match message.message_attributes() {
+        Some(own) => own
+            .iter()
+            .filter_map(|(name, value)| {
+                let wire = match (value.string_value(), value.binary_value()) {
+                    (Some(s), _) => WireValue::String(s.to_owned()),
+                    (None, Some(b)) => WireValue::Binary(b.as_ref().to_vec()),
+                    (None, None) => return None,
+                };
+                AttributeValue::decode(value.data_type(), wire).map(|v| (name.clone(), v))
+            })
+            .collect::<MessageAttributes>(),
+        None => notification
+            .message_attributes
+            .as_ref()
+            .map(attributes::decode_body_attributes)
+            .unwrap_or_default(),
+    };
+    SnsSqsInfo {
+        topic: match (&notification.topic_arn, sns) {
+            (Some(arn), true) => naming::topic_from_arn(arn, topic_prefix),
+            _ => String::new(),
+        },
+        message_type: notification.kind.clone().unwrap_or_default(),
+        sns_message_id: if sns {
+            notification.message_id.clone().unwrap_or_default()
+        } else {
+            String::new()
+        },
+        sqs_message_id: message.message_id().unwrap_or_default().to_owned(),
+        message_timestamp: notification.timestamp.clone().unwrap_or_default(),
+        message_attributes,
+        approximate_receive_count: system(MessageSystemAttributeName::ApproximateReceiveCount)
+            .and_then(|n| n.parse().ok())
+            .filter(|n| *n > 0),
+        message_deduplication_id: system(MessageSystemAttributeName::MessageDeduplicationId),
+        message_group_id: system(MessageSystemAttributeName::MessageGroupId),
+        queue_url: queue_url.to_owned(),
+        receipt_handle: message.receipt_handle().unwrap_or_default().to_owned(),
+        raw_message_body: message.body().unwrap_or_default().to_owned(),
+    }
+}
+
+/// The first 1000 characters of a body, for logs.
+fn excerpt(body: &str) -> &str {
+    match body.char_indices().nth(1000) {
+        Some((i, _)) => &body[..i],
+        None => body,
+    }
+}
+
+async fn handle_message(
+    c: &Consuming,
+    sub: &Subscription,
+    queue_url: &str,
+    message: aws_sdk_sqs::types::Message,
+) -> Option<String> {
+    crate::service::context::aws_sns_sqs_task_started();
+    let raw = message.body().unwrap_or_default();
+    let verdict = match body::unwrap_body(raw) {
+        Err(e) => {
+            tracing::warn!(target: TARGET, handler = &*sub.chain.name, queue_url = %queue_url,
+                sqs_message_id = message.message_id().unwrap_or_default(),
+                message_body = excerpt(raw), "unsupported format of message body ({e})");
+            Verdict::DeadLetter(format!("unsupported format of message body: {e}"))
+        }
+        Ok(notification) if notification.message.as_deref() == Some(DRAIN_MARKER) => {
+            Verdict::Discard("drain marker".into())
+        }
+        Ok(notification) => match notification.payload() {
+            None => {
+                tracing::warn!(target: TARGET, handler = &*sub.chain.name, queue_url = %queue_url,
+                    sqs_message_id = message.message_id().unwrap_or_default(),
+                    message_body = excerpt(raw), "message body has no Message to handle");
+                Verdict::DeadLetter("message body has no Message".into())
+            }
+            Some(payload) => match parse_body(sub.envelope.as_ref(), payload) {
+                Err(e) => Verdict::DeadLetter(e.to_string()),
+                Ok(parsed) => {
+                    let info =
+                        message_info(queue_url, &message, &notification, &c.options.topic_prefix);
+                    sub.chain
+                        .run(Message::new(
+                            parsed,
+                            sub.chain.name.clone(),
+                            TransportInfo::AwsSnsSqs(info),
+                        ))
+                        .await
+                }
+            },
+        },
+    };
+    let delete = settle(c, sub, queue_url, &message, verdict);
+    crate::service::context::aws_sns_sqs_task_finished();
+    delete.then(|| message.receipt_handle.unwrap_or_default())
+}
+
+/// Whether to delete the message, or leave it for redelivery (and eventually the dead-letter
+/// queue).
+fn settle(
+    c: &Consuming,
+    sub: &Subscription,
+    queue_url: &str,
+    message: &aws_sdk_sqs::types::Message,
+    verdict: Verdict,
+) -> bool {
+    let name = &*sub.chain.name;
+    let sqs_message_id = message.message_id().unwrap_or_default();
+    let log_failure = |why: &str| {
+        tracing::error!(target: "exception", handler = name, queue_url = %queue_url,
+            sqs_message_id = sqs_message_id, "uncaught exception: {why}");
+    };
+    match verdict {
+        Verdict::Done => true,
+        Verdict::Discard(why) => {
+            if why != "drain marker" {
+                tracing::warn!(target: TARGET, handler = name, queue_url = %queue_url,
+                    sqs_message_id = sqs_message_id, reason = %why, "message dropped");
+            }
+            true
+        }
+        Verdict::Retry(why) | Verdict::DeadLetter(why) => {
+            log_failure(&why);
+            if c.policy == FailurePolicy::Drop {
+                true
+            } else {
+                tracing::info!(target: TARGET, handler = name, queue_url = %queue_url,
+                    sqs_message_id = sqs_message_id,
+                    "message left in the queue for redelivery after its visibility timeout");
+                false
+            }
+        }
+    }
+}
+
+/// Deletes a batch's handled messages: one `DeleteMessage` for one message, else one
+/// `DeleteMessageBatch` (upstream deletes one by one; a batch costs a tenth of the requests).
+/// Retried on connection errors and timeouts (up to 4 attempts).
+async fn delete_messages(c: &Consuming, queue_url: &str, mut receipt_handles: Vec<String>) {
+    receipt_handles.retain(|h| {
+        if h.is_empty() {
+            tracing::warn!(target: TARGET, queue_url = %queue_url, "no receipt handle: the message cannot be deleted");
+        }
+        !h.is_empty()
+    });
+    if receipt_handles.is_empty() {
+        return;
+    }
+    let entries: Vec<aws_sdk_sqs::types::DeleteMessageBatchRequestEntry> = receipt_handles
+        .iter()
+        .enumerate()
+        .filter_map(|(i, h)| {
+            aws_sdk_sqs::types::DeleteMessageBatchRequestEntry::builder()
+                .id(i.to_string())
+                .receipt_handle(h)
+                .build()
+                .ok()
+        })
+        .collect();
+    for attempt in 1..=4 {
+        let request: crate::http::handler::BoxFuture<Result<(), DeleteError>> = if receipt_handles
+            .len()
+            == 1
+        {
+            let fut = c
+                .clients
+                .sqs
+                .delete_message()
+                .queue_url(queue_url)
+                .receipt_handle(&receipt_handles[0])
+                .send();
+            Box::pin(async move { fut.await.map(|_| ()).map_err(DeleteError::from) })
+        } else {
+            let fut = c
+                .clients
+                .sqs
+                .delete_message_batch()
+                .queue_url(queue_url)
+                .set_entries(Some(entries.clone()))
+                .send();
+            Box::pin(async move {
+                let out = fut.await.map_err(DeleteError::from)?;
+                for failed in out.failed() {
+                    tracing::warn!(target: TARGET, "Unable to delete message [sqs] on AWS ({}: {})",
+                            failed.code(), failed.message().unwrap_or_default());
+                }
+                Ok(())
+            })
+        };
+        match tokio::time::timeout(Duration::from_secs(12), request).await {
+            Ok(Ok(())) => return,
+            Ok(Err(DeleteError::Service(why))) => {
+                tracing::warn!(target: TARGET, "Unable to delete message [sqs] on AWS ({why})");
+                return;
+            }
+            Ok(Err(DeleteError::Transport(why))) if attempt == 4 => {
+                tracing::warn!(target: TARGET, "Unable to delete message [sqs] on AWS ({why})");
+            }
+            Err(_) if attempt == 4 => {
+                tracing::warn!(target: TARGET, "Unable to delete message [sqs] on AWS (timed out)");
+            }
+            _ => tokio::time::sleep(Duration::from_millis(100 * attempt)).await,
+        }
+    }
+}
+
+/// Why a delete failed: the service refused it (not retried) or it did not get through.
+enum DeleteError {
+    Service(String),
+    Transport(String),
+}
+
+impl<E, R> From<aws_sdk_sqs::error::SdkError<E, R>> for DeleteError
+where
+    E: aws_sdk_sqs::error::ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    fn from(e: aws_sdk_sqs::error::SdkError<E, R>) -> Self {
+        match &e {
+            aws_sdk_sqs::error::SdkError::ServiceError(_) => {
+                DeleteError::Service(clients::error_text(&e))
+            }
+            _ => DeleteError::Transport(clients::error_text(&e)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn excerpts_stop_at_1000_characters() {
+        let long = "ä".repeat(1500);
+        assert_eq!(excerpt(&long).chars().count(), 1000);
+        assert_eq!(excerpt("short"), "short");
+    }
+}
