@@ -26,8 +26,16 @@ cargo fmt --all -- --check
 log "cargo clippy (all targets, warnings are errors)"
 cargo clippy --workspace --all-targets -- -D warnings
 
-log "cargo build --examples (the process tests run the example binaries)"
-cargo build --workspace --examples
+# One build of the dependencies for everything below: the test targets, the examples the
+# process tests run, and the binaries, all with the same features (a separate
+# `cargo build --examples` would resolve features without the CLI's dependencies and build every
+# dependency a second time). No incremental caches: this is a one-shot build and they doubled
+# the size of target/.
+export CARGO_INCREMENTAL=0
+
+log "cargo test --no-run (test targets, examples and binaries)"
+df -h . | tail -1 | awk '{print "disk: " $4 " free before the build"}'
+cargo test --workspace --all-targets --no-run
 
 log "cargo test"
 results=$(mktemp)
@@ -39,4 +47,5 @@ cargo test --workspace --doc 2>&1 | tee -a "$results"
 passed=$(grep -Eo '[0-9]+ passed' "$results" | awk '{s += $1} END {print s + 0}')
 failed=$(grep -Eo '[0-9]+ failed' "$results" | awk '{s += $1} END {print s + 0}')
 echo
+du -sh target 2>/dev/null | awk '{print "target/: " $1}'
 echo "tests: ${passed} passed, ${failed} failed"

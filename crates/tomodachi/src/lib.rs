@@ -43,6 +43,8 @@
 #![warn(missing_docs)]
 
 pub mod amqp;
+#[cfg(feature = "aws")]
+pub mod aws_sns_sqs;
 pub mod envelope;
 mod error;
 pub mod http;
@@ -104,5 +106,10 @@ pub mod __private {
     ) -> Result<T, crate::Error> {
         serde_json::from_value(value)
             .map_err(|e| crate::Error::undecodable(format!("unable to decode `{what}`: {e}")))
+    }
+
+    /// A macro argument (e.g. a filter policy) as JSON; `()` is `null`.
+    pub fn into_json_value<T: serde::Serialize>(value: T) -> serde_json::Value {
+        serde_json::to_value(value).unwrap_or(serde_json::Value::Null)
     }
 }

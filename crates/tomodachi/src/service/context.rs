@@ -40,6 +40,26 @@ pub(crate) fn http_task_finished() {
     HTTP_CURRENT.fetch_sub(1, Ordering::Relaxed);
 }
 
+static AWS_ENABLED: AtomicBool = AtomicBool::new(false);
+static AWS_CURRENT: AtomicI64 = AtomicI64::new(0);
+static AWS_TOTAL: AtomicU64 = AtomicU64::new(0);
+
+#[cfg_attr(not(feature = "aws"), allow(dead_code))]
+pub(crate) fn set_aws_sns_sqs_enabled() {
+    AWS_ENABLED.store(true, Ordering::Relaxed);
+}
+
+#[cfg_attr(not(feature = "aws"), allow(dead_code))]
+pub(crate) fn aws_sns_sqs_task_started() {
+    AWS_CURRENT.fetch_add(1, Ordering::Relaxed);
+    AWS_TOTAL.fetch_add(1, Ordering::Relaxed);
+}
+
+#[cfg_attr(not(feature = "aws"), allow(dead_code))]
+pub(crate) fn aws_sns_sqs_task_finished() {
+    AWS_CURRENT.fetch_sub(1, Ordering::Relaxed);
+}
+
 static SCHEDULE_ENABLED: AtomicBool = AtomicBool::new(false);
 static SCHEDULE_CURRENT: AtomicI64 = AtomicI64::new(0);
 static SCHEDULE_TOTAL: AtomicU64 = AtomicU64::new(0);
@@ -142,6 +162,18 @@ pub fn get_execution_context() -> Map<String, Value> {
             AMQP_TOTAL.load(Ordering::Relaxed).into(),
         );
         m.insert("lapin_version".into(), "4".into());
+    }
+    if AWS_ENABLED.load(Ordering::Relaxed) {
+        m.insert("aws_sns_sqs_enabled".into(), true.into());
+        m.insert(
+            "aws_sns_sqs_current_tasks".into(),
+            AWS_CURRENT.load(Ordering::Relaxed).into(),
+        );
+        m.insert(
+            "aws_sns_sqs_total_tasks".into(),
+            AWS_TOTAL.load(Ordering::Relaxed).into(),
+        );
+        m.insert("aws_sdk_version".into(), "1".into());
     }
     if SCHEDULE_ENABLED.load(Ordering::Relaxed) {
         m.insert("scheduled_functions_enabled".into(), true.into());

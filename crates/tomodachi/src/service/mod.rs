@@ -95,8 +95,10 @@ pub struct Service {
     pub(crate) definition_errors: Vec<String>,
     pub(crate) message_envelope: Option<crate::envelope::SharedEnvelope>,
     amqp_handlers: Vec<crate::amqp::AmqpHandlerDef>,
+    #[cfg(feature = "aws")]
+    sns_sqs_handlers: Vec<crate::aws_sns_sqs::SnsSqsHandlerDef>,
     message_middlewares: Vec<crate::message::ErasedMessageMiddleware>,
-    failure_policy: crate::amqp::FailurePolicy,
+    failure_policy: crate::message::FailurePolicy,
 }
 
 impl std::fmt::Debug for Service {
@@ -190,8 +192,10 @@ impl<S: Send + Sync + 'static> ServiceBuilder<S> {
                 definition_errors: Vec::new(),
                 message_envelope: None,
                 amqp_handlers: Vec::new(),
+                #[cfg(feature = "aws")]
+                sns_sqs_handlers: Vec::new(),
                 message_middlewares: Vec::new(),
-                failure_policy: crate::amqp::FailurePolicy::default(),
+                failure_policy: crate::message::FailurePolicy::default(),
             },
         }
     }
@@ -403,7 +407,7 @@ impl<S: Send + Sync + 'static> ServiceBuilder<S> {
 
     /// What happens to a message whose handler failed: retried then dead-lettered (default),
     /// or dropped as upstream does.
-    pub fn message_failure_policy(mut self, policy: crate::amqp::FailurePolicy) -> Self {
+    pub fn message_failure_policy(mut self, policy: crate::message::FailurePolicy) -> Self {
         self.service.failure_policy = policy;
         self
     }
@@ -423,6 +427,28 @@ impl<S: Send + Sync + 'static> ServiceBuilder<S> {
         self.service
             .amqp_handlers
             .push(crate::amqp::AmqpHandlerDef {
+                subscription,
+                handler: crate::message::erase_message_handler(self.state.clone(), handler),
+            });
+        self
+    }
+
+    /// Registers an AWS SNS+SQS message handler (upstream `@aws_sns_sqs`). The handler
+    /// returns `()` or `Result<(), E>`; the message is deleted only after it succeeded.
+    #[cfg(feature = "aws")]
+    pub fn aws_sns_sqs<H, Fut, O>(
+        mut self,
+        subscription: crate::aws_sns_sqs::SnsSqsSubscription,
+        handler: H,
+    ) -> Self
+    where
+        H: Fn(Arc<S>, crate::message::Message) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = O> + Send + 'static,
+        O: HookOutput,
+    {
+        self.service
+            .sns_sqs_handlers
+            .push(crate::aws_sns_sqs::SnsSqsHandlerDef {
                 subscription,
                 handler: crate::message::erase_message_handler(self.state.clone(), handler),
             });
@@ -489,11 +515,21 @@ impl<S: Send + Sync + 'static> ServiceBuilder<S> {
     /// Finishes the definition. Definition errors (e.g. a bad route regex) are reported when
     /// the service starts.
     pub fn build(mut self) -> Service {
+        let middlewares: Arc<[_]> = std::mem::take(&mut self.service.message_middlewares).into();
+        let policy = self.service.failure_policy;
+        #[cfg(feature = "aws")]
+        {
+            let handlers = std::mem::take(&mut self.service.sns_sqs_handlers);
+            if !handlers.is_empty() {
+                self.service.transports.extend(crate::aws_sns_sqs::start(
+                    handlers,
+                    middlewares.clone(),
+                    policy,
+                ));
+            }
+        }
         let handlers = std::mem::take(&mut self.service.amqp_handlers);
         if !handlers.is_empty() {
-            let middlewares: Arc<[_]> =
-                std::mem::take(&mut self.service.message_middlewares).into();
-            let policy = self.service.failure_policy;
             self.service
                 .transports
                 .push(transport::TransportStarter::new(
