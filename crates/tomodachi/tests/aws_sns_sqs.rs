@@ -1208,6 +1208,100 @@ async fn wildcard_topics_subscribe_every_matching_topic() {
     assert_eq!(app.stop().await, 0);
 }
 
+/// A user-defined envelope on a handler and on sends; `send_message` to a queue URL and to a
+/// queue ARN, one with `DelaySeconds`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn custom_envelopes_and_sends_by_url_and_arn_with_a_delay() {
+    use tomodachi::envelope::{EnvelopeError, ParsedMessage, Payload, ServiceIdentity};
+
+    /// `{"tagged": <service name>, "data": <data>}`; anything else is not a message of it.
+    struct Tagged;
+    impl Envelope for Tagged {
+        fn name(&self) -> &str {
+            "Tagged"
+        }
+        fn build_message(
+            &self,
+            service: &ServiceIdentity<'_>,
+            _topic: &str,
+            data: &Payload,
+        ) -> Result<String, EnvelopeError> {
+            let data = data.deserialize::<Value>()?;
+            Ok(json!({"tagged": service.name, "data": data}).to_string())
+        }
+        fn parse_message(&self, payload: &str) -> Result<ParsedMessage, EnvelopeError> {
+            let message: Value = serde_json::from_str(payload)
+                .map_err(|e| EnvelopeError::parse(format!("not JSON: {e}")))?;
+            if !message["tagged"].is_string() {
+                return Err(EnvelopeError::parse("not a tagged message"));
+            }
+            let data = Payload::Json(message["data"].clone());
+            Ok(ParsedMessage {
+                message,
+                data,
+                message_uuid: None,
+                timestamp: None,
+            })
+        }
+    }
+
+    type Arrivals = Arc<Mutex<Vec<(Value, Value, std::time::Instant)>>>;
+    let moto = Moto::start().await;
+    let arrivals: Arrivals = Arc::default();
+    let svc = Service::builder("awsprobe-tagged", arrivals.clone())
+        .options(moto.options())
+        .message_envelope(JsonBase)
+        .aws_sns_sqs(
+            SnsSqsSubscription::queue("tagged-queue").envelope(Tagged),
+            |arrivals: Arc<Arrivals>, msg: Message| async move {
+                let data: Value = msg.data()?;
+                let message = msg.message().clone();
+                arrivals
+                    .lock()
+                    .unwrap()
+                    .push((data, message, std::time::Instant::now()));
+                Ok::<_, Error>(())
+            },
+        )
+        .build();
+    let app = App::new().service(svc).start().await.unwrap();
+    let sqs = moto.sqs().await;
+    let url = queue_url(&sqs, "tagged-queue").await;
+    let arn = queue_attributes(&sqs, &url).await[&QueueAttributeName::QueueArn].clone();
+    let sent = std::time::Instant::now();
+    send_message_as(
+        "awsprobe-tagged",
+        &json!({"via": "url"}),
+        &url,
+        SendOptions::new().envelope(Tagged).delay_seconds(2),
+    )
+    .await
+    .unwrap();
+    send_message_as(
+        "awsprobe-tagged",
+        &json!({"via": "arn"}),
+        &arn,
+        SendOptions::new().envelope(Tagged),
+    )
+    .await
+    .unwrap();
+    eventually(20, "both messages", || arrivals.lock().unwrap().len() >= 2).await;
+    let arrivals = arrivals.lock().unwrap().clone();
+    let (first, second) = (&arrivals[0], &arrivals[1]);
+    assert_eq!(first.0, json!({"via": "arn"}), "the undelayed one first");
+    assert_eq!(second.0, json!({"via": "url"}));
+    assert_eq!(
+        second.1["tagged"], "awsprobe-tagged",
+        "parsed by the handler's envelope"
+    );
+    assert!(
+        second.2.duration_since(sent) >= Duration::from_millis(1900),
+        "DelaySeconds=2 held it back: {:?}",
+        second.2.duration_since(sent)
+    );
+    assert_eq!(app.stop().await, 0);
+}
+
 /// KMS options reach the queue and topic attributes (`""` disables encryption).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kms_options_are_applied_to_queues_and_topics() {
