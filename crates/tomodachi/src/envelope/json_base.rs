@@ -10,6 +10,7 @@ use flate2::write::ZlibEncoder;
 use flate2::Compression;
 use serde_json::{Map, Value};
 
+use super::json_base_wire as wire;
 use super::pyjson::{write_f64, write_str};
 use super::{Envelope, EnvelopeError, ParsedMessage, Payload, ServiceIdentity};
 
@@ -152,78 +153,49 @@ impl Envelope for JsonBase {
     /// or not a JSON object, `service` / `metadata` is present but not an object, or
     /// compressed data is not a string of valid base64 / zlib / UTF-8 / JSON.
     fn parse_message(&self, payload: &str) -> Result<ParsedMessage, EnvelopeError> {
-        let message: Value = serde_json::from_str(payload)
-            .map_err(|e| EnvelopeError::parse(format!("JsonBase message is not JSON: {e}")))?;
-        let Value::Object(mut message) = message else {
-            return Err(EnvelopeError::parse(format!(
-                "JsonBase message is not a JSON object but {}",
-                json_type(&message)
-            )));
-        };
-        let mut service = section(&mut message, "service")?;
-        let mut metadata = section(&mut message, "metadata")?;
-
-        let data = match metadata.get("data_encoding").and_then(Value::as_str) {
-            Some(Self::ENCODING_RAW) => message.remove("data").unwrap_or(Value::Null),
-            Some(Self::ENCODING_BASE64_GZIP_JSON) => match message.get("data") {
+        let mut wire = wire::parse(payload).map_err(|e| {
+            if e.is_data() {
+                EnvelopeError::parse(e.to_string())
+            } else {
+                EnvelopeError::parse(format!("JsonBase message is not JSON: {e}"))
+            }
+        })?;
+        let message_uuid = wire.metadata("message_uuid").as_str().map(str::to_owned);
+        let timestamp = wire.metadata("timestamp").as_f64();
+        let encoding = wire.metadata("data_encoding").as_str();
+        let data = match encoding {
+            Some(Self::ENCODING_RAW) => wire.data.take().unwrap_or(Value::Null),
+            Some(Self::ENCODING_BASE64_GZIP_JSON) => match &wire.data {
                 Some(Value::String(encoded)) => decode_compressed(encoded)?,
                 other => {
                     return Err(EnvelopeError::parse(format!(
                     "JsonBase data with data_encoding \"base64_gzip_json\" is not a string but {}",
-                    other.map_or("missing", json_type)
+                    other.as_ref().map_or("missing", json_type)
                 )))
                 }
             },
             _ => Value::Null,
         };
 
-        let message_uuid = match metadata.get("message_uuid") {
-            Some(Value::String(uuid)) => Some(uuid.clone()),
-            _ => None,
-        };
-        let timestamp = metadata.get("timestamp").and_then(Value::as_f64);
-
-        let take = |map: &mut Map<String, Value>, key: &str| map.remove(key).unwrap_or(Value::Null);
-        let mut service_out = Map::new();
-        service_out.insert("name".into(), take(&mut service, "name"));
-        service_out.insert("uuid".into(), take(&mut service, "uuid"));
-        let mut metadata_out = Map::new();
-        for key in [
-            "message_uuid",
-            "protocol_version",
-            "timestamp",
-            "topic",
-            "data_encoding",
-        ] {
-            metadata_out.insert(key.into(), take(&mut metadata, key));
+        let [name, uuid] = wire.service;
+        let mut service = Map::with_capacity(2);
+        service.insert(wire::SERVICE_KEYS[0].into(), name);
+        service.insert(wire::SERVICE_KEYS[1].into(), uuid);
+        let mut metadata = Map::with_capacity(wire::METADATA_KEYS.len());
+        for (key, value) in wire::METADATA_KEYS.into_iter().zip(wire.metadata) {
+            metadata.insert(key.into(), value);
         }
-        let mut out = Map::new();
-        out.insert("service".into(), Value::Object(service_out));
-        out.insert("metadata".into(), Value::Object(metadata_out));
-        out.insert("data".into(), data.clone());
+        let mut message = Map::with_capacity(3);
+        message.insert("service".into(), Value::Object(service));
+        message.insert("metadata".into(), Value::Object(metadata));
+        message.insert("data".into(), data.clone());
 
         Ok(ParsedMessage {
-            message: Value::Object(out),
+            message: Value::Object(message),
             data: Payload::Json(data),
             message_uuid,
             timestamp,
         })
-    }
-}
-
-/// Removes `message[key]` as an object; missing → empty. Python calls `.get` on it, so a
-/// present non-object (even `null`) is an error there too.
-fn section(
-    message: &mut Map<String, Value>,
-    key: &str,
-) -> Result<Map<String, Value>, EnvelopeError> {
-    match message.remove(key) {
-        None => Ok(Map::new()),
-        Some(Value::Object(map)) => Ok(map),
-        Some(other) => Err(EnvelopeError::parse(format!(
-            "JsonBase message's \"{key}\" is not an object but {}",
-            json_type(&other)
-        ))),
     }
 }
 

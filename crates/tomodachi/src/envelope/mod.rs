@@ -25,6 +25,7 @@
 
 mod error;
 mod json_base;
+mod json_base_wire;
 mod payload;
 mod pyjson;
 mod raw;
