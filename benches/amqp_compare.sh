@@ -57,6 +57,7 @@ want() { [[ " $1 " == *" $2 "* ]]; }
 
 mkdir -p "$OUT/logs"
 log() { echo "[amqp_compare $(date -u +%H:%M:%S)] $*" | tee -a "$OUT/run.log" >&2; }
+. "$ROOT/benches/lib.sh"
 
 # ------------------------------------------------------------------ cleanup: stop what we started
 SVC_PID=""
@@ -109,12 +110,7 @@ fi
 # ------------------------------------------------------------------ facts about this run
 {
   echo "{"
-  echo "\"date_utc\": \"$STAMP\","
-  echo "\"nproc\": $(nproc),"
-  echo "\"cpu_model\": \"$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')\","
-  echo "\"kernel\": \"$(uname -r)\","
-  echo "\"rustc\": \"$(rustc --version)\","
-  echo "\"git\": \"$(cd "$ROOT" && git rev-parse --short HEAD)$(cd "$ROOT" && git diff --quiet HEAD -- crates examples || echo '+dirty')\","
+  env_json_common
   echo "\"rabbitmq\": \"$(rabbitmqctl -q version 2> /dev/null || echo '?')\","
   echo "\"python\": \"$($PY -c 'import sys;print(sys.version.split()[0])')\","
   echo "\"packages\": $($PY -c '
@@ -128,12 +124,6 @@ print(json.dumps({p: m.version(p) for p in ["tomodachi", "aioamqp", "aiohttp"]})
 python3 -m json.tool "$OUT/env.json" > /dev/null
 log "results -> $OUT"
 
-quiet() {  # record (and wait up to QUIET_MAX s for) an idle machine before a bench
-  local q; q=$(python3 "$SHARED/quiet.py" --max-wait "$QUIET_MAX"); QUIET_MAX=$QUIET_MAX_EACH
-  echo "{\"before\":\"$1\",\"quiet\":$q}" >> "$OUT/quiet.jsonl"
-  [[ "$q" == *'"quiet": true'* ]] || log "WARN: machine not quiet before $1: $q"
-}
-cpu_line() { head -1 /proc/stat | cut -d' ' -f2- | sed 's/^ *//;s/ /,/g'; }
 machine() {  # MODE LABEL BEFORE: busy/steal over the run -> machine.jsonl
   echo "{\"mode\":\"$1\",\"label\":\"$2\",\"stat_before\":[$3],\"stat_after\":[$(cpu_line)],\"loadavg\":\"$(cut -d' ' -f1-3 /proc/loadavg)\"}" \
     >> "$OUT/machine.jsonl"

@@ -37,6 +37,7 @@ want() { [[ " $ONLY " == *" $1 "* ]]; }
 
 mkdir -p "$OUT/logs"
 log() { echo "[http_compare $(date -u +%H:%M:%S)] $*" | tee -a "$OUT/run.log" >&2; }
+. "$ROOT/benches/lib.sh"
 
 # ------------------------------------------------------------------ cleanup: stop what we started
 declare -A SVC_PIDS=()
@@ -86,12 +87,7 @@ fi
 # ------------------------------------------------------------------ facts about this run
 {
   echo "{"
-  echo "\"date_utc\": \"$STAMP\","
-  echo "\"nproc\": $(nproc),"
-  echo "\"cpu_model\": \"$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')\","
-  echo "\"kernel\": \"$(uname -r)\","
-  echo "\"rustc\": \"$(rustc --version)\","
-  echo "\"git\": \"$(cd "$ROOT" && git rev-parse --short HEAD)$(cd "$ROOT" && git diff --quiet HEAD -- crates examples || echo '+dirty')\","
+  env_json_common
   echo "\"python\": \"$($PY -c 'import sys;print(sys.version.split()[0])')\","
   echo "\"python_env\": {\"PYTHONDONTWRITEBYTECODE\": \"${PYTHONDONTWRITEBYTECODE:-}\", \"PYTHONUNBUFFERED\": \"${PYTHONUNBUFFERED:-}\"},"
   echo "\"packages\": $($PY -c '
@@ -105,11 +101,6 @@ print(json.dumps({p: m.version(p) for p in ["tomodachi", "aiohttp", "uvloop"]}))
 python3 -m json.tool "$OUT/env.json" > /dev/null
 log "results -> $OUT"
 
-quiet() {  # record (and wait up to QUIET_MAX s for) an idle machine before a bench
-  local q; q=$(python3 "$SHARED/quiet.py" --max-wait "$QUIET_MAX"); QUIET_MAX=$QUIET_MAX_EACH
-  echo "{\"before\":\"$1\",\"quiet\":$q}" >> "$OUT/quiet.jsonl"
-  [[ "$q" == *'"quiet": true'* ]] || log "WARN: machine not quiet before $1: $q"
-}
 
 # ------------------------------------------------------------------ services
 svc_start() {  # NAME URL CMD... (pinned to SVC_CPU; sets SVC_PID)

@@ -1,10 +1,14 @@
 //! The AMQP transport against a real RabbitMQ (127.0.0.1:5672, guest/guest; `scripts/test.sh`
 //! starts it). A missing broker fails these tests; it never skips them.
 
+#[path = "support/eventually.rs"]
+mod eventually;
+
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use eventually::eventually;
 use lapin::options::{BasicGetOptions, QueueDeclareOptions};
 use lapin::types::FieldTable;
 use tomodachi::amqp::{AmqpSubscription, FailurePolicy};
@@ -30,17 +34,6 @@ async fn broker() -> lapin::Connection {
     )
     .await
     .expect("RabbitMQ must run on 127.0.0.1:5672 (scripts/test-env.sh starts it)")
-}
-
-/// Waits until `check` holds, up to 30 s.
-async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
-    for _ in 0..600 {
-        if check() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("timed out waiting for {what}");
 }
 
 /// Reads one message from `queue` without consuming it for good (passive declare first).
@@ -95,7 +88,7 @@ async fn publish_and_consume_with_json_base() {
         .await
         .unwrap();
     }
-    eventually("5 messages", || seen.lock().unwrap().len() == 5).await;
+    eventually(30, "5 messages", || seen.lock().unwrap().len() == 5).await;
     let mut got: Vec<i64> = seen
         .lock()
         .unwrap()
@@ -187,7 +180,10 @@ async fn a_failing_handler_is_retried_then_succeeds() {
     )
     .await
     .unwrap();
-    eventually("three attempts", || attempts.load(Ordering::SeqCst) >= 3).await;
+    eventually(30, "three attempts", || {
+        attempts.load(Ordering::SeqCst) >= 3
+    })
+    .await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(attempts.load(Ordering::SeqCst), 3, "acked after success");
     running.stop().await;
@@ -226,7 +222,7 @@ async fn poison_messages_end_in_the_dead_letter_queue() {
     tomodachi::amqp::publish_with(&"not an envelope", &rk, as_poison.raw())
         .await
         .unwrap();
-    eventually("two attempts", || attempts.load(Ordering::SeqCst) == 2).await;
+    eventually(30, "two attempts", || attempts.load(Ordering::SeqCst) == 2).await;
     let mut dead = Vec::new();
     for _ in 0..100 {
         if let Some(m) = get_one(&dlq).await {
@@ -303,7 +299,7 @@ async fn discard_drop_policy_and_middlewares() {
             .await
             .unwrap();
     }
-    eventually("three handled", || calls.load(Ordering::SeqCst) == 3).await;
+    eventually(30, "three handled", || calls.load(Ordering::SeqCst) == 3).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(calls.load(Ordering::SeqCst), 3, "nothing was retried");
     assert_eq!(tags.lock().unwrap().len(), 3);
@@ -342,7 +338,7 @@ async fn a_middleware_swallowing_the_error_does_not_lose_the_message() {
     )
     .await
     .unwrap();
-    eventually("the retry", || calls.load(Ordering::SeqCst) == 2).await;
+    eventually(30, "the retry", || calls.load(Ordering::SeqCst) == 2).await;
     running.stop().await;
 }
 
@@ -373,7 +369,10 @@ async fn stop_waits_for_running_handlers_then_stop_service() {
     )
     .await
     .unwrap();
-    eventually("the handler to start", || !trail.lock().unwrap().is_empty()).await;
+    eventually(30, "the handler to start", || {
+        !trail.lock().unwrap().is_empty()
+    })
+    .await;
     assert_eq!(running.stop().await, 0);
     assert_eq!(
         *trail.lock().unwrap(),
@@ -494,7 +493,7 @@ mod with_macros {
         tomodachi::amqp::publish_with("plain text", "test.macro.raw", as_svc.raw())
             .await
             .unwrap();
-        eventually("both handlers", || svc.seen.lock().unwrap().len() >= 2).await;
+        eventually(30, "both handlers", || svc.seen.lock().unwrap().len() >= 2).await;
         let seen = svc.seen.lock().unwrap().clone();
         let order = seen.iter().find(|v| v.get("id").is_some()).unwrap();
         assert_eq!(
@@ -572,7 +571,10 @@ async fn custom_exchange_and_prefixes() {
     )
     .await
     .unwrap();
-    eventually("the prefixed message", || !seen.lock().unwrap().is_empty()).await;
+    eventually(30, "the prefixed message", || {
+        !seen.lock().unwrap().is_empty()
+    })
+    .await;
     let got = seen.lock().unwrap()[0].clone();
     assert_eq!(got["body"], "hi");
     assert_eq!(
@@ -633,7 +635,10 @@ async fn duplicate_messages_are_handled_once() {
     tomodachi::amqp::publish_with(&serde_json::json!({"other": 1}), &rk, as_svc)
         .await
         .unwrap();
-    eventually("two distinct messages", || seen.lock().unwrap().len() >= 2).await;
+    eventually(30, "two distinct messages", || {
+        seen.lock().unwrap().len() >= 2
+    })
+    .await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     let got = seen.lock().unwrap().clone();
     assert_eq!(got.len(), 2, "{got:?}");
@@ -684,7 +689,7 @@ async fn serial_subscriptions_handle_one_message_at_a_time_in_order() {
             .await
             .unwrap();
         }
-        eventually("10 messages", || p.order.lock().unwrap().len() == 10).await;
+        eventually(30, "10 messages", || p.order.lock().unwrap().len() == 10).await;
         assert_eq!(running.stop().await, 0);
         if serial {
             assert_eq!(p.max_running.load(Ordering::SeqCst), 1);

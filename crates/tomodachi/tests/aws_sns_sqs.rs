@@ -5,6 +5,8 @@
 
 #[path = "support/aws_proxy.rs"]
 mod aws_proxy;
+#[path = "support/eventually.rs"]
+mod eventually;
 #[path = "support/moto.rs"]
 mod moto;
 
@@ -12,6 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use aws_sdk_sqs::types::QueueAttributeName;
+use eventually::eventually;
 use moto::Moto;
 use serde_json::{json, Value};
 use tomodachi::aws_sns_sqs::{
@@ -63,17 +66,6 @@ async fn send_message_as<T: serde::Serialize + ?Sized>(
     options: SendOptions,
 ) -> Result<String, Error> {
     tomodachi::aws_sns_sqs::send_message_with(data, queue, options.service(service)).await
-}
-
-/// Waits until `check` holds, up to `secs` seconds.
-async fn eventually(secs: u64, what: &str, mut check: impl FnMut() -> bool) {
-    for _ in 0..secs * 20 {
-        if check() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("timed out waiting for {what}");
 }
 
 async fn queue_attributes(

@@ -2,89 +2,21 @@
 //! over a real RabbitMQ: Python publishes → Rust handles, Rust publishes → Python handles, and a
 //! Rust and a Python instance of one service compete on one queue.
 
+#[path = "support/eventually.rs"]
+mod eventually;
 #[path = "support/python.rs"]
 mod python;
 
 use std::collections::HashSet;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use eventually::eventually;
+use python::PyService;
 use tomodachi::amqp::{AmqpSubscription, PublishOptions};
 use tomodachi::envelope::JsonBase;
 use tomodachi::message::Message;
 use tomodachi::{App, Error, Options, Service};
-
-/// A running Python tomodachi service; killed on drop.
-struct PyService {
-    child: Child,
-    out: PathBuf,
-}
-
-impl PyService {
-    fn start(name: &str, rk_in: &str, competing: bool, rk_out: Option<(&str, u32)>) -> PyService {
-        let dir = std::env::temp_dir().join(format!("tomodachi-interop-{}", uuid::Uuid::new_v4()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let out = dir.join("received.jsonl");
-        let service = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/amqp_interop.py");
-        std::fs::copy(&service, dir.join("amqp_interop.py")).unwrap();
-        let python = python::python();
-        let tomodachi_cli = python.parent().unwrap().join("tomodachi");
-        let mut cmd = Command::new(tomodachi_cli);
-        cmd.current_dir(&dir)
-            .args(["run", "amqp_interop.py", "--production"])
-            .env("SVC_NAME", name)
-            .env("RK_IN", rk_in)
-            .env("OUT_FILE", &out)
-            .env("COMPETING", if competing { "1" } else { "0" })
-            .env("PYTHONDONTWRITEBYTECODE", "1")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
-        if let Some((rk, count)) = rk_out {
-            cmd.env("RK_OUT", rk)
-                .env("PUBLISH_COUNT", count.to_string());
-        }
-        let child = cmd.spawn().expect("start the Python service");
-        PyService { child, out }
-    }
-
-    async fn wait_ready(&self) {
-        let ready = self.out.with_extension("jsonl.ready");
-        for _ in 0..600 {
-            if ready.exists() {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("the Python service did not start");
-    }
-
-    fn received(&self) -> Vec<serde_json::Value> {
-        std::fs::read_to_string(&self.out)
-            .unwrap_or_default()
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect()
-    }
-}
-
-impl Drop for PyService {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        for _ in 0..100 {
-            if self.child.try_wait().ok().flatten().is_some() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn options() -> Options {
     let mut o = Options::default();
@@ -93,18 +25,23 @@ fn options() -> Options {
     o
 }
 
-fn unique(prefix: &str) -> String {
-    format!("{prefix}.{}", uuid::Uuid::new_v4().simple())
+/// The AMQP interop service: consumes `rk_in` (competing or not) and, with `rk_out`, publishes
+/// that many messages to it once started.
+fn py_service(name: &str, rk_in: &str, competing: bool, rk_out: Option<(&str, u32)>) -> PyService {
+    let mut env = vec![
+        ("SVC_NAME", name.to_owned()),
+        ("RK_IN", rk_in.to_owned()),
+        ("COMPETING", if competing { "1" } else { "0" }.to_owned()),
+    ];
+    if let Some((rk, count)) = rk_out {
+        env.push(("RK_OUT", rk.to_owned()));
+        env.push(("PUBLISH_COUNT", count.to_string()));
+    }
+    PyService::start("amqp_interop.py", &env)
 }
 
-async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
-    for _ in 0..600 {
-        if check() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("timed out waiting for {what}");
+fn unique(prefix: &str) -> String {
+    format!("{prefix}.{}", uuid::Uuid::new_v4().simple())
 }
 
 type Seen = Arc<Mutex<Vec<serde_json::Value>>>;
@@ -135,13 +72,13 @@ async fn python_publishes_and_rust_handles() {
         .start()
         .await
         .unwrap();
-    let py = PyService::start(
+    let py = py_service(
         "python-publisher",
         &unique("unused"),
         false,
         Some((&rk, 10)),
     );
-    eventually("10 messages from Python", || {
+    eventually(30, "10 messages from Python", || {
         seen.lock().unwrap().len() == 10
     })
     .await;
@@ -158,7 +95,7 @@ async fn python_publishes_and_rust_handles() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rust_publishes_and_python_handles() {
     let rk = unique("interop.rs2py");
-    let py = PyService::start("python-receiver", &rk, false, None);
+    let py = py_service("python-receiver", &rk, false, None);
     py.wait_ready().await;
     let running = App::new()
         .service(
@@ -179,7 +116,7 @@ async fn rust_publishes_and_python_handles() {
         .await
         .unwrap();
     }
-    eventually("10 messages in Python", || py.received().len() == 10).await;
+    eventually(30, "10 messages in Python", || py.received().len() == 10).await;
     let got = py.received();
     let ids: HashSet<i64> = got.iter().map(|d| d["i"].as_i64().unwrap()).collect();
     assert_eq!(ids, (0..10).collect());
@@ -193,7 +130,7 @@ async fn rust_publishes_and_python_handles() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rust_and_python_instances_compete_on_one_queue() {
     let rk = unique("interop.compete");
-    let py = PyService::start("interop-competitor", &rk, true, None);
+    let py = py_service("interop-competitor", &rk, true, None);
     py.wait_ready().await;
     let seen: Seen = Arc::default();
     let running = App::new()
@@ -210,7 +147,7 @@ async fn rust_and_python_instances_compete_on_one_queue() {
         .await
         .unwrap();
     }
-    eventually("all 40 handled once", || {
+    eventually(30, "all 40 handled once", || {
         seen.lock().unwrap().len() + py.received().len() >= 40
     })
     .await;

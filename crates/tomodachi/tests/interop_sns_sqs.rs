@@ -2,92 +2,38 @@
 //! over a real SNS+SQS emulator (moto): Python publishes → Rust handles (message attributes,
 //! filter policy), Rust publishes → Python handles.
 
+#[path = "support/eventually.rs"]
+mod eventually;
 #[path = "support/python.rs"]
 mod python;
 
 #[path = "support/moto.rs"]
 mod moto;
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use eventually::eventually;
+use python::PyService;
 use serde_json::{json, Value};
 use tomodachi::aws_sns_sqs::{AttributeValue, PublishOptions, SnsSqsSubscription};
 use tomodachi::envelope::JsonBase;
 use tomodachi::message::Message;
 use tomodachi::{App, Error, Service};
 
-/// A running Python tomodachi service; killed on drop.
-struct PyService {
-    child: Child,
-    out: PathBuf,
-}
-
-impl PyService {
-    fn start(endpoint: &str, topic_in: &str, topic_out: Option<(&str, u32)>) -> PyService {
-        let dir =
-            std::env::temp_dir().join(format!("tomodachi-sns-interop-{}", uuid::Uuid::new_v4()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let out = dir.join("received.jsonl");
-        let service = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/sns_sqs_interop.py");
-        std::fs::copy(&service, dir.join("sns_sqs_interop.py")).unwrap();
-        let python = python::python();
-        let mut cmd = Command::new(python.parent().unwrap().join("tomodachi"));
-        cmd.current_dir(&dir)
-            .args(["run", "sns_sqs_interop.py", "--production"])
-            .env("SVC_NAME", "python-interop")
-            .env("AWS_ENDPOINT", endpoint)
-            .env("TOPIC_IN", topic_in)
-            .env("OUT_FILE", &out)
-            .env("PYTHONDONTWRITEBYTECODE", "1")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
-        if let Some((topic, count)) = topic_out {
-            cmd.env("TOPIC_OUT", topic)
-                .env("PUBLISH_COUNT", count.to_string());
-        }
-        let child = cmd.spawn().expect("start the Python service");
-        PyService { child, out }
+/// The SNS+SQS interop service: consumes `topic_in` and, with `topic_out`, publishes that many
+/// messages to it once started.
+fn py_service(endpoint: &str, topic_in: &str, topic_out: Option<(&str, u32)>) -> PyService {
+    let mut env = vec![
+        ("SVC_NAME", "python-interop".to_owned()),
+        ("AWS_ENDPOINT", endpoint.to_owned()),
+        ("TOPIC_IN", topic_in.to_owned()),
+    ];
+    if let Some((topic, count)) = topic_out {
+        env.push(("TOPIC_OUT", topic.to_owned()));
+        env.push(("PUBLISH_COUNT", count.to_string()));
     }
-
-    async fn wait_ready(&self) {
-        let ready = self.out.with_extension("jsonl.ready");
-        for _ in 0..600 {
-            if ready.exists() {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("the Python service did not start");
-    }
-
-    fn received(&self) -> Vec<Value> {
-        std::fs::read_to_string(&self.out)
-            .unwrap_or_default()
-            .lines()
-            .filter_map(|l| serde_json::from_str(l).ok())
-            .collect()
-    }
-}
-
-impl Drop for PyService {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-async fn eventually(secs: u64, what: &str, mut check: impl FnMut() -> bool) {
-    for _ in 0..secs * 20 {
-        if check() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("timed out waiting for {what}");
+    PyService::start("sns_sqs_interop.py", &env)
 }
 
 type Log = Arc<Mutex<Vec<(Value, String, tomodachi::aws_sns_sqs::MessageAttributes)>>>;
@@ -119,7 +65,7 @@ async fn python_and_rust_exchange_messages_over_sns_sqs() {
     let app = App::new().service(svc).start().await.unwrap();
 
     const COUNT: u32 = 3;
-    let py = PyService::start(
+    let py = py_service(
         &moto.url(),
         "interop-rs-to-py",
         Some(("interop-py-to-rs", COUNT)),
