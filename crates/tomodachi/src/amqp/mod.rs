@@ -122,24 +122,12 @@ impl AmqpSubscription {
         self
     }
 
-    /// Parses messages with this envelope instead of the service's.
-    pub fn envelope(mut self, envelope: impl crate::envelope::Envelope) -> Self {
-        self.envelope = EnvelopeChoice::Custom(Arc::new(envelope));
-        self
-    }
+    crate::message::envelope_setters!(
+        envelope: "Parses messages with this envelope instead of the service's.",
+        raw: "No envelope: the handler gets the body text.",
+    );
 
-    /// No envelope: the handler gets the body text.
-    pub fn raw(mut self) -> Self {
-        self.envelope = EnvelopeChoice::Raw;
-        self
-    }
-
-    /// The handler name: used in logs and in the non-competing queue name, so it must equal
-    /// the Python method name for a Rust and a Python instance to derive the same queue.
-    pub fn name(mut self, name: impl Into<String>) -> Self {
-        self.name = Some(name.into());
-        self
-    }
+    crate::message::handler_name_setter!();
 
     /// Deliveries of a failing message before it is dead-lettered (at least 1; default 5).
     pub fn max_attempts(mut self, attempts: u32) -> Self {
@@ -286,27 +274,16 @@ impl PublishOptions {
         self.routing_key_prefix = Some(prefix.into());
         self
     }
-    /// Builds the message with this envelope.
-    pub fn envelope(mut self, envelope: impl crate::envelope::Envelope) -> Self {
-        self.envelope = EnvelopeChoice::Custom(Arc::new(envelope));
-        self
-    }
-    /// Sends the payload without an envelope (it must serialize to a string).
-    pub fn raw(mut self) -> Self {
-        self.envelope = EnvelopeChoice::Raw;
-        self
-    }
+    crate::message::envelope_setters!(
+        envelope: "Builds the message with this envelope.",
+        raw: "Sends the payload without an envelope (it must serialize to a string).",
+    );
+    crate::message::service_setter!();
     /// Marks the message persistent (delivery mode 2), so it survives a broker restart while
     /// it waits in a durable queue. Upstream publishes transient messages; Python consumers
     /// handle both.
     pub fn persistent(mut self) -> Self {
         self.persistent = true;
-        self
-    }
-    /// Publishes as the running service named `name` (default: the service whose handler is
-    /// running, else the most recently started service).
-    pub fn service(mut self, name: impl Into<String>) -> Self {
-        self.service = Some(name.into());
         self
     }
 }

@@ -54,8 +54,6 @@ mod policy;
 mod publish;
 mod setup;
 
-use std::sync::Arc;
-
 use serde_json::Value;
 
 use crate::message::{EnvelopeChoice, ErasedMessageHandler};
@@ -239,24 +237,12 @@ impl SnsSqsSubscription {
         self
     }
 
-    /// Parses messages with this envelope instead of the service's.
-    pub fn envelope(mut self, envelope: impl crate::envelope::Envelope) -> Self {
-        self.envelope = EnvelopeChoice::Custom(Arc::new(envelope));
-        self
-    }
+    crate::message::envelope_setters!(
+        envelope: "Parses messages with this envelope instead of the service's.",
+        raw: "No envelope: the handler gets the notification's `Message` text.",
+    );
 
-    /// No envelope: the handler gets the notification's `Message` text.
-    pub fn raw(mut self) -> Self {
-        self.envelope = EnvelopeChoice::Raw;
-        self
-    }
-
-    /// The handler name: used in logs and in the non-competing queue name, so it must equal
-    /// the Python method name for a Rust and a Python instance to derive the same queue.
-    pub fn name(mut self, name: impl Into<String>) -> Self {
-        self.name = Some(name.into());
-        self
-    }
+    crate::message::handler_name_setter!();
 
     /// The topic as given.
     pub fn topic_name(&self) -> Option<&str> {

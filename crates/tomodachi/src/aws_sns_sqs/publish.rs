@@ -1,8 +1,6 @@
 //! Publishing to SNS topics (upstream `aws_sns_sqs_publish`) and sending straight to SQS
 //! queues (upstream `sqs_send_message`), in the service's envelope, with message attributes.
 
-use std::sync::Arc;
-
 use aws_sdk_sns::primitives::Blob;
 
 use super::attributes::{AttributeValue, MessageAttributes, WireValue};
@@ -14,6 +12,28 @@ use crate::message::{build_body, EnvelopeChoice};
 use crate::service::transport::ServiceInfo;
 
 const TARGET: &str = "tomodachi.aws_sns_sqs";
+
+/// `message_attribute(..)` and `message_attributes(..)` for the options with a
+/// `message_attributes: MessageAttributes` field.
+macro_rules! message_attribute_setters {
+    () => {
+        /// Adds a message attribute (subscriptions' filter policies match on these).
+        pub fn message_attribute(
+            mut self,
+            name: impl Into<String>,
+            value: impl Into<AttributeValue>,
+        ) -> Self {
+            self.message_attributes.insert(name.into(), value.into());
+            self
+        }
+
+        /// Sets all message attributes.
+        pub fn message_attributes(mut self, attributes: MessageAttributes) -> Self {
+            self.message_attributes = attributes;
+            self
+        }
+    };
+}
 
 /// Overrides for one SNS publish: upstream's `topic_prefix`, `message_envelope`,
 /// `message_attributes`, `topic_attributes`, `overwrite_topic_attributes`, `group_id` and
@@ -59,30 +79,12 @@ impl PublishOptions {
         self.topic_prefix = Some(prefix.into());
         self
     }
-    /// Builds the message with this envelope.
-    pub fn envelope(mut self, envelope: impl crate::envelope::Envelope) -> Self {
-        self.envelope = EnvelopeChoice::Custom(Arc::new(envelope));
-        self
-    }
-    /// Sends the payload without an envelope (it must serialize to a string).
-    pub fn raw(mut self) -> Self {
-        self.envelope = EnvelopeChoice::Raw;
-        self
-    }
-    /// Adds a message attribute (subscriptions' filter policies match on these).
-    pub fn message_attribute(
-        mut self,
-        name: impl Into<String>,
-        value: impl Into<AttributeValue>,
-    ) -> Self {
-        self.message_attributes.insert(name.into(), value.into());
-        self
-    }
-    /// Sets all message attributes.
-    pub fn message_attributes(mut self, attributes: MessageAttributes) -> Self {
-        self.message_attributes = attributes;
-        self
-    }
+    crate::message::envelope_setters!(
+        envelope: "Builds the message with this envelope.",
+        raw: "Sends the payload without an envelope (it must serialize to a string).",
+    );
+    message_attribute_setters!();
+    crate::message::service_setter!();
     /// An SNS topic attribute to create the topic with, if publishing creates it.
     pub fn topic_attribute(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.topic_attributes.push((name.into(), value.into()));
@@ -101,12 +103,6 @@ impl PublishOptions {
     /// The FIFO deduplication id (default: a new uuid4 per message).
     pub fn deduplication_id(mut self, deduplication_id: impl Into<String>) -> Self {
         self.deduplication_id = Some(deduplication_id.into());
-        self
-    }
-    /// Publishes as the running service named `name` (default: the service whose handler is
-    /// running, else the most recently started service).
-    pub fn service(mut self, name: impl Into<String>) -> Self {
-        self.service = Some(name.into());
         self
     }
 }
@@ -153,34 +149,16 @@ impl SendOptions {
         self.queue_name_prefix = Some(prefix.into());
         self
     }
-    /// Builds the message with this envelope.
-    pub fn envelope(mut self, envelope: impl crate::envelope::Envelope) -> Self {
-        self.envelope = EnvelopeChoice::Custom(Arc::new(envelope));
-        self
-    }
-    /// No envelope inside the tomodachi body wrapper (the payload must be a string).
-    pub fn raw(mut self) -> Self {
-        self.envelope = EnvelopeChoice::Raw;
-        self
-    }
+    crate::message::envelope_setters!(
+        envelope: "Builds the message with this envelope.",
+        raw: "No envelope inside the tomodachi body wrapper (the payload must be a string).",
+    );
+    message_attribute_setters!();
+    crate::message::service_setter!();
     /// Sends the data itself as the SQS body: no envelope and no tomodachi wrapper (upstream's
     /// `message_body_formatter=None`). tomodachi consumers do not handle such bodies.
     pub fn raw_body(mut self) -> Self {
         self.raw_body = true;
-        self
-    }
-    /// Adds a message attribute.
-    pub fn message_attribute(
-        mut self,
-        name: impl Into<String>,
-        value: impl Into<AttributeValue>,
-    ) -> Self {
-        self.message_attributes.insert(name.into(), value.into());
-        self
-    }
-    /// Sets all message attributes.
-    pub fn message_attributes(mut self, attributes: MessageAttributes) -> Self {
-        self.message_attributes = attributes;
         self
     }
     /// The FIFO message group (required for `.fifo` queues).
@@ -196,11 +174,6 @@ impl SendOptions {
     /// Delays the delivery by this many seconds (0..=900).
     pub fn delay_seconds(mut self, seconds: i32) -> Self {
         self.delay_seconds = Some(seconds);
-        self
-    }
-    /// Sends as the running service named `name`.
-    pub fn service(mut self, name: impl Into<String>) -> Self {
-        self.service = Some(name.into());
         self
     }
 }

@@ -18,12 +18,14 @@ use serde_json::Value;
 #[doc(hidden)]
 pub mod bench;
 mod recent;
+mod setters;
 
 use crate::envelope::{ParsedMessage, Payload, SharedEnvelope};
 use crate::error::{Error, Intent};
 use crate::http::handler::BoxFuture;
 use crate::service::transport::ServiceInfo;
 pub(crate) use recent::RecentMessages;
+pub(crate) use setters::{envelope_setters, handler_name_setter, service_setter};
 
 /// What happens to a message whose handler failed.
 ///
