@@ -20,27 +20,30 @@ done
 log "test environment (RabbitMQ, Python tomodachi venv)"
 . scripts/test-env.sh
 
+# No incremental caches: this is a one-shot build, and they doubled the size of target/.
+export CARGO_INCREMENTAL=0
+
 log "cargo fmt --check"
 cargo fmt --all -- --check
 
 log "cargo clippy (all targets, warnings are errors)"
 cargo clippy --workspace --all-targets -- -D warnings
 
-# One build of the dependencies for everything below: the test targets, the examples the
-# process tests run, and the binaries, all with the same features (a separate
-# `cargo build --examples` would resolve features without the CLI's dependencies and build every
-# dependency a second time). No incremental caches: this is a one-shot build and they doubled
-# the size of target/.
-export CARGO_INCREMENTAL=0
+# One build of the dependencies for everything below: the example binaries the process tests
+# run, the `tomodachi` binary and the test targets all resolve the same features (with the
+# CLI's dependencies in the selection; a plain `cargo build --examples` would leave them out and
+# build every dependency a second time).
+TEST_TARGETS=(--workspace --lib --bins --tests --benches)
 
-log "cargo test --no-run (test targets, examples and binaries)"
+log "cargo build --examples --bins (the process tests run the example binaries)"
 df -h . | tail -1 | awk '{print "disk: " $4 " free before the build"}'
-cargo test --workspace --all-targets --no-run
+cargo build --workspace --examples --bins
+cargo test "${TEST_TARGETS[@]}" --no-run
 
 log "cargo test"
 results=$(mktemp)
 trap 'rm -f "$results"' EXIT
-cargo test --workspace --all-targets 2>&1 | tee -a "$results"
+cargo test "${TEST_TARGETS[@]}" 2>&1 | tee -a "$results"
 cargo test --workspace --doc 2>&1 | tee -a "$results"
 
 # One closing line for the whole run (each test binary prints its own `test result:` line).
