@@ -43,7 +43,7 @@ cargo test "${TEST_TARGETS[@]}" --no-run
 log "cargo test"
 results=$(mktemp)
 trap 'rm -f "$results"' EXIT
-cargo test "${TEST_TARGETS[@]}" 2>&1 | tee -a "$results"
+cargo test "${TEST_TARGETS[@]}" --no-fail-fast 2>&1 | tee -a "$results"
 cargo test --workspace --doc 2>&1 | tee -a "$results"
 
 # One closing line for the whole run (each test binary prints its own `test result:` line).
