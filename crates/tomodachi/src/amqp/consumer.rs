@@ -244,7 +244,9 @@ async fn supervise(c: Arc<Consuming>, first: Session, stop_rx: watch::Receiver<b
                             let _ = worker.send(delivery);
                         }
                         _ => {
-                            tasks.spawn(handle_delivery(c.clone(), index, delivery));
+                            // boxed: the task holds a pointer instead of the whole state
+                            // machine, which spawning would otherwise copy several times
+                            tasks.spawn(Box::pin(handle_delivery(c.clone(), index, delivery)));
                         }
                     },
                     Some((_, Err(e))) => {
