@@ -64,6 +64,29 @@ fn version_key(v: &str) -> Vec<(u64, String)> {
         .collect()
 }
 
+/// Appends `pub const <name>: &[(&str, &str)]` with the newest locked version of each of
+/// `names` that is in the lock file (several versions of one crate may be locked).
+fn push_table(
+    code: &mut String,
+    doc: &str,
+    name: &str,
+    names: &[&str],
+    packages: &[(String, String)],
+) {
+    let _ = writeln!(code, "{doc}\npub const {name}: &[(&str, &str)] = &[");
+    for wanted in names {
+        let newest = packages
+            .iter()
+            .filter(|(n, _)| n == wanted)
+            .map(|(_, v)| v)
+            .max_by_key(|v| version_key(v));
+        if let Some(version) = newest {
+            let _ = writeln!(code, "    ({wanted:?}, {version:?}),");
+        }
+    }
+    code.push_str("];\n");
+}
+
 fn main() {
     let manifest_dir = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_default());
     let lock_path = manifest_dir.join("../../Cargo.lock");
@@ -73,35 +96,21 @@ fn main() {
         .map(|t| locked_packages(&t))
         .unwrap_or_default();
 
-    let mut code = String::from("/// `(crate, version)` as locked when this CLI was built.\n");
-    code.push_str("pub const LOCKED: &[(&str, &str)] = &[\n");
-    for name in REPORTED {
-        // several versions of one crate may be locked: report the newest
-        let newest = packages
-            .iter()
-            .filter(|(n, _)| n == name)
-            .map(|(_, v)| v)
-            .max_by_key(|v| version_key(v));
-        if let Some(version) = newest {
-            let _ = writeln!(code, "    ({name:?}, {version:?}),");
-        }
-    }
-    code.push_str("];\n");
-    code.push_str(
-        "/// `(crate, version)` a single-file service gets when its source names the crate.\n",
+    let mut code = String::new();
+    push_table(
+        &mut code,
+        "/// `(crate, version)` as locked when this CLI was built.",
+        "LOCKED",
+        REPORTED,
+        &packages,
     );
-    code.push_str("pub const AUTOMATIC: &[(&str, &str)] = &[\n");
-    for name in AUTOMATIC {
-        let newest = packages
-            .iter()
-            .filter(|(n, _)| n == name)
-            .map(|(_, v)| v)
-            .max_by_key(|v| version_key(v));
-        if let Some(version) = newest {
-            let _ = writeln!(code, "    ({name:?}, {version:?}),");
-        }
-    }
-    code.push_str("];\n");
+    push_table(
+        &mut code,
+        "/// `(crate, version)` a single-file service gets when its source names the crate.",
+        "AUTOMATIC",
+        AUTOMATIC,
+        &packages,
+    );
 
     let out = PathBuf::from(std::env::var_os("OUT_DIR").unwrap_or_default());
     let target = Path::new(&out).join("dependency_versions.rs");

@@ -7,6 +7,8 @@
 mod aws_proxy;
 #[path = "support/eventually.rs"]
 mod eventually;
+#[path = "support/examples.rs"]
+mod examples_bin;
 #[path = "support/moto.rs"]
 mod moto;
 
@@ -18,7 +20,7 @@ use eventually::eventually;
 use moto::Moto;
 use serde_json::{json, Value};
 use tomodachi::aws_sns_sqs::{
-    AttributeValue, PublishOptions, SendOptions, SnsSqsInfo, SnsSqsSubscription,
+    AttributeValue, PublishOptions, SendOptions, SnsSqsDelivery, SnsSqsSubscription,
 };
 use tomodachi::envelope::{Envelope, JsonBase};
 use tomodachi::message::{FailurePolicy, Message, MessageNext};
@@ -30,7 +32,7 @@ const UUID: &str = "5d0b530f-5c44-4981-b01f-342801bd48f5";
 #[derive(Debug, Clone)]
 struct Seen {
     data: Value,
-    info: SnsSqsInfo,
+    info: SnsSqsDelivery,
     uuid: Option<String>,
 }
 
@@ -873,22 +875,8 @@ mod examples {
     use std::path::PathBuf;
     use std::process::{Command, Stdio};
 
+    use super::examples_bin::example_bin;
     use super::*;
-
-    fn example_bin(name: &str) -> PathBuf {
-        let exe = std::env::current_exe().expect("test binary path");
-        let dir = exe
-            .parent()
-            .and_then(|deps| deps.parent())
-            .expect("target dir");
-        let bin = dir.join("examples").join(name);
-        assert!(
-            bin.exists(),
-            "{} is missing: run `cargo build --examples` before these tests",
-            bin.display()
-        );
-        bin
-    }
 
     fn config_file(moto: &Moto) -> PathBuf {
         let path = std::env::temp_dir().join(format!("aws-moto-{}.json", uuid::Uuid::new_v4()));

@@ -1,22 +1,15 @@
-//! The `cron_preview` example binary as a process (`cargo build --examples` first; the test
+//! The `cron_preview` example binary as a process (built before the tests; the test
 //! script does that).
 
-use std::path::PathBuf;
+#[path = "support/examples.rs"]
+mod examples;
+
 use std::process::{Command, Output};
 
+use examples::example_bin;
+
 fn preview(args: &[&str]) -> Output {
-    // target/<profile>/deps/cron_preview-<hash> -> target/<profile>/examples/cron_preview
-    let exe = std::env::current_exe().expect("test binary path");
-    let dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("target dir");
-    let bin: PathBuf = dir.join("examples").join("cron_preview");
-    assert!(
-        bin.exists(),
-        "{} is missing: run `cargo build --examples` before these tests",
-        bin.display()
-    );
+    let bin = example_bin("cron_preview");
     Command::new(bin)
         .args(args)
         .output()

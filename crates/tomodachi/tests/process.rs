@@ -1,7 +1,9 @@
 //! The service binaries as processes: signals, exit codes, flags, env vars, config files and
-//! the JSON log output. Uses the example binaries (`cargo build --examples` first; the test
+//! the JSON log output. Uses the example binaries (`cargo build --workspace --examples --bins` first; the test
 //! script does that).
 
+#[path = "support/examples.rs"]
+mod examples;
 mod support;
 
 use std::io::{BufRead, BufReader};
@@ -11,24 +13,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
+use examples::example_bin;
 use serde_json::Value;
 use support::{get, send};
-
-fn example_bin(name: &str) -> PathBuf {
-    // target/<profile>/deps/process-<hash> -> target/<profile>/examples/<name>
-    let exe = std::env::current_exe().expect("test binary path");
-    let dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("target dir");
-    let bin = dir.join("examples").join(name);
-    assert!(
-        bin.exists(),
-        "{} is missing: run `cargo build --examples` before these tests",
-        bin.display()
-    );
-    bin
-}
 
 /// A running example with its stderr collected line by line.
 struct Proc {

@@ -160,9 +160,11 @@ impl Envelope for JsonBase {
                 EnvelopeError::parse(format!("JsonBase message is not JSON: {e}"))
             }
         })?;
-        let message_uuid = wire.metadata("message_uuid").as_str().map(str::to_owned);
-        let timestamp = wire.metadata("timestamp").as_f64();
-        let encoding = wire.metadata("data_encoding").as_str();
+        let message_uuid = wire.metadata[wire::MESSAGE_UUID]
+            .as_str()
+            .map(str::to_owned);
+        let timestamp = wire.metadata[wire::TIMESTAMP].as_f64();
+        let encoding = wire.metadata[wire::DATA_ENCODING].as_str();
         let data = match encoding {
             Some(Self::ENCODING_RAW) => wire.data.take().unwrap_or(Value::Null),
             Some(Self::ENCODING_BASE64_GZIP_JSON) => match &wire.data {

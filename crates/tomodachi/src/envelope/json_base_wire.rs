@@ -34,18 +34,37 @@ pub(super) struct Wire {
     pub(super) data: Option<Value>,
 }
 
-impl Wire {
-    /// `metadata[key]` for one of the [`METADATA_KEYS`].
-    pub(super) fn metadata(&self, key: &str) -> &Value {
-        let i = METADATA_KEYS.iter().position(|k| *k == key).unwrap_or(0);
-        &self.metadata[i]
-    }
-}
+/// Indices into [`Wire::metadata`] of the keys the envelope reads.
+pub(super) const MESSAGE_UUID: usize = 0;
+pub(super) const TIMESTAMP: usize = 2;
+pub(super) const DATA_ENCODING: usize = 4;
 
-/// Why a document is not a JsonBase message (the `Display` of serde_json's error then adds
-/// the position).
-fn not_an_object(what: &str, unexpected: &str) -> String {
-    format!("{what} is not a JSON object but {unexpected}")
+/// The `visit_*` methods of a visitor that accepts only JSON objects: each other kind is an
+/// error with `self.not_an_object("<kind>")`'s text.
+macro_rules! reject_non_objects {
+    () => {
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Err(E::custom(self.not_an_object("null")))
+        }
+        fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+            Err(E::custom(self.not_an_object("a boolean")))
+        }
+        fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+            Err(E::custom(self.not_an_object("a number")))
+        }
+        fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+            Err(E::custom(self.not_an_object("a number")))
+        }
+        fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+            Err(E::custom(self.not_an_object("a number")))
+        }
+        fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+            Err(E::custom(self.not_an_object("a string")))
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, _: A) -> Result<Self::Value, A::Error> {
+            Err(de::Error::custom(self.not_an_object("an array")))
+        }
+    };
 }
 
 /// Parses `body`; errors are serde_json errors: syntax errors for text that is not JSON, data
@@ -116,35 +135,15 @@ impl<'de, const N: usize> Visitor<'de> for Section<N> {
         Ok(values)
     }
 
-    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-        Err(self.not_an_object("null"))
-    }
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
-        Err(self.not_an_object("a boolean"))
-    }
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
-        Err(self.not_an_object("a number"))
-    }
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
-        Err(self.not_an_object("a number"))
-    }
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
-        Err(self.not_an_object("a number"))
-    }
-    fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
-        Err(self.not_an_object("a string"))
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, _: A) -> Result<Self::Value, A::Error> {
-        Err(self.not_an_object("an array"))
-    }
+    reject_non_objects!();
 }
 
 impl<const N: usize> Section<N> {
-    fn not_an_object<E: de::Error>(&self, unexpected: &str) -> E {
-        E::custom(format!(
+    fn not_an_object(&self, unexpected: &str) -> String {
+        format!(
             "JsonBase message's \"{}\" is not an object but {unexpected}",
             self.name
-        ))
+        )
     }
 }
 
@@ -185,29 +184,12 @@ impl<'de> Visitor<'de> for DocumentVisitor {
         Ok(wire)
     }
 
-    fn visit_unit<E: de::Error>(self) -> Result<Wire, E> {
-        Err(E::custom(not_an_object("JsonBase message", "null")))
-    }
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Wire, E> {
-        Err(E::custom(not_an_object("JsonBase message", "a boolean")))
-    }
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Wire, E> {
-        Err(E::custom(not_an_object("JsonBase message", "a number")))
-    }
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Wire, E> {
-        Err(E::custom(not_an_object("JsonBase message", "a number")))
-    }
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Wire, E> {
-        Err(E::custom(not_an_object("JsonBase message", "a number")))
-    }
-    fn visit_str<E: de::Error>(self, _: &str) -> Result<Wire, E> {
-        Err(E::custom(not_an_object("JsonBase message", "a string")))
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, _: A) -> Result<Wire, A::Error> {
-        Err(de::Error::custom(not_an_object(
-            "JsonBase message",
-            "an array",
-        )))
+    reject_non_objects!();
+}
+
+impl DocumentVisitor {
+    fn not_an_object(&self, unexpected: &str) -> String {
+        format!("JsonBase message is not a JSON object but {unexpected}")
     }
 }
 
@@ -224,9 +206,9 @@ mod tests {
         )
         .unwrap();
         assert_eq!(wire.service, [json!("n"), json!("u")]);
-        assert_eq!(wire.metadata("topic"), &json!("b"));
-        assert_eq!(wire.metadata("timestamp"), &json!(1.5));
-        assert_eq!(wire.metadata("message_uuid"), &Value::Null);
+        assert_eq!(wire.metadata[3], json!("b"), "topic");
+        assert_eq!(wire.metadata[TIMESTAMP], json!(1.5));
+        assert_eq!(wire.metadata[MESSAGE_UUID], Value::Null);
         assert_eq!(wire.data, Some(json!({"k": [1]})));
     }
 
