@@ -9,6 +9,8 @@ use std::fmt;
 
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 
+use crate::verdict::Verdict;
+
 /// A boxed, thread-safe error.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
@@ -40,18 +42,9 @@ struct Inner {
     source: Option<BoxError>,
     status: Option<StatusCode>,
     headers: HeaderMap,
-    intent: Intent,
-}
-
-/// What a message transport should do with the message a failed handler was given.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Intent {
-    /// Retry (the default for any error).
-    Retry,
-    /// The handler asked to drop the message ([`Error::discard`]).
-    Discard,
-    /// The message cannot be decoded for this handler: dead-letter it without retrying.
-    Undecodable,
+    /// What a message transport does with the message of a handler failing with this error
+    /// (`None`: retry it).
+    verdict: Option<Verdict>,
 }
 
 impl Error {
@@ -88,24 +81,42 @@ impl Error {
     /// ```
     pub fn discard(reason: impl Into<Cow<'static, str>>) -> Self {
         let mut e = Self::msg(reason);
-        e.inner.intent = Intent::Discard;
+        e.inner.verdict = Some(Verdict::Discard(e.inner.message.to_string()));
         e
     }
 
     /// Whether this error asks to drop the message ([`Error::discard`]).
     pub fn is_discard(&self) -> bool {
-        self.inner.intent == Intent::Discard
+        matches!(self.inner.verdict, Some(Verdict::Discard(_)))
+    }
+
+    /// An error that tells a message transport the message can never be handled: it goes to
+    /// the dead-letter queue at once instead of being retried.
+    ///
+    /// ```
+    /// use tomodachi::message::Verdict;
+    /// let err = tomodachi::Error::dead_letter("unknown order type");
+    /// assert_eq!(err.verdict(), Verdict::DeadLetter("unknown order type".into()));
+    /// ```
+    pub fn dead_letter(reason: impl Into<Cow<'static, str>>) -> Self {
+        let mut e = Self::msg(reason);
+        e.inner.verdict = Some(Verdict::DeadLetter(e.inner.message.to_string()));
+        e
     }
 
     /// A message that cannot be decoded (bad envelope, `data` of the wrong shape).
     pub(crate) fn undecodable(message: impl Into<Cow<'static, str>>) -> Self {
-        let mut e = Self::msg(message);
-        e.inner.intent = Intent::Undecodable;
-        e
+        Self::dead_letter(message)
     }
 
-    pub(crate) fn intent(&self) -> Intent {
-        self.inner.intent
+    /// What a message transport does with the message of a handler that failed with this
+    /// error: [`Verdict::Retry`] unless the error was made with [`Error::discard`] or
+    /// [`Error::dead_letter`].
+    pub fn verdict(&self) -> Verdict {
+        match &self.inner.verdict {
+            Some(v) => v.clone(),
+            None => Verdict::Retry(self.inner.message.to_string()),
+        }
     }
 
     /// Adds a response header to an HTTP error, e.g. `Location` for a redirect.
@@ -137,7 +148,7 @@ impl Error {
                 source,
                 status,
                 headers: HeaderMap::new(),
-                intent: Intent::Retry,
+                verdict: None,
             }),
         }
     }

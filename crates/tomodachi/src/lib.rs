@@ -1,8 +1,8 @@
 //! # tomodachi
 //!
-//! Microservices on tokio, triggered over HTTP (and, as they land, AMQP, AWS SNS+SQS and
-//! schedules): the Rust successor of the Python library
-//! [tomodachi](https://github.com/kalaspuff/tomodachi), wire-compatible with it.
+//! Microservices on tokio, triggered over HTTP, RabbitMQ/AMQP, AWS SNS+SQS and schedules: the
+//! Rust successor of the Python library [tomodachi](https://github.com/kalaspuff/tomodachi),
+//! wire-compatible with it.
 //!
 //! A service is a type whose handlers are marked with attributes:
 //!
@@ -39,12 +39,33 @@
 //!
 //! The attributes are sugar over the plain [`ServiceBuilder`] API, which works without macros
 //! (`default-features = false`).
+//!
+//! ## Features
+//!
+//! | feature | default | what it adds |
+//! |---|---|---|
+//! | `macros` | yes | `#[tomodachi::service]` and the handler attributes |
+//! | `amqp` | yes | the RabbitMQ transport ([`amqp`], on lapin) |
+//! | `aws` | yes | the AWS SNS+SQS transport (`aws_sns_sqs`, on the AWS SDK) |
+//! | `testing` | no | [`testing`](crate::testing): in-process HTTP, a test clock, RabbitMQ topic matching and SNS filter policies |
+//!
+//! HTTP, scheduled functions, envelopes, options and logging are always built. With
+//! `default-features = false` nothing pulls in lapin or the AWS SDK.
+//!
+//! ## Transports
+//!
+//! Every transport — HTTP, AMQP, SNS+SQS, the scheduler, or one of your own — plugs into the
+//! service lifecycle through the public contract in [`transport`]; the message transports share
+//! one pipeline ([`message`]): envelope, duplicate suppression, middlewares, handler, and one
+//! [`Verdict`](message::Verdict) each transport settles in its own terms.
 
 #![warn(missing_docs)]
 
+#[cfg(feature = "amqp")]
 pub mod amqp;
 #[cfg(feature = "aws")]
 pub mod aws_sns_sqs;
+mod clock;
 pub mod envelope;
 mod error;
 pub mod http;
@@ -54,6 +75,10 @@ pub mod message;
 pub mod options;
 pub mod schedule;
 mod service;
+#[cfg(feature = "testing")]
+pub mod testing;
+pub mod transport;
+mod verdict;
 
 pub use error::{BoxError, Error, Result};
 pub use launch::{launch, launch_from, load_config, LaunchArgs};

@@ -1,5 +1,5 @@
-//! The crontab dialect against the spec's worked examples (schedule.md §4.4), and the search
-//! against a literal port of upstream's algorithm (§4.3).
+//! The crontab dialect against upstream's documented examples, and the search
+//! against a literal port of upstream's algorithm.
 
 use jiff::civil::DateTime;
 use proptest::prelude::*;
@@ -323,7 +323,7 @@ fn invalid_expressions() {
     }
 }
 
-// ---- a literal port of upstream's `get_next_datetime` (schedule.md §4.3), as the oracle ----
+// ---- a literal port of upstream's `get_next_datetime`, as the oracle ----
 
 fn make(y: i32, mo: i32, d: i32, h: i32, mi: i32) -> Option<DateTime> {
     DateTime::new(

@@ -1,4 +1,4 @@
-//! Intervals, timestamps, time zones and DST (schedule.md §2, §3) through `Schedule::next_fire`.
+//! Intervals, timestamps, time zones and DST through `Schedule::next_fire`.
 
 use super::*;
 

@@ -15,12 +15,11 @@ use tokio::sync::watch;
 use tokio_util::task::TaskTracker;
 
 use super::publisher::{short, Publisher};
-use super::ResolvedSubscription;
+use super::{AmqpDelivery, ResolvedSubscription};
 use crate::error::Error;
-use crate::http::handler::BoxFuture;
-use crate::message::{parse_body, AmqpInfo, FailurePolicy, Message, TransportInfo, Verdict};
+use crate::message::{parse_body, FailurePolicy, Message, Verdict};
 use crate::options::AmqpOptions;
-use crate::service::transport::RunningTransport;
+use crate::transport::{BoxFuture, DeclaredTransport, RunningTransport};
 
 /// The header carrying tomodachi's delivery attempt count on retried messages.
 pub const ATTEMPT_HEADER: &str = "x-tomodachi-attempt";
@@ -42,8 +41,44 @@ pub(crate) struct RunningAmqp {
     supervisor: tokio::task::JoinHandle<()>,
 }
 
+/// Connected, with every exchange and queue declared and bound; not consuming yet.
+pub(crate) struct DeclaredAmqp {
+    consuming: Arc<Consuming>,
+    conn: Connection,
+    channel: Channel,
+}
+
+impl DeclaredTransport for DeclaredAmqp {
+    fn start(self: Box<Self>) -> BoxFuture<'static, Result<Box<dyn RunningTransport>, Error>> {
+        Box::pin(async move {
+            let Self {
+                consuming,
+                conn,
+                channel,
+            } = *self;
+            let consumers = consume(&consuming, &channel).await?;
+            crate::service::context::set_amqp_enabled();
+            for sub in &consuming.subscriptions {
+                tracing::debug!(target: "tomodachi.amqp", queue = %sub.queue,
+                    routing_key = %sub.routing_key, handler = %sub.chain.name, "consuming");
+            }
+            let session = Session {
+                conn,
+                channel,
+                consumers,
+            };
+            let (stop_tx, stop_rx) = watch::channel(false);
+            let supervisor = tokio::spawn(supervise(consuming, session, stop_rx));
+            Ok(Box::new(RunningAmqp {
+                stop_tx,
+                supervisor,
+            }) as Box<dyn RunningTransport>)
+        })
+    }
+}
+
 impl RunningTransport for RunningAmqp {
-    fn stop(self: Box<Self>) -> BoxFuture<()> {
+    fn stop(self: Box<Self>) -> BoxFuture<'static, ()> {
         Box::pin(async move {
             let _ = self.stop_tx.send(true);
             let _ = self.supervisor.await;
@@ -72,8 +107,12 @@ fn x_expires(queue_ttl: u64) -> FieldTable {
     args
 }
 
-/// Declares exchanges and queues, binds and consumes, as upstream (amqp.md §5, §7).
-async fn open_session(c: &Consuming, patience: Duration) -> Result<Session, Error> {
+/// Connects, declares exchanges and queues and binds them, as upstream (the QoS, exchange,
+/// queue and binding declarations of Python tomodachi's AMQP transport).
+async fn declare_session(
+    c: &Consuming,
+    patience: Duration,
+) -> Result<(Connection, Channel), Error> {
     let conn = super::connection::connect(&c.options, patience).await?;
     let channel = conn.create_channel().await.map_err(Error::new)?;
     let qos = &c.options.qos;
@@ -85,8 +124,7 @@ async fn open_session(c: &Consuming, patience: Duration) -> Result<Session, Erro
         .basic_qos(qos.global_prefetch_count, BasicQosOptions { global: true })
         .await
         .map_err(Error::new)?;
-    let mut consumers = Vec::with_capacity(c.subscriptions.len());
-    for (index, sub) in c.subscriptions.iter().enumerate() {
+    for sub in &c.subscriptions {
         let exchange = short(&sub.exchange, "exchange name")?;
         if !sub.exchange.is_empty() && sub.exchange != "amq.topic" {
             channel
@@ -147,9 +185,17 @@ async fn open_session(c: &Consuming, patience: Duration) -> Result<Session, Erro
             )
             .await
             .map_err(Error::new)?;
+    }
+    Ok((conn, channel))
+}
+
+/// Starts a consumer on every subscription's queue.
+async fn consume(c: &Consuming, channel: &Channel) -> Result<Vec<(usize, lapin::Consumer)>, Error> {
+    let mut consumers = Vec::with_capacity(c.subscriptions.len());
+    for (index, sub) in c.subscriptions.iter().enumerate() {
         let consumer = channel
             .basic_consume(
-                queue_name,
+                short(&sub.queue, "queue name")?,
                 ShortString::from(""),
                 BasicConsumeOptions::default(),
                 FieldTable::default(),
@@ -158,6 +204,13 @@ async fn open_session(c: &Consuming, patience: Duration) -> Result<Session, Erro
             .map_err(Error::new)?;
         consumers.push((index, consumer));
     }
+    Ok(consumers)
+}
+
+/// Declares and consumes again (after a reconnect).
+async fn open_session(c: &Consuming, patience: Duration) -> Result<Session, Error> {
+    let (conn, channel) = declare_session(c, patience).await?;
+    let consumers = consume(c, &channel).await?;
     Ok(Session {
         conn,
         channel,
@@ -165,20 +218,15 @@ async fn open_session(c: &Consuming, patience: Duration) -> Result<Session, Erro
     })
 }
 
-/// Connects and subscribes (the start phase), then hands deliveries to handlers until stopped.
-pub(crate) async fn start(consuming: Consuming) -> Result<RunningAmqp, Error> {
+/// Connects and declares everything (the declare phase); consuming starts with
+/// [`DeclaredAmqp`]'s start.
+pub(crate) async fn declare(consuming: Consuming) -> Result<DeclaredAmqp, Error> {
     let consuming = Arc::new(consuming);
-    let session = open_session(&consuming, START_PATIENCE).await?;
-    crate::service::context::set_amqp_enabled();
-    for sub in &consuming.subscriptions {
-        tracing::debug!(target: "tomodachi.amqp", queue = %sub.queue,
-            routing_key = %sub.routing_key, handler = %sub.chain.name, "consuming");
-    }
-    let (stop_tx, stop_rx) = watch::channel(false);
-    let supervisor = tokio::spawn(supervise(consuming, session, stop_rx));
-    Ok(RunningAmqp {
-        stop_tx,
-        supervisor,
+    let (conn, channel) = declare_session(&consuming, START_PATIENCE).await?;
+    Ok(DeclaredAmqp {
+        consuming,
+        conn,
+        channel,
     })
 }
 
@@ -319,14 +367,15 @@ async fn handle_delivery(c: Arc<Consuming>, index: usize, delivery: lapin::messa
             let message = Message::new(
                 parsed,
                 sub.chain.name.clone(),
-                TransportInfo::Amqp(AmqpInfo {
+                AmqpDelivery {
                     routing_key: sub.routing_key.clone(),
                     exchange_name: sub.exchange.clone(),
                     delivery_routing_key: delivery.routing_key.as_str().to_owned(),
+                    delivery_tag: delivery.delivery_tag,
                     redelivered: delivery.redelivered,
                     properties: delivery.properties.clone(),
                     attempt,
-                }),
+                },
             );
             sub.chain.run(message).await
         }
@@ -349,7 +398,7 @@ async fn settle(
             attempt = attempt, "uncaught exception: {why}");
     };
     let settled = match verdict {
-        Verdict::Done => Ok(()),
+        Verdict::Ack => Ok(()),
         Verdict::Discard(why) => {
             tracing::warn!(target: "tomodachi.amqp", handler = &*sub.chain.name, queue = %sub.queue,
                 reason = %why, "message dropped");

@@ -35,6 +35,7 @@
 //! `competing(true)` (or a `queue_name`) to share one queue among instances of a service. Two
 //! different services never share a queue by accident.
 
+mod builder;
 mod connection;
 mod consumer;
 mod naming;
@@ -45,10 +46,8 @@ use std::sync::{Arc, Mutex};
 
 use crate::envelope::SharedEnvelope;
 use crate::error::Error;
-use crate::message::{
-    build_body, EnvelopeChoice, ErasedMessageHandler, ErasedMessageMiddleware, HandlerChain,
-};
-use crate::service::transport::ServiceInfo;
+use crate::message::{build_body, EnvelopeChoice, HandlerChain, Message, MessageHandler};
+use crate::transport::{BoxFuture, DeclaredTransport, Transport, TransportContext};
 
 pub use consumer::ATTEMPT_HEADER;
 /// The AMQP basic properties of a delivery (lapin's type).
@@ -149,10 +148,40 @@ impl AmqpSubscription {
     }
 }
 
+/// What the AMQP transport delivers with each message (upstream's transport keywords),
+/// reachable from a handler as [`Message::amqp`] or `message.transport::<AmqpDelivery>()`.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct AmqpDelivery {
+    /// The subscription's routing key as written on the handler (unprefixed, may hold
+    /// wildcards): upstream's `routing_key`.
+    pub routing_key: String,
+    /// The subscription's exchange: upstream's `exchange_name`.
+    pub exchange_name: String,
+    /// The routing key the message was actually published with (prefix and encoding as on the
+    /// wire). Upstream does not expose it.
+    pub delivery_routing_key: String,
+    /// The delivery tag on the consumer's channel.
+    pub delivery_tag: u64,
+    /// Whether the broker marked the delivery as redelivered.
+    pub redelivered: bool,
+    /// The AMQP basic properties of the delivery (upstream's `properties`).
+    pub properties: lapin::BasicProperties,
+    /// 1 for the first delivery; counts tomodachi's retries of this message.
+    pub attempt: u32,
+}
+
+impl Message {
+    /// The AMQP values, for messages from RabbitMQ.
+    pub fn amqp(&self) -> Option<&AmqpDelivery> {
+        self.transport::<AmqpDelivery>()
+    }
+}
+
 /// A registered handler.
 pub(crate) struct AmqpHandlerDef {
     pub(crate) subscription: AmqpSubscription,
-    pub(crate) handler: ErasedMessageHandler,
+    pub(crate) handler: MessageHandler,
 }
 
 /// A subscription with its names worked out for one service instance.
@@ -168,13 +197,31 @@ pub(crate) struct ResolvedSubscription {
     pub(crate) serial: bool,
 }
 
-/// Starts a service's consumers (the transport's start phase).
-pub(crate) async fn start(
-    info: ServiceInfo,
-    defs: Vec<AmqpHandlerDef>,
-    middlewares: Arc<[ErasedMessageMiddleware]>,
-    policy: FailurePolicy,
-) -> Result<consumer::RunningAmqp, Error> {
+/// A service's AMQP handlers as a [`Transport`]: declaring connects and declares every
+/// exchange, queue and binding; starting consumes (with HTTP, before `started_service`).
+#[derive(Default)]
+pub(crate) struct AmqpTransport {
+    pub(crate) handlers: Vec<AmqpHandlerDef>,
+}
+
+impl Transport for AmqpTransport {
+    fn name(&self) -> &'static str {
+        "amqp"
+    }
+
+    fn declare(
+        self: Box<Self>,
+        ctx: TransportContext,
+    ) -> BoxFuture<'static, Result<Box<dyn DeclaredTransport>, Error>> {
+        Box::pin(async move {
+            let declared = consumer::declare(resolve(&ctx, self.handlers)).await?;
+            Ok(Box::new(declared) as Box<dyn DeclaredTransport>)
+        })
+    }
+}
+
+/// Works out each subscription's names for `ctx`'s service instance.
+fn resolve(info: &TransportContext, defs: Vec<AmqpHandlerDef>) -> consumer::Consuming {
     let o = info.options.amqp.clone();
     let subscriptions = defs
         .into_iter()
@@ -200,30 +247,22 @@ pub(crate) async fn start(
                 routing_key: s.routing_key,
                 max_attempts: s.max_attempts,
                 serial: s.serial,
-                chain: HandlerChain {
-                    info: info.clone(),
-                    name: Arc::from(name),
-                    kind: "tomodachi.amqp",
-                    middlewares: middlewares.clone(),
-                    handler: d.handler,
-                    recent: Arc::default(),
-                },
+                chain: HandlerChain::new(info, name, "tomodachi.amqp", d.handler),
             }
         })
         .collect();
-    consumer::start(consumer::Consuming {
-        publisher: publisher_for(&info),
+    consumer::Consuming {
+        publisher: publisher_for(info),
         options: o,
         subscriptions,
-        policy,
-    })
-    .await
+        policy: info.failure_policy(),
+    }
 }
 
 /// One publisher (connection with confirms) per service, created on first use.
 static PUBLISHERS: Mutex<Option<HashMap<String, Arc<publisher::Publisher>>>> = Mutex::new(None);
 
-fn publisher_for(info: &ServiceInfo) -> Arc<publisher::Publisher> {
+fn publisher_for(info: &TransportContext) -> Arc<publisher::Publisher> {
     let key = format!("{}/{}", info.name, info.uuid);
     let mut guard = PUBLISHERS.lock().unwrap_or_else(|p| p.into_inner());
     guard
@@ -311,12 +350,9 @@ pub async fn publish_with<T: serde::Serialize + ?Sized>(
     routing_key: &str,
     options: PublishOptions,
 ) -> Result<(), Error> {
-    let info =
-        crate::service::registry::current_info(options.service.as_deref()).ok_or_else(|| {
-            Error::msg(
-                "amqp publish needs a running service (none is running, or none by that name)",
-            )
-        })?;
+    let info = crate::transport::current_context(options.service.as_deref()).ok_or_else(|| {
+        Error::msg("amqp publish needs a running service (none is running, or none by that name)")
+    })?;
     let o = &info.options.amqp;
     let body = build_body(
         &info,

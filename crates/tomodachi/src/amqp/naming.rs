@@ -1,4 +1,4 @@
-//! Routing-key encoding and queue naming exactly as upstream (amqp.md §4, §6), so a Rust and a
+//! Routing-key encoding and queue naming exactly as upstream, so a Rust and a
 //! Python instance of a service declare, bind and compete on the same queues.
 
 use sha2::{Digest, Sha256};

@@ -1,4 +1,4 @@
-//! SNS/SQS message attributes, typed as upstream encodes and decodes them (aws_sns_sqs.md §8):
+//! SNS/SQS message attributes, typed as upstream encodes and decodes them:
 //! strings, numbers (integers and floats), binary values and `String.Array` JSON values (lists,
 //! booleans, null).
 //!
@@ -547,7 +547,7 @@ mod tests {
         assert_eq!(AttributeValue::from(true).as_str(), None);
     }
 
-    /// aws_sns_sqs.md §8.1 and values checked against Python tomodachi 0.29's
+    /// Values checked against Python tomodachi 0.29's
     /// `transform_message_attributes_to_botocore`.
     #[test]
     fn wire_encoding_as_upstream() {
@@ -657,7 +657,7 @@ mod tests {
         );
     }
 
-    /// aws_sns_sqs.md §8.2, checked against Python tomodachi 0.29's
+    /// Checked against Python tomodachi 0.29's
     /// `transform_message_attributes_from_response`.
     #[test]
     fn decoding_as_upstream() {
@@ -786,7 +786,7 @@ mod tests {
 
     #[test]
     fn body_attributes_as_upstream() {
-        // §12: the notification's MessageAttributes
+        // the notification's MessageAttributes
         let received = json!({
             "b": {"Type": "Binary", "Value": "eHk="},
             "f": {"Type": "Number", "Value": "1.5"},

@@ -1,4 +1,4 @@
-//! SQS message bodies (aws_sns_sqs.md §6 and §10): the SNS notification wrapper a subscribed
+//! SQS message bodies: the SNS notification wrapper a subscribed
 //! queue receives (raw message delivery is off), and the body `sqs_send_message` writes, which
 //! has the same shape with `"Type": "Message"`.
 
@@ -148,7 +148,7 @@ mod tests {
             + chrono::Duration::milliseconds(millis)
     }
 
-    /// §6: the typical body SNS delivers to a subscribed queue.
+    /// the typical body SNS delivers to a subscribed queue.
     #[test]
     fn sns_notifications() {
         let body = r#"{"Type": "Notification", "MessageId": "6bd1c5e4-8ac4-5f43-95e4-5d2b4f6a8c1e", "TopicArn": "arn:aws:sns:eu-west-1:123456789012:pre-test___2e_topic", "Message": "{\"service\": {\"name\": \"awsprobe\"}, \"data\": \"\\u00e5\"}", "Timestamp": "2023-08-13T17:44:09.176Z", "SignatureVersion": "1", "Signature": "EXAMPLE==", "SigningCertURL": "https://sns.eu-west-1.amazonaws.com/SimpleNotificationService-x.pem", "UnsubscribeURL": "https://sns.eu-west-1.amazonaws.com/?Action=Unsubscribe", "MessageAttributes": {"currency": {"Type": "String", "Value": "SEK"}, "b": {"Type": "Binary", "Value": "eHk="}}}"#;
@@ -275,7 +275,7 @@ mod tests {
         assert_eq!(iso_timestamp_millis(t), "2026-01-02T03:04:05.000Z");
     }
 
-    /// §12: the body of `sqs_send_message(self, "hello", "direct", message_attributes={"k":
+    /// the body of `sqs_send_message(self, "hello", "direct", message_attributes={"k":
     /// "v", "n": 2})`.
     #[test]
     fn send_message_body_as_upstream() {

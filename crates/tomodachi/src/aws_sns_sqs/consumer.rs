@@ -2,7 +2,7 @@
 //! handler (after `started_service`), SNS notification unwrapping, at-least-once deletion,
 //! recovery from lost queues and connection errors, and a graceful drain.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use aws_sdk_sqs::types::MessageSystemAttributeName;
@@ -13,16 +13,14 @@ use super::attributes::{self, AttributeValue, MessageAttributes, WireValue};
 use super::body::{self, DRAIN_MARKER};
 use super::clients::{self, AwsClients};
 use super::setup::{self, call, SubscriptionSpec};
-use super::{naming, DeadLetter, SnsSqsHandlerDef, SnsSqsInfo};
+use super::{naming, DeadLetter, SnsSqsDelivery, SnsSqsHandlerDef};
 use crate::envelope::SharedEnvelope;
 use crate::error::Error;
-use crate::http::handler::BoxFuture;
-use crate::message::{
-    parse_body, ErasedMessageMiddleware, FailurePolicy, HandlerChain, Message, TransportInfo,
-    Verdict,
-};
+use crate::message::{parse_body, FailurePolicy, HandlerChain, Message, Verdict};
 use crate::options::AwsSnsSqsOptions;
-use crate::service::transport::{RunningTransport, ServiceInfo, StartPhase, TransportStarter};
+use crate::transport::{
+    BoxFuture, DeclaredTransport, RunningTransport, StartPhase, Transport, TransportContext,
+};
 
 const TARGET: &str = "tomodachi.aws_sns_sqs";
 
@@ -57,29 +55,36 @@ impl Subscription {
 
 /// Everything the receive loops share.
 struct Consuming {
-    info: ServiceInfo,
+    info: TransportContext,
     clients: AwsClients,
     options: AwsSnsSqsOptions,
     policy: FailurePolicy,
     subscriptions: Vec<Subscription>,
 }
 
-/// Set up in the start phase, consumed after `started_service`.
-type Prepared = Arc<Mutex<Option<(Arc<Consuming>, Vec<String>)>>>;
+/// A service's SNS+SQS handlers as a [`Transport`]: declaring runs upstream's setup sequence
+/// (topics, queues, policies, subscriptions) with the other transports, so a failure aborts
+/// the start; the receive loops start after `started_service`, as upstream.
+#[derive(Default)]
+pub(crate) struct SnsSqsTransport {
+    pub(crate) handlers: Vec<SnsSqsHandlerDef>,
+}
 
-/// The transports of a service's SNS+SQS handlers: the setup sequence with the other
-/// transports (a failure aborts the start), the receive loops after `started_service`.
-pub(crate) fn start(
-    defs: Vec<SnsSqsHandlerDef>,
-    middlewares: Arc<[ErasedMessageMiddleware]>,
-    policy: FailurePolicy,
-) -> [TransportStarter; 2] {
-    let prepared: Prepared = Arc::default();
-    let slot = prepared.clone();
-    let setup = TransportStarter::new(
-        StartPhase::Transports,
-        move |info: ServiceInfo| async move {
-            let consuming = prepare(info, defs, middlewares, policy).await?;
+impl Transport for SnsSqsTransport {
+    fn name(&self) -> &'static str {
+        "aws_sns_sqs"
+    }
+
+    fn phase(&self) -> StartPhase {
+        StartPhase::AfterStarted
+    }
+
+    fn declare(
+        self: Box<Self>,
+        ctx: TransportContext,
+    ) -> BoxFuture<'static, Result<Box<dyn DeclaredTransport>, Error>> {
+        Box::pin(async move {
+            let consuming = prepare(ctx, self.handlers).await?;
             let mut urls = Vec::with_capacity(consuming.subscriptions.len());
             for sub in &consuming.subscriptions {
                 let url = setup::subscribe(&consuming.clients, &consuming.options, &sub.spec())
@@ -88,43 +93,52 @@ pub(crate) fn start(
                         clients::forget(&consuming.info.name, &consuming.info.uuid);
                     })?;
                 tracing::debug!(target: TARGET, queue_url = %url, handler = &*sub.chain.name,
-                topic = sub.topic.as_deref().unwrap_or(""), "consuming");
+                    topic = sub.topic.as_deref().unwrap_or(""), "consuming");
                 urls.push(url);
             }
             crate::service::context::set_aws_sns_sqs_enabled();
-            if let Ok(mut p) = slot.lock() {
-                *p = Some((Arc::new(consuming), urls));
-            }
-            Ok(Idle)
-        },
-    );
-    let receive = TransportStarter::new(StartPhase::AfterStarted, move |_info| async move {
-        let (consuming, urls) = prepared
-            .lock()
-            .ok()
-            .and_then(|mut p| p.take())
-            .ok_or_else(|| Error::msg("the SNS+SQS setup did not run"))?;
-        let (stop_tx, stop_rx) = watch::channel(false);
-        let tracker = tokio_util::task::TaskTracker::new();
-        for (index, url) in urls.into_iter().enumerate() {
-            tracker.spawn(receive_loop(consuming.clone(), index, url, stop_rx.clone()));
-        }
-        tracker.close();
-        Ok(Receiving {
-            stop_tx,
-            tracker,
-            consuming,
+            Ok(Box::new(Declared {
+                consuming: Arc::new(consuming),
+                urls,
+            }) as Box<dyn DeclaredTransport>)
         })
-    });
-    [setup, receive]
+    }
 }
 
-/// The setup transport has nothing to drain.
-struct Idle;
+/// Every topic, queue and subscription set up; the receive loops not started yet.
+struct Declared {
+    consuming: Arc<Consuming>,
+    urls: Vec<String>,
+}
 
-impl RunningTransport for Idle {
-    fn stop(self: Box<Self>) -> BoxFuture<()> {
-        Box::pin(async {})
+impl DeclaredTransport for Declared {
+    fn start(self: Box<Self>) -> BoxFuture<'static, Result<Box<dyn RunningTransport>, Error>> {
+        Box::pin(async move {
+            let mut declared = *self;
+            let consuming = declared.consuming.clone();
+            let urls = std::mem::take(&mut declared.urls);
+            let (stop_tx, stop_rx) = watch::channel(false);
+            let tracker = tokio_util::task::TaskTracker::new();
+            for (index, url) in urls.into_iter().enumerate() {
+                tracker.spawn(receive_loop(consuming.clone(), index, url, stop_rx.clone()));
+            }
+            tracker.close();
+            Ok(Box::new(Receiving {
+                stop_tx,
+                tracker,
+                consuming,
+            }) as Box<dyn RunningTransport>)
+        })
+    }
+}
+
+impl Drop for Declared {
+    fn drop(&mut self) {
+        // never started (another transport failed): release the clients; once started, the
+        // receive loops hold the other references
+        if Arc::strong_count(&self.consuming) == 1 {
+            clients::forget(&self.consuming.info.name, &self.consuming.info.uuid);
+        }
     }
 }
 
@@ -136,7 +150,7 @@ struct Receiving {
 }
 
 impl RunningTransport for Receiving {
-    fn stop(self: Box<Self>) -> BoxFuture<()> {
+    fn stop(self: Box<Self>) -> BoxFuture<'static, ()> {
         Box::pin(async move {
             tracing::debug!(target: TARGET, "draining sqs receiver loop");
             let _ = self.stop_tx.send(true);
@@ -152,12 +166,8 @@ impl RunningTransport for Receiving {
     }
 }
 
-async fn prepare(
-    info: ServiceInfo,
-    defs: Vec<SnsSqsHandlerDef>,
-    middlewares: Arc<[ErasedMessageMiddleware]>,
-    policy: FailurePolicy,
-) -> Result<Consuming, Error> {
+async fn prepare(info: TransportContext, defs: Vec<SnsSqsHandlerDef>) -> Result<Consuming, Error> {
+    let policy = info.failure_policy();
     let options = info.options.aws_sns_sqs.clone();
     let mut subscriptions = Vec::with_capacity(defs.len());
     for def in defs {
@@ -184,14 +194,7 @@ async fn prepare(
         )
         .map_err(Error::msg)?;
         subscriptions.push(Subscription {
-            chain: HandlerChain {
-                info: info.clone(),
-                name: Arc::from(name),
-                kind: "tomodachi.aws_sns_sqs",
-                middlewares: middlewares.clone(),
-                handler: def.handler,
-                recent: Arc::default(),
-            },
+            chain: HandlerChain::new(&info, name, "tomodachi.aws_sns_sqs", def.handler),
             topic: s.topic,
             queue_name,
             fifo: s.fifo,
@@ -321,7 +324,7 @@ fn message_info(
     message: &aws_sdk_sqs::types::Message,
     notification: &body::Notification,
     topic_prefix: &str,
-) -> SnsSqsInfo {
+) -> SnsSqsDelivery {
     let system = |name: MessageSystemAttributeName| {
         message
             .attributes()
@@ -347,7 +350,7 @@ fn message_info(
             .map(attributes::decode_body_attributes)
             .unwrap_or_default(),
     };
-    SnsSqsInfo {
+    SnsSqsDelivery {
         topic: match (&notification.topic_arn, sns) {
             (Some(arn), true) => naming::topic_from_arn(arn, topic_prefix),
             _ => String::new(),
@@ -411,11 +414,7 @@ async fn handle_message(
                     let info =
                         message_info(queue_url, &message, &notification, &c.options.topic_prefix);
                     sub.chain
-                        .run(Message::new(
-                            parsed,
-                            sub.chain.name.clone(),
-                            TransportInfo::AwsSnsSqs(info),
-                        ))
+                        .run(Message::new(parsed, sub.chain.name.clone(), info))
                         .await
                 }
             },
@@ -442,7 +441,7 @@ fn settle(
             sqs_message_id = sqs_message_id, "uncaught exception: {why}");
     };
     match verdict {
-        Verdict::Done => true,
+        Verdict::Ack => true,
         Verdict::Discard(why) => {
             if why != "drain marker" {
                 tracing::warn!(target: TARGET, handler = name, queue_url = %queue_url,
@@ -489,35 +488,33 @@ async fn delete_messages(c: &Consuming, queue_url: &str, mut receipt_handles: Ve
         })
         .collect();
     for attempt in 1..=4 {
-        let request: crate::http::handler::BoxFuture<Result<(), DeleteError>> = if receipt_handles
-            .len()
-            == 1
-        {
-            let fut = c
-                .clients
-                .sqs
-                .delete_message()
-                .queue_url(queue_url)
-                .receipt_handle(&receipt_handles[0])
-                .send();
-            Box::pin(async move { fut.await.map(|_| ()).map_err(DeleteError::from) })
-        } else {
-            let fut = c
-                .clients
-                .sqs
-                .delete_message_batch()
-                .queue_url(queue_url)
-                .set_entries(Some(entries.clone()))
-                .send();
-            Box::pin(async move {
-                let out = fut.await.map_err(DeleteError::from)?;
-                for failed in out.failed() {
-                    tracing::warn!(target: TARGET, "Unable to delete message [sqs] on AWS ({}: {})",
+        let request: crate::transport::BoxFuture<'static, Result<(), DeleteError>> =
+            if receipt_handles.len() == 1 {
+                let fut = c
+                    .clients
+                    .sqs
+                    .delete_message()
+                    .queue_url(queue_url)
+                    .receipt_handle(&receipt_handles[0])
+                    .send();
+                Box::pin(async move { fut.await.map(|_| ()).map_err(DeleteError::from) })
+            } else {
+                let fut = c
+                    .clients
+                    .sqs
+                    .delete_message_batch()
+                    .queue_url(queue_url)
+                    .set_entries(Some(entries.clone()))
+                    .send();
+                Box::pin(async move {
+                    let out = fut.await.map_err(DeleteError::from)?;
+                    for failed in out.failed() {
+                        tracing::warn!(target: TARGET, "Unable to delete message [sqs] on AWS ({}: {})",
                             failed.code(), failed.message().unwrap_or_default());
-                }
-                Ok(())
-            })
-        };
+                    }
+                    Ok(())
+                })
+            };
         match tokio::time::timeout(Duration::from_secs(12), request).await {
             Ok(Ok(())) => return,
             Ok(Err(DeleteError::Service(why))) => {

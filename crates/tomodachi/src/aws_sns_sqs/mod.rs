@@ -54,9 +54,14 @@ mod policy;
 mod publish;
 mod setup;
 
+use std::future::Future;
+use std::sync::Arc;
+
 use serde_json::Value;
 
-use crate::message::{EnvelopeChoice, ErasedMessageHandler};
+use crate::message::{EnvelopeChoice, Message, MessageHandler};
+use crate::service::HookOutput;
+use crate::ServiceBuilder;
 
 pub use attributes::{AttributeValue, MessageAttributes};
 pub use naming::{decode_topic, encode_topic, topic_name};
@@ -64,10 +69,12 @@ pub use publish::{
     publish, publish_with, send_message, send_message_with, PublishOptions, SendOptions,
 };
 
-/// Values the SNS+SQS transport provides with each message (upstream's transport keywords).
+/// What the SNS+SQS transport delivers with each message (upstream's transport keywords),
+/// reachable from a handler as [`Message::aws_sns_sqs`] or
+/// `message.transport::<SnsSqsDelivery>()`.
 #[derive(Debug, Clone, Default)]
 #[non_exhaustive]
-pub struct SnsSqsInfo {
+pub struct SnsSqsDelivery {
     /// The topic the message was published to (decoded, without the topic prefix; a FIFO
     /// topic keeps `.fifo`), `""` for messages sent straight to the queue.
     pub topic: String,
@@ -253,7 +260,32 @@ impl SnsSqsSubscription {
 /// A registered handler.
 pub(crate) struct SnsSqsHandlerDef {
     pub(crate) subscription: SnsSqsSubscription,
-    pub(crate) handler: ErasedMessageHandler,
+    pub(crate) handler: MessageHandler,
 }
 
-pub(crate) use consumer::start;
+impl Message {
+    /// The SNS+SQS values, for messages from an SQS queue.
+    pub fn aws_sns_sqs(&self) -> Option<&SnsSqsDelivery> {
+        self.transport::<SnsSqsDelivery>()
+    }
+}
+
+impl<S: Send + Sync + 'static> ServiceBuilder<S> {
+    /// Registers an AWS SNS+SQS message handler (upstream `@aws_sns_sqs`). The handler
+    /// returns `()` or `Result<(), E>`; the message is deleted only after it succeeded.
+    pub fn aws_sns_sqs<H, Fut, O>(mut self, subscription: SnsSqsSubscription, handler: H) -> Self
+    where
+        H: Fn(Arc<S>, Message) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = O> + Send + 'static,
+        O: HookOutput,
+    {
+        let handler = MessageHandler::new(self.state.clone(), handler);
+        self.transport_mut::<consumer::SnsSqsTransport>()
+            .handlers
+            .push(SnsSqsHandlerDef {
+                subscription,
+                handler,
+            });
+        self
+    }
+}

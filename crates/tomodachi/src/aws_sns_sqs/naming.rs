@@ -1,4 +1,4 @@
-//! Topic and queue names as upstream derives them (aws_sns_sqs.md §3): prefixes, `.fifo`,
+//! Topic and queue names as upstream derives them: prefixes, `.fifo`,
 //! the topic encoding of characters SNS does not allow, generated queue names, validation, and
 //! the queue references `sqs_send_message` accepts.
 
@@ -146,7 +146,7 @@ fn sha256_hex(input: &str) -> String {
     out
 }
 
-/// The queue a handler consumes (§3.2).
+/// The queue a handler consumes.
 ///
 /// * `queue_name` given: `prefix + queue_name` (no `.fifo` is added); an `arn:aws:sqs:` ARN
 ///   is returned unchanged (the caller checks [`is_queue_arn`] and looks it up). A non-empty
@@ -208,7 +208,7 @@ pub fn is_wildcard_topic(topic: &str) -> bool {
 const ONE_LEVEL: &str =
     "(?:[^_]|_(?:__+2_)*(?:[^_]|_[^_]|__+(?:[^_2]|2[^e_]|2e[^_])))*(?:_(?:__+2_)*(?:_|__+(?:2e?)?)?)?";
 
-/// The pattern a wildcard topic selects existing topic ARNs with (§4 step 4): fully matches
+/// The pattern a wildcard topic selects existing topic ARNs with: fully matches
 /// `arn:aws:sns:<region>:<account>:<P>` where `<P>` is the encoded, prefixed topic name (with
 /// `.fifo` for FIFO) in which `*` matches one dot-separated level (a run without an encoded
 /// dot) and `#` any run of characters.
@@ -240,7 +240,7 @@ pub fn wildcard_topic_regex(topic: &str, fifo: bool, prefix: &str) -> Regex {
     })
 }
 
-/// A queue reference as `sqs_send_message`, dead-letter settings and lookups accept it (§3.3).
+/// A queue reference as `sqs_send_message`, dead-letter settings and lookups accept it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum QueueRef {
     /// A queue name, already prefixed: resolve with `GetQueueUrl(QueueName)`.
@@ -461,7 +461,7 @@ mod tests {
             q("test-topic.fifo", "func", Some(true), "prefix-", true),
             "prefix-1183df5a6172224209951ac7251ea9bdab277dbe988cde334fd30f84144cafeb.fifo"
         );
-        // §12: the hash of the unprefixed topic, then the queue prefix
+        // the hash of the unprefixed topic, then the queue prefix
         assert_eq!(
             q("test-topic", "func", None, "qp-", false),
             format!("qp-{NON_COMPETING}")

@@ -1,5 +1,5 @@
 //! The SQS queue policy that lets SNS topics send to a queue, and the redrive policy of a
-//! dead-letter queue, as upstream writes and compares them (aws_sns_sqs.md §4 steps 3 and 6.1–6.3).
+//! dead-letter queue, as upstream writes and compares them.
 
 use serde_json::{json, Value};
 
@@ -169,7 +169,7 @@ mod tests {
         list.iter().map(|s| (*s).to_owned()).collect()
     }
 
-    /// The §12 policy, as Python's `json.dumps` writes it.
+    /// The policy of upstream's own test, as Python's `json.dumps` writes it.
     #[test]
     fn queue_policy_text_as_upstream() {
         let p = queue_policy(QUEUE_ARN, TOPIC_ARN, SID);

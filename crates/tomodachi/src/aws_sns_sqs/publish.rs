@@ -9,7 +9,7 @@ use super::naming::{self, QueueRef};
 use super::{body, setup};
 use crate::error::Error;
 use crate::message::{build_body, EnvelopeChoice};
-use crate::service::transport::ServiceInfo;
+use crate::transport::TransportContext;
 
 const TARGET: &str = "tomodachi.aws_sns_sqs";
 
@@ -181,8 +181,8 @@ impl SendOptions {
 async fn service_clients(
     service: Option<&str>,
     what: &str,
-) -> Result<(ServiceInfo, AwsClients), Error> {
-    let info = crate::service::registry::current_info(service).ok_or_else(|| {
+) -> Result<(TransportContext, AwsClients), Error> {
+    let info = crate::transport::current_context(service).ok_or_else(|| {
         Error::msg(format!(
             "{what} needs a running service (none is running, or none by that name)"
         ))

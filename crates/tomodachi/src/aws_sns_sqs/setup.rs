@@ -1,4 +1,4 @@
-//! Topics, queues, policies and subscriptions: upstream's setup sequence (aws_sns_sqs.md §4),
+//! Topics, queues, policies and subscriptions: upstream's setup sequence,
 //! and the lookups publishing shares with it (topic ARNs, queue URLs).
 
 use std::collections::HashMap;
@@ -133,7 +133,7 @@ pub(crate) async fn queue_url(
     }
 }
 
-/// Resolves a queue reference (name, ARN or URL, §3.3) to its URL; cached.
+/// Resolves a queue reference (name, ARN or URL) to its URL; cached.
 pub(crate) async fn resolve_queue(
     clients: &AwsClients,
     reference: &QueueRef,
@@ -356,7 +356,7 @@ fn sns_kms_key(options: &AwsSnsSqsOptions) -> Option<&str> {
     options.sns_kms_master_key_id.as_deref()
 }
 
-/// Creates the topic (or gets the ARN of the existing one), as upstream §4 step 5: FIFO and
+/// Creates the topic (or gets the ARN of the existing one), as upstream: FIFO and
 /// KMS attributes, an update of differing attributes when `overwrite`, cached ARNs.
 pub(crate) async fn create_topic(
     clients: &AwsClients,
@@ -500,7 +500,7 @@ pub(crate) async fn find_topic(
     }
 }
 
-/// §4 step 6.1–6.3: the queue policy, visibility timeout, redrive policy and KMS settings.
+/// The queue policy, visibility timeout, redrive policy and KMS settings.
 async fn update_queue_attributes(
     clients: &AwsClients,
     options: &AwsSnsSqsOptions,

@@ -1,4 +1,4 @@
-//! The access log (http.md §7): one record per request on `tomodachi.http.response`, and
+//! The access log: one record per request on `tomodachi.http.response`, and
 //! optionally JSON lines appended to a file.
 
 use std::fs::File;

@@ -1,4 +1,4 @@
-//! Routing, middlewares, handlers and error handlers for one request (http.md §2, §5).
+//! Routing, middlewares, handlers and error handlers for one request.
 
 use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;

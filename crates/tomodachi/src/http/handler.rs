@@ -1,14 +1,13 @@
 //! Type-erased handlers and the `http_middleware` chain.
 
 use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 
 use super::request::HttpRequest;
 use super::response::{HttpResponse, IntoResponse};
 use crate::error::Error;
 
-pub(crate) type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
+pub(crate) type BoxFuture<T> = crate::transport::BoxFuture<'static, T>;
 
 /// The outcome of a handler or middleware: a response, or an error for the error handlers.
 pub type HandlerResult = Result<HttpResponse, Error>;

@@ -22,6 +22,7 @@
 
 pub(crate) mod access_log;
 mod body;
+mod builder;
 pub(crate) mod dispatch;
 mod extract;
 pub(crate) mod handler;
@@ -32,6 +33,7 @@ pub(crate) mod router;
 pub(crate) mod server;
 pub(crate) mod settings;
 mod shield;
+pub(crate) mod transport;
 
 pub use body::ResponseBody;
 pub use extract::{Extension, FromRequest, Json, Query};

@@ -1,4 +1,4 @@
-//! Handler return values and their conversion into responses (upstream http.md §4).
+//! Handler return values and their conversion into responses.
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};

@@ -1,4 +1,4 @@
-//! Regex routing with upstream semantics (http.md §2): full-match patterns tried in
+//! Regex routing with upstream semantics: full-match patterns tried in
 //! registration order, first route matching path and method wins, 404 / 405 otherwise.
 
 use std::borrow::Cow;
@@ -55,7 +55,6 @@ impl<const N: usize> From<[u16; N]> for IgnoreLogging {
 
 /// One registered route.
 pub(crate) struct Route {
-    pub(crate) pattern: String,
     pub(crate) regex: Regex,
     /// The path itself when the pattern is a plain literal (no regex syntax): matched by
     /// string comparison.
@@ -200,7 +199,6 @@ mod tests {
         let regex = compile(pattern).unwrap();
         let group_names = regex.capture_names().flatten().map(Arc::from).collect();
         Route {
-            pattern: pattern.into(),
             literal: literal_path(pattern),
             regex,
             methods: methods.to_vec(),
@@ -224,7 +222,7 @@ mod tests {
 
     fn found<'a>(r: &'a Router, m: Method, p: &str) -> (&'a str, Vec<(Arc<str>, String)>) {
         match r.route(&m, p) {
-            Routed::Found(route, params) => (&route.pattern, params),
+            Routed::Found(route, params) => (&*route.name, params),
             Routed::MethodNotAllowed(a) => panic!("405 {a}"),
             Routed::NotFound => panic!("404"),
         }

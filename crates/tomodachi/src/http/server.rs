@@ -105,6 +105,21 @@ impl HttpApp {
             requests: TaskTracker::new(),
         }
     }
+
+    /// Drains without a listener (the testing kit's in-process server): later requests are
+    /// answered with `Connection: close`, in-flight handlers get the grace period.
+    pub(crate) async fn drain(&self) {
+        self.draining.store(true, Ordering::SeqCst);
+        self.requests.close();
+        if tokio::time::timeout(self.settings.grace, self.requests.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(target: "tomodachi.http", remaining_request_count = self.requests.len(),
+                "all requests did not gracefully finish execution");
+        }
+        self.access_log.close();
+    }
 }
 
 /// A bound, serving HTTP server.
@@ -153,9 +168,16 @@ async fn resolve(host: &str, port: u16) -> Result<SocketAddr, Error> {
         .ok_or_else(|| Error::msg(format!("unable to resolve http host {host:?}")))
 }
 
-impl RunningServer {
-    /// Binds and starts accepting connections.
-    pub(crate) async fn start(app: HttpApp) -> Result<Self, Error> {
+/// A bound server that does not accept connections yet (the declared HTTP transport).
+pub(crate) struct BoundServer {
+    app: Arc<HttpApp>,
+    listener: TcpListener,
+    local_addr: SocketAddr,
+}
+
+impl BoundServer {
+    /// Resolves the host and binds the listening socket.
+    pub(crate) async fn bind(app: HttpApp) -> Result<Self, Error> {
         let app = Arc::new(app);
         let addr = resolve(&app.settings.host, app.settings.port).await?;
         let listener = bind(addr, app.settings.reuse_port).map_err(|e| {
@@ -167,6 +189,25 @@ impl RunningServer {
             ))
         })?;
         let local_addr = listener.local_addr()?;
+        Ok(Self {
+            app,
+            listener,
+            local_addr,
+        })
+    }
+
+    /// The bound address (with the OS-assigned port when port 0 was asked for).
+    pub(crate) fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Starts accepting connections.
+    pub(crate) fn serve(self) -> RunningServer {
+        let Self {
+            app,
+            listener,
+            local_addr,
+        } = self;
         let shown_host = match local_addr.ip() {
             ip if ip.is_unspecified() || ip.is_loopback() => "localhost".to_owned(),
             ip => ip.to_string(),
@@ -177,7 +218,7 @@ impl RunningServer {
             "accepting http requests");
         app.access_log
             .started(&listen_url, &app.settings.host, local_addr.port());
-        context::set_http_enabled(addr.port());
+        context::set_http_enabled(local_addr.port());
 
         let phases = Phases::default();
         let connections = TaskTracker::new();
@@ -187,15 +228,17 @@ impl RunningServer {
             phases.clone(),
             connections.clone(),
         ));
-        Ok(Self {
+        RunningServer {
             app,
             local_addr,
             phases,
             accept_task,
             connections,
-        })
+        }
     }
+}
 
+impl RunningServer {
     /// The bound address (with the OS-assigned port when port 0 was asked for).
     pub(crate) fn local_addr(&self) -> SocketAddr {
         self.local_addr
@@ -330,12 +373,35 @@ fn client_wants_keepalive(version: Version, headers: &HeaderMap) -> bool {
 }
 
 /// The whole pipeline for one request.
-async fn handle(
+/// Answers one request in process, as the server answers the first request of a new
+/// connection from `peer` (the testing kit's HTTP client): the same routing, limits,
+/// middlewares, layers, error handlers, default headers and access log.
+pub(crate) async fn answer<B>(
+    app: Arc<HttpApp>,
+    req: Request<B>,
+    peer: SocketAddr,
+) -> Response<ResponseBody>
+where
+    B: http_body::Body<Data = Bytes>,
+    B::Error: Into<crate::BoxError>,
+{
+    let conn_state = Arc::new(ConnState {
+        requests: AtomicU64::new(0),
+        opened: Instant::now(),
+    });
+    handle(app, conn_state, req, peer).await
+}
+
+async fn handle<B>(
     app: Arc<HttpApp>,
     conn_state: Arc<ConnState>,
-    req: Request<Incoming>,
+    req: Request<B>,
     peer: SocketAddr,
-) -> Response<ResponseBody> {
+) -> Response<ResponseBody>
+where
+    B: http_body::Body<Data = Bytes>,
+    B::Error: Into<crate::BoxError>,
+{
     let received_at = Instant::now();
     let nth_request = conn_state.requests.fetch_add(1, Ordering::Relaxed) + 1;
     let (parts, body) = req.into_parts();
@@ -424,7 +490,7 @@ async fn handle(
         }
     };
 
-    // Keep-alive headers (http.md §9).
+    // Keep-alive headers.
     let headers = response.headers_mut();
     let close = !keep_alive
         || app.draining.load(Ordering::Relaxed)
@@ -501,7 +567,7 @@ fn reject(
     res.map(ResponseBody::from)
 }
 
-/// The client IP, honouring `real_ip_header` for trusted `real_ip_from` peers (http.md §8).
+/// The client IP, honouring `real_ip_header` for trusted `real_ip_from` peers.
 fn resolve_remote_ip(settings: &HttpSettings, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
     if settings.real_ip_from.is_empty() {
         return peer;

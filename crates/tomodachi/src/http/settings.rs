@@ -9,9 +9,9 @@ use super::access_log::AccessLog;
 use super::response::ResponseDefaults;
 use super::router::Router;
 use super::server::{HttpApp, HttpSettings};
+use super::transport::HttpTransport;
 use crate::error::Error;
 use crate::options::{AccessLog as AccessLogOption, HttpOptions};
-use crate::service::Service;
 
 fn seconds(s: f64) -> Option<Duration> {
     (s.is_finite() && s > 0.0).then(|| Duration::from_secs_f64(s))
@@ -75,21 +75,20 @@ pub(crate) fn settings(o: &HttpOptions) -> Result<HttpSettings, Error> {
     })
 }
 
-/// Moves a service's HTTP definition into a server app.
-pub(crate) fn http_app(svc: &mut Service) -> Result<HttpApp, Error> {
-    let o = &svc.options.http;
+/// Turns a service's HTTP definition into a server app with `options.http`.
+pub(crate) fn http_app(http: HttpTransport, o: &HttpOptions) -> Result<HttpApp, Error> {
     let settings = settings(o)?;
     let access_log = match &o.access_log {
         AccessLogOption::Disabled => AccessLog::disabled(),
         AccessLogOption::Enabled => AccessLog::logger_only(),
         AccessLogOption::File(path) => AccessLog::with_file(path)?,
     };
-    let router = Router::new(std::mem::take(&mut svc.routes)).map_err(Error::msg)?;
+    let router = Router::new(http.routes).map_err(Error::msg)?;
     Ok(HttpApp::new(
         router,
-        std::mem::take(&mut svc.error_handlers),
-        std::mem::take(&mut svc.http_middlewares),
-        std::mem::take(&mut svc.http_layers),
+        http.error_handlers,
+        http.middlewares,
+        http.layers,
         settings,
         access_log,
     ))

@@ -1,4 +1,4 @@
-//! Colour switches (spec §9.4) and the ANSI styles of the console format.
+//! Colour switches and the ANSI styles of the console format.
 
 use std::io::IsTerminal;
 

@@ -5,42 +5,31 @@
 
 use std::sync::Arc;
 
+use super::builder::MessageSettings;
 use crate::envelope::{JsonBase, SharedEnvelope};
 use crate::message::{
-    erase_message_handler, erase_message_middleware, parse_body, AmqpInfo, HandlerChain, Message,
-    MessageNext, TransportInfo, Verdict,
+    erase_message_middleware, parse_body, HandlerChain, Message, MessageHandler, MessageNext,
+    Verdict,
 };
-use crate::service::transport::ServiceInfo;
+use crate::transport::TransportContext;
 
 /// A handler chain like a service's `#[amqp]` handler with `middlewares` pass-through message
 /// middlewares, its handler deserializing `data` into a small struct.
 pub struct Pipeline {
     chain: HandlerChain,
     envelope: SharedEnvelope,
-    _stop: tokio::sync::watch::Sender<bool>,
 }
 
 #[derive(serde::Deserialize)]
 struct Order {
-    #[allow(dead_code)]
     seq: u64,
-    #[allow(dead_code)]
     text: String,
 }
 
 impl Pipeline {
     /// A pipeline with `middlewares` middlewares.
     pub fn new(middlewares: usize) -> Self {
-        let (stop, stop_rx) = tokio::sync::watch::channel(false);
         let envelope: SharedEnvelope = Arc::new(JsonBase);
-        let info = ServiceInfo {
-            name: Arc::from("bench"),
-            uuid: Arc::from("bench-uuid"),
-            options: Arc::new(crate::Options::default()),
-            clock: crate::schedule::SharedClock::default(),
-            stop: stop_rx,
-            envelope: Some(envelope.clone()),
-        };
         let state = Arc::new(());
         let middlewares: Arc<[_]> = (0..middlewares)
             .map(|_| {
@@ -50,20 +39,22 @@ impl Pipeline {
                 )
             })
             .collect();
-        let handler = erase_message_handler(state, |_s: Arc<()>, m: Message| async move {
-            m.data::<Order>().map(|_| ())
+        let mut ctx = TransportContext::new("bench", "bench-uuid", crate::Options::default());
+        ctx.envelope = Some(envelope.clone());
+        let mut extensions = http::Extensions::new();
+        extensions.insert(MessageSettings {
+            middlewares,
+            ..MessageSettings::default()
+        });
+        ctx.extensions = Arc::new(extensions);
+        let handler = MessageHandler::new(state, |_s: Arc<()>, m: Message| async move {
+            m.data::<Order>().map(|o| {
+                std::hint::black_box((o.seq, o.text));
+            })
         });
         Self {
-            chain: HandlerChain {
-                info,
-                name: Arc::from("on_message"),
-                kind: "tomodachi.amqp",
-                middlewares,
-                handler,
-                recent: Arc::default(),
-            },
+            chain: HandlerChain::new(&ctx, "on_message", "tomodachi.amqp", handler),
             envelope,
-            _stop: stop,
         }
     }
 
@@ -75,18 +66,34 @@ impl Pipeline {
         let Ok(parsed) = parse_body(Some(&self.envelope), text) else {
             return false;
         };
-        let message = Message::new(
-            parsed,
-            self.chain.name.clone(),
-            TransportInfo::Amqp(AmqpInfo {
-                routing_key: "bench.in".into(),
-                exchange_name: "amq.topic".into(),
-                delivery_routing_key: "bench.in".into(),
-                redelivered: false,
-                properties: lapin::BasicProperties::default(),
-                attempt: 1,
-            }),
-        );
-        self.chain.run(message).await == Verdict::Done
+        let message = Message::new(parsed, self.chain.name.clone(), delivery());
+        self.chain.run(message).await == Verdict::Ack
     }
+}
+
+/// The transport values the AMQP consumer attaches to each message.
+#[cfg(feature = "amqp")]
+fn delivery() -> crate::amqp::AmqpDelivery {
+    crate::amqp::AmqpDelivery {
+        routing_key: "bench.in".into(),
+        exchange_name: "amq.topic".into(),
+        delivery_routing_key: "bench.in".into(),
+        delivery_tag: 1,
+        redelivered: false,
+        properties: lapin::BasicProperties::default(),
+        attempt: 1,
+    }
+}
+
+/// Values of the same size as the AMQP consumer's, without lapin.
+#[cfg(not(feature = "amqp"))]
+fn delivery() -> (String, String, String, u64, bool, u32) {
+    (
+        "bench.in".into(),
+        "amq.topic".into(),
+        "bench.in".into(),
+        1,
+        false,
+        1,
+    )
 }

@@ -2,11 +2,14 @@
 //! (AMQP and AWS SNS+SQS): the parsed envelope, the transport's own values (read-only) and
 //! extensions that middlewares can add for the handler.
 //!
-//! The pipeline is shared by the transports: parse the body with the subscription's envelope,
-//! run the middlewares and the handler, and turn what happened into one [`Verdict`]-like
-//! decision (acknowledge/delete, retry, dead-letter, drop) that each transport carries out in
-//! its own terms.
+//! The pipeline is shared by the transports ([`HandlerChain`]): parse the body with the
+//! subscription's envelope, drop duplicates, run the middlewares and the handler, and turn what
+//! happened into one [`Verdict`] (acknowledge, retry, dead-letter, discard) that each transport
+//! carries out in its own terms. A transport's own values (AMQP routing key and properties, SQS
+//! receipt and attributes, ...) travel with the message as a typed value:
+//! [`Message::transport`].
 
+use std::any::Any;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex};
@@ -17,13 +20,14 @@ use serde_json::Value;
 
 #[doc(hidden)]
 pub mod bench;
+mod builder;
 mod recent;
 mod setters;
 
 use crate::envelope::{ParsedMessage, Payload, SharedEnvelope};
-use crate::error::{Error, Intent};
-use crate::http::handler::BoxFuture;
-use crate::service::transport::ServiceInfo;
+use crate::error::Error;
+use crate::transport::{BoxFuture, TransportContext};
+pub use crate::verdict::Verdict;
 pub(crate) use recent::RecentMessages;
 pub(crate) use setters::{envelope_setters, handler_name_setter, service_setter};
 
@@ -44,36 +48,6 @@ pub enum FailurePolicy {
     Drop,
 }
 
-/// Values the AMQP transport provides with each message (upstream's transport keywords).
-#[derive(Debug, Clone)]
-pub struct AmqpInfo {
-    /// The subscription's routing key as written on the handler (unprefixed, may hold
-    /// wildcards): upstream's `routing_key`.
-    pub routing_key: String,
-    /// The subscription's exchange: upstream's `exchange_name`.
-    pub exchange_name: String,
-    /// The routing key the message was actually published with (prefix and encoding as on the
-    /// wire). Upstream does not expose it.
-    pub delivery_routing_key: String,
-    /// Whether the broker marked the delivery as redelivered.
-    pub redelivered: bool,
-    /// The AMQP basic properties of the delivery (upstream's `properties`).
-    pub properties: lapin::BasicProperties,
-    /// 1 for the first delivery; counts tomodachi's retries of this message.
-    pub attempt: u32,
-}
-
-/// The transport a message came from, with that transport's values.
-#[derive(Debug, Clone)]
-#[non_exhaustive]
-pub enum TransportInfo {
-    /// RabbitMQ.
-    Amqp(AmqpInfo),
-    /// AWS SNS+SQS.
-    #[cfg(feature = "aws")]
-    AwsSnsSqs(crate::aws_sns_sqs::SnsSqsInfo),
-}
-
 /// A received message.
 ///
 /// ```
@@ -84,19 +58,46 @@ pub enum TransportInfo {
 /// let uuid = message.message_uuid();           // Option<&str>
 /// # Ok(()) }
 /// ```
-#[derive(Debug)]
 pub struct Message {
     parsed: Arc<ParsedMessage>,
     handler: Arc<str>,
-    transport: Arc<TransportInfo>,
+    transport: Arc<dyn Any + Send + Sync>,
     extensions: Extensions,
 }
 
+impl std::fmt::Debug for Message {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Message")
+            .field("parsed", &self.parsed)
+            .field("handler", &self.handler)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Message {
-    pub(crate) fn new(parsed: ParsedMessage, handler: Arc<str>, transport: TransportInfo) -> Self {
+    /// A message for `handler`, parsed by an envelope, with the delivering transport's own
+    /// values (`AmqpDelivery`, `SqsDelivery`, or a type of your transport).
+    ///
+    /// ```
+    /// use tomodachi::envelope::{Envelope, Raw};
+    /// use tomodachi::message::Message;
+    ///
+    /// #[derive(Debug)]
+    /// struct Subject(String);
+    ///
+    /// let parsed = Raw.parse_message("hello").unwrap();
+    /// let message = Message::new(parsed, "on_hello", Subject("greetings".into()));
+    /// assert_eq!(message.transport::<Subject>().unwrap().0, "greetings");
+    /// assert_eq!(message.data::<String>().unwrap(), "hello");
+    /// ```
+    pub fn new(
+        parsed: ParsedMessage,
+        handler: impl Into<Arc<str>>,
+        transport: impl Any + Send + Sync,
+    ) -> Self {
         Self {
             parsed: Arc::new(parsed),
-            handler,
+            handler: handler.into(),
             transport: Arc::new(transport),
             extensions: Extensions::new(),
         }
@@ -143,27 +144,10 @@ impl Message {
         &self.handler
     }
 
-    /// The transport's values; middlewares can read but not change them.
-    pub fn transport(&self) -> &TransportInfo {
-        &self.transport
-    }
-
-    /// The AMQP values, for messages from RabbitMQ.
-    pub fn amqp(&self) -> Option<&AmqpInfo> {
-        match &*self.transport {
-            TransportInfo::Amqp(a) => Some(a),
-            #[cfg(feature = "aws")]
-            _ => None,
-        }
-    }
-
-    /// The SNS+SQS values, for messages from an SQS queue.
-    #[cfg(feature = "aws")]
-    pub fn aws_sns_sqs(&self) -> Option<&crate::aws_sns_sqs::SnsSqsInfo> {
-        match &*self.transport {
-            TransportInfo::AwsSnsSqs(a) => Some(a),
-            _ => None,
-        }
+    /// The delivering transport's own values, if they are a `T` (`AmqpDelivery` for
+    /// RabbitMQ, `SqsDelivery` for SNS+SQS); middlewares can read but not change them.
+    pub fn transport<T: Any>(&self) -> Option<&T> {
+        self.transport.downcast_ref::<T>()
     }
 
     /// Values added by middlewares.
@@ -190,18 +174,37 @@ impl Message {
 /// The outcome of a message handler or middleware.
 pub type MessageResult = Result<(), Error>;
 
-pub(crate) type ErasedMessageHandler =
-    Arc<dyn Fn(Message) -> BoxFuture<MessageResult> + Send + Sync>;
-pub(crate) type ErasedMessageMiddleware =
-    Arc<dyn Fn(Message, MessageNext) -> BoxFuture<MessageResult> + Send + Sync>;
+/// A message handler with its service, type-erased: `Fn(Arc<S>, Message) -> impl Future`
+/// whose output is `()` or `Result<(), E>`.
+#[derive(Clone)]
+pub struct MessageHandler(pub(crate) ErasedMessageHandler);
 
-/// What the handler itself did, whatever the middlewares report: whether it ran, and its
-/// error's intent and text if it failed.
-#[derive(Debug, Default, Clone)]
-pub(crate) struct HandlerOutcome {
-    pub(crate) ran: bool,
-    pub(crate) failure: Option<(Intent, String)>,
+impl std::fmt::Debug for MessageHandler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MessageHandler")
+    }
 }
+
+impl MessageHandler {
+    /// Erases `handler`, which will receive `state` with each message.
+    pub fn new<S, H, Fut, O>(state: Arc<S>, handler: H) -> Self
+    where
+        S: Send + Sync + 'static,
+        H: Fn(Arc<S>, Message) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = O> + Send + 'static,
+        O: crate::HookOutput,
+    {
+        Self(erase_message_handler(state, handler))
+    }
+}
+
+pub(crate) type ErasedMessageHandler =
+    Arc<dyn Fn(Message) -> BoxFuture<'static, MessageResult> + Send + Sync>;
+pub(crate) type ErasedMessageMiddleware =
+    Arc<dyn Fn(Message, MessageNext) -> BoxFuture<'static, MessageResult> + Send + Sync>;
+
+/// What the handler itself decided (`None` until it ran), whatever the middlewares report.
+type HandlerVerdict = Arc<Mutex<Option<Verdict>>>;
 
 /// The rest of the `message_middleware` chain, ending in the handler.
 ///
@@ -222,7 +225,7 @@ pub struct MessageNext {
     middlewares: Arc<[ErasedMessageMiddleware]>,
     index: usize,
     handler: ErasedMessageHandler,
-    outcome: Arc<Mutex<HandlerOutcome>>,
+    outcome: HandlerVerdict,
 }
 
 impl std::fmt::Debug for MessageNext {
@@ -240,7 +243,7 @@ impl MessageNext {
     pub(crate) fn new(
         middlewares: Arc<[ErasedMessageMiddleware]>,
         handler: ErasedMessageHandler,
-        outcome: Arc<Mutex<HandlerOutcome>>,
+        outcome: HandlerVerdict,
     ) -> Self {
         Self {
             middlewares,
@@ -261,8 +264,10 @@ impl MessageNext {
                 let result = (self.handler)(message).await;
                 if let Ok(mut o) = self.outcome.lock() {
                     // Kept so an error a middleware swallows still decides the message's fate.
-                    o.ran = true;
-                    o.failure = result.as_ref().err().map(|e| (e.intent(), e.to_string()));
+                    *o = Some(match &result {
+                        Ok(()) => Verdict::Ack,
+                        Err(e) => e.verdict(),
+                    });
                 }
                 result
             }
@@ -329,7 +334,7 @@ impl EnvelopeChoice {
 /// Builds the body of an outgoing message: `data` in the envelope (as `info`'s service, for
 /// `topic`), or `data` itself without an envelope (it must serialize to a string).
 pub(crate) fn build_body<T: serde::Serialize + ?Sized>(
-    info: &ServiceInfo,
+    info: &TransportContext,
     envelope: Option<&SharedEnvelope>,
     topic: &str,
     data: &T,
@@ -369,36 +374,15 @@ pub(crate) fn parse_body(
     }
 }
 
-/// What a transport does with a message once its handler chain ran.
-#[derive(Debug, PartialEq)]
-pub(crate) enum Verdict {
-    /// Handled: acknowledge (AMQP) or delete (SQS).
-    Done,
-    /// The handler failed: redeliver it.
-    Retry(String),
-    /// It can never be handled (undecodable): dead-letter it without retrying.
-    DeadLetter(String),
-    /// Drop it on purpose ([`Error::discard`], or a middleware that did not call the handler).
-    Discard(String),
-}
-
-impl Verdict {
-    /// Decides from the chain's result and what the handler itself did (a middleware that
-    /// swallows the handler's error does not make the message disappear).
-    pub(crate) fn from_outcome(result: Result<(), Error>, outcome: HandlerOutcome) -> Self {
-        let failure = match result {
-            Err(e) => Some((e.intent(), e.to_string())),
-            Ok(()) => outcome.failure,
-        };
-        match failure {
-            None if !outcome.ran => {
-                Verdict::Discard("a message middleware returned without calling the handler".into())
-            }
-            None => Verdict::Done,
-            Some((Intent::Discard, why)) => Verdict::Discard(why),
-            Some((Intent::Undecodable, why)) => Verdict::DeadLetter(why),
-            Some((Intent::Retry, why)) => Verdict::Retry(why),
+/// Decides from the chain's result and what the handler itself did (a middleware that
+/// swallows the handler's error does not make the message disappear).
+fn decide(result: Result<(), Error>, handler: Option<Verdict>) -> Verdict {
+    match (result, handler) {
+        (Err(e), _) => e.verdict(),
+        (Ok(()), None) => {
+            Verdict::Discard("a message middleware returned without calling the handler".into())
         }
+        (Ok(()), Some(handler)) => handler,
     }
 }
 
@@ -411,10 +395,34 @@ pub(crate) fn panic_text(panic: Box<dyn std::any::Any + Send>) -> String {
         .unwrap_or_else(|| "panic".to_owned())
 }
 
-/// One subscription's handler with the service's middlewares, as a transport runs them.
+/// One subscription's handler with the service's message middlewares: the message pipeline
+/// a transport runs for each delivery (duplicate suppression, middlewares, handler, verdict).
+///
+/// ```
+/// use std::sync::Arc;
+/// use tomodachi::envelope::{Envelope, Raw};
+/// use tomodachi::message::{HandlerChain, Message, MessageHandler, Verdict};
+/// use tomodachi::transport::TransportContext;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let ctx = TransportContext::new("svc", "uuid-1", Default::default());
+/// let handler = MessageHandler::new(Arc::new(()), |_svc: Arc<()>, message: Message| async move {
+///     let text: String = message.data()?;
+///     if text == "poison" {
+///         return Err(tomodachi::Error::dead_letter("poison"));
+///     }
+///     Ok::<_, tomodachi::Error>(())
+/// });
+/// let chain = HandlerChain::new(&ctx, "on_text", "example.transport", handler);
+/// let deliver = |body: &str| Message::new(Raw.parse_message(body).unwrap(), "on_text", ());
+/// assert_eq!(chain.run(deliver("hello")).await, Verdict::Ack);
+/// assert_eq!(chain.run(deliver("poison")).await, Verdict::DeadLetter("poison".into()));
+/// # }
+/// ```
 #[derive(Clone)]
-pub(crate) struct HandlerChain {
-    pub(crate) info: ServiceInfo,
+pub struct HandlerChain {
+    pub(crate) info: TransportContext,
     pub(crate) name: Arc<str>,
     /// The log context's `type` (`tomodachi.amqp`, `tomodachi.aws_sns_sqs`).
     pub(crate) kind: &'static str,
@@ -428,12 +436,36 @@ pub(crate) struct HandlerChain {
 pub(crate) const DUPLICATE: &str = "duplicate message already processed in the last minute";
 
 impl HandlerChain {
+    /// The pipeline for the handler named `name` of `ctx`'s service, with the service's
+    /// message middlewares; `kind` is the `type` field of the handler's log context
+    /// (`tomodachi.amqp`, `tomodachi.aws_sns_sqs`, ...).
+    pub fn new(
+        ctx: &TransportContext,
+        name: impl Into<Arc<str>>,
+        kind: &'static str,
+        handler: MessageHandler,
+    ) -> Self {
+        Self {
+            info: ctx.clone(),
+            name: name.into(),
+            kind,
+            middlewares: ctx.message_middlewares(),
+            handler: handler.0,
+            recent: Arc::default(),
+        }
+    }
+
+    /// The handler's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
     /// Runs the middlewares and the handler for one message inside the service's and the
     /// handler's context; a panic counts as a failure.
     ///
     /// A message whose `message_uuid` this handler handled in the last minute is a duplicate:
-    /// it is dropped without running the chain.
-    pub(crate) async fn run(&self, message: Message) -> Verdict {
+    /// it is discarded without running the chain.
+    pub async fn run(&self, message: Message) -> Verdict {
         let ticket = match message.message_uuid().filter(|u| !u.is_empty()) {
             Some(uuid) => match self.recent.admit(uuid).await {
                 recent::Admission::Duplicate => return Verdict::Discard(DUPLICATE.into()),
@@ -443,13 +475,13 @@ impl HandlerChain {
         };
         let verdict = self.run_chain(message).await;
         if let Some(ticket) = ticket {
-            ticket.finish(matches!(verdict, Verdict::Done | Verdict::Discard(_)));
+            ticket.finish(verdict.is_settled());
         }
         verdict
     }
 
     async fn run_chain(&self, message: Message) -> Verdict {
-        let outcome = Arc::new(Mutex::new(HandlerOutcome::default()));
+        let outcome: HandlerVerdict = Arc::default();
         let next = MessageNext::new(
             self.middlewares.clone(),
             self.handler.clone(),
@@ -460,14 +492,14 @@ impl HandlerChain {
             kind: self.kind,
             status_code: None,
         };
-        let result = crate::service::registry::scope(
+        let result = crate::transport::scope(
             self.info.clone(),
             crate::logging::scope(context, AssertUnwindSafe(next.run(message)).catch_unwind()),
         )
         .await
         .unwrap_or_else(|p| Err(Error::msg(format!("handler panicked: {}", panic_text(p)))));
-        let outcome = outcome.lock().map(|o| o.clone()).unwrap_or_default();
-        Verdict::from_outcome(result, outcome)
+        let handler = outcome.lock().ok().and_then(|mut o| o.take());
+        decide(result, handler)
     }
 }
 
@@ -475,38 +507,23 @@ impl HandlerChain {
 mod tests {
     use super::*;
 
-    fn ran(failure: Option<(Intent, &str)>) -> HandlerOutcome {
-        HandlerOutcome {
-            ran: true,
-            failure: failure.map(|(i, s)| (i, s.to_owned())),
-        }
-    }
-
     #[test]
     fn verdicts() {
-        assert_eq!(Verdict::from_outcome(Ok(()), ran(None)), Verdict::Done);
-        assert!(matches!(
-            Verdict::from_outcome(Ok(()), HandlerOutcome::default()),
-            Verdict::Discard(_)
-        ));
+        let retry = || Some(Verdict::Retry("boom".into()));
+        assert_eq!(decide(Ok(()), Some(Verdict::Ack)), Verdict::Ack);
+        assert!(matches!(decide(Ok(()), None), Verdict::Discard(_)));
         assert_eq!(
-            Verdict::from_outcome(Err(Error::msg("boom")), ran(Some((Intent::Retry, "boom")))),
+            decide(Err(Error::msg("boom")), retry()),
             Verdict::Retry("boom".into())
         );
         // a middleware swallowed the handler's error: still retried
+        assert_eq!(decide(Ok(()), retry()), Verdict::Retry("boom".into()));
         assert_eq!(
-            Verdict::from_outcome(Ok(()), ran(Some((Intent::Retry, "boom")))),
-            Verdict::Retry("boom".into())
-        );
-        assert_eq!(
-            Verdict::from_outcome(
-                Err(Error::discard("skip")),
-                ran(Some((Intent::Discard, "skip")))
-            ),
+            decide(Err(Error::discard("skip")), None),
             Verdict::Discard("skip".into())
         );
         assert!(matches!(
-            Verdict::from_outcome(Err(Error::undecodable("bad")), ran(None)),
+            decide(Err(Error::undecodable("bad")), None),
             Verdict::DeadLetter(_)
         ));
     }

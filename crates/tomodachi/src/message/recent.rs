@@ -1,4 +1,4 @@
-//! Duplicate suppression by `message_uuid` (envelopes.md §5.3), per handler: a message whose
+//! Duplicate suppression by `message_uuid`, per handler: a message whose
 //! uuid was handled in the last minute is a duplicate delivery (SNS and SQS deliver at least
 //! once; a publisher may retry) and is acknowledged/deleted without running the handler again.
 //! A duplicate that arrives while the first copy is still being handled waits for it: if that

@@ -1,4 +1,4 @@
-//! Legacy input aliases (lifecycle_cli_logging.md §7.4).
+//! Legacy input aliases.
 //!
 //! Aliases are only consulted for keys that are not canonical option keys, and only when
 //! writing (merging / `set`); reading uses canonical keys.

@@ -5,7 +5,7 @@ use serde_json::Value;
 use super::error::OptionsError;
 use super::value;
 
-/// `options.amqp.qos.*` – prefetch limits (amqp.md §2).
+/// `options.amqp.qos.*` – prefetch limits.
 ///
 /// ```
 /// use tomodachi::options::AmqpQosOptions;
@@ -64,7 +64,7 @@ impl AmqpQosOptions {
     }
 }
 
-/// `options.amqp.*` – broker connection and naming settings (amqp.md §2).
+/// `options.amqp.*` – broker connection and naming settings.
 ///
 /// ```
 /// use tomodachi::options::{AmqpOptions, AmqpQosOptions, Options};

@@ -6,7 +6,7 @@ use super::error::OptionsError;
 use super::value;
 
 /// `options.aws_sns_sqs.*` – credentials, naming prefixes, KMS and queue policy settings
-/// (aws_sns_sqs.md §2). `None` means "not set" (the AWS default chain is used for credentials and
+///. `None` means "not set" (the AWS default chain is used for credentials and
 /// region).
 ///
 /// ```

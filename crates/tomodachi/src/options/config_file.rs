@@ -1,4 +1,4 @@
-//! Config files (`tomodachi run -c <file> …`, lifecycle_cli_logging.md §6).
+//! Config files (`tomodachi run -c <file> …`).
 
 use std::path::{Path, PathBuf};
 

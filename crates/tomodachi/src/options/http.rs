@@ -71,7 +71,7 @@ impl AccessLog {
     }
 }
 
-/// `options.http.*` – settings of the HTTP server (http.md §14).
+/// `options.http.*` – settings of the HTTP server.
 ///
 /// `Default` gives the upstream defaults.
 ///

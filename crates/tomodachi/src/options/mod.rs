@@ -46,7 +46,7 @@ pub use self::http::{parse_client_max_size, AccessLog, HttpOptions, DEFAULT_CLIE
 pub use self::watcher::WatcherOptions;
 
 /// All options of a service, grouped in sections; `Default` gives the upstream defaults
-/// (lifecycle_cli_logging.md §7.1).
+///.
 ///
 /// Construction forms:
 ///

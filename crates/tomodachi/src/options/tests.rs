@@ -1,5 +1,5 @@
-//! Tests for the options module (upstream `tests/test_options.py`, `tests/test_configs.py` and
-//! the behaviours of lifecycle_cli_logging.md §6–7, http.md §9/§10.1/§14).
+//! Tests for the options module (upstream `tests/test_options.py`, `tests/test_configs.py`, and
+//! upstream's config-file merging, keep-alive and access-log options).
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 
 use super::*;
 
-/// The flattened default listing of lifecycle_cli_logging.md §7.1 (upstream `test_default_values`).
+/// The flattened default listing of upstream's options (upstream `test_default_values`).
 fn spec_defaults() -> Vec<(&'static str, Value)> {
     vec![
         ("http.port", json!(9700)),

@@ -6,7 +6,7 @@ use super::error::OptionsError;
 use super::value;
 
 /// `options.watcher.*` – extra directories to ignore and extra file endings to watch
-/// (lifecycle_cli_logging.md §10). Upstream reads these from config files only.
+///. Upstream reads these from config files only.
 ///
 /// ```
 /// use tomodachi::options::{Options, WatcherOptions};

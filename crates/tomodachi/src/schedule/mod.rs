@@ -38,23 +38,21 @@
 //! each change. Waiting costs nothing: the loop sleeps until the next fire (re-reading the wall
 //! clock at least once a minute), with no polling.
 
-mod clock;
 mod runner;
 
 use std::future::Future;
 use std::sync::Arc;
 
-pub(crate) use clock::SharedClock;
-pub use clock::{Clock, SystemClock, TokioClock};
+pub use crate::clock::{Clock, SystemClock, TokioClock};
 pub use tomodachi_cron::{
     format_utc, parse_timezone, CronError, CronExpr, CronField, Interval, Schedule, ScheduleError,
     ScheduleSpec,
 };
 
 use crate::error::Error;
-use crate::http::handler::BoxFuture;
-use crate::service::transport::TransportStarter;
 use crate::service::HookOutput;
+use crate::transport::BoxFuture;
+use crate::ServiceBuilder;
 
 /// What a scheduled function learns about its run.
 ///
@@ -83,7 +81,7 @@ impl Invocation {
 }
 
 pub(crate) type ErasedScheduleHandler =
-    Arc<dyn Fn(Invocation) -> BoxFuture<Result<(), Error>> + Send + Sync>;
+    Arc<dyn Fn(Invocation) -> BoxFuture<'static, Result<(), Error>> + Send + Sync>;
 
 /// A validated scheduled function, ready to start as a transport.
 pub(crate) struct ScheduledFn {
@@ -95,12 +93,12 @@ pub(crate) struct ScheduledFn {
 }
 
 /// Validates `spec` and wraps the handler; the error text names the function.
-pub(crate) fn scheduled_function<S, H, Fut, O>(
+fn scheduled_function<S, H, Fut, O>(
     state: Arc<S>,
     name: String,
     spec: ScheduleSpec,
     handler: H,
-) -> Result<TransportStarter, String>
+) -> Result<ScheduledFn, String>
 where
     S: Send + Sync + 'static,
     H: Fn(Arc<S>, Invocation) -> Fut + Send + Sync + 'static,
@@ -114,11 +112,47 @@ where
         let fut = handler(state.clone(), invocation);
         Box::pin(async move { fut.await.into_result() })
     });
-    Ok(runner::starter(ScheduledFn {
+    Ok(ScheduledFn {
         name: Arc::from(name),
         schedule,
         immediately: spec.is_immediate(),
         interval: spec.interval_value(),
         handler,
-    }))
+    })
+}
+
+impl<S: Send + Sync + 'static> ServiceBuilder<S> {
+    /// Registers a scheduled function named `name` (the `handler` field of its logs): it runs
+    /// on `spec`'s interval, crontab expression or timestamp once `started_service` has
+    /// returned (see [`schedule`](crate::schedule)). The handler returns `()` or
+    /// `Result<(), E>`; errors are logged and the schedule goes on. An invalid `spec` makes
+    /// the app's start fail with the schedule error.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use tomodachi::schedule::{Invocation, ScheduleSpec};
+    /// # struct S;
+    /// let svc = tomodachi::Service::builder("s", S)
+    ///     .schedule("heartbeat", ScheduleSpec::interval(1), |_s: Arc<S>, run: Invocation| async move {
+    ///         tracing::info!(at = %run.invocation_time, "heartbeat");
+    ///     })
+    ///     .build();
+    /// ```
+    pub fn schedule<H, Fut, O>(
+        mut self,
+        name: impl Into<String>,
+        spec: ScheduleSpec,
+        handler: H,
+    ) -> Self
+    where
+        H: Fn(Arc<S>, Invocation) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = O> + Send + 'static,
+        O: HookOutput,
+    {
+        match scheduled_function(self.state.clone(), name.into(), spec, handler) {
+            Ok(f) => self.transport_mut::<runner::Scheduler>().functions.push(f),
+            Err(e) => self.definition_error(e),
+        }
+        self
+    }
 }

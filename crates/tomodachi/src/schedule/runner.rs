@@ -1,4 +1,4 @@
-//! One loop per scheduled function (schedule.md §5, §6): sleep until the next fire by the wall
+//! One loop per scheduled function: sleep until the next fire by the wall
 //! clock, start the run as its own task, and on stop await the runs still going.
 
 use std::panic::AssertUnwindSafe;
@@ -13,9 +13,11 @@ use tomodachi_cron::format_utc;
 use tomodachi_cron::jiff::{SignedDuration, Timestamp};
 
 use super::{Clock, Invocation, ScheduledFn};
-use crate::http::handler::BoxFuture;
+use crate::error::Error;
 use crate::service::context;
-use crate::service::transport::{RunningTransport, ServiceInfo, StartPhase, TransportStarter};
+use crate::transport::{
+    BoxFuture, DeclaredTransport, RunningTransport, StartPhase, Transport, TransportContext,
+};
 
 /// The loop re-reads the wall clock at least this often while it waits, so a clock that was
 /// set (or a machine that was suspended) delays a fire by at most this much.
@@ -25,44 +27,71 @@ const TASK_LIMIT: usize = 20;
 /// Runs still going below which skipped firing resumes.
 const RESUME_BELOW: usize = 15;
 
-pub(crate) fn starter(f: ScheduledFn) -> TransportStarter {
-    TransportStarter::new(
-        StartPhase::AfterStarted,
-        move |info: ServiceInfo| async move {
-            context::set_scheduled_functions_enabled();
-            if *info.stop.borrow() {
-                tracing::warn!(target: "tomodachi.scheduler", handler = &*f.name,
-                "scheduled function loop never started before service termination");
-                return Ok(RunningSchedule {
-                    stop: None,
-                    task: None,
-                });
-            }
-            let (stop_tx, stop_rx) = watch::channel(false);
-            let task = tokio::spawn(run(Arc::new(f), info.clock.0.clone(), stop_rx));
-            Ok(RunningSchedule {
-                stop: Some(stop_tx),
-                task: Some(task),
-            })
-        },
-    )
+/// A service's scheduled functions as a [`Transport`]: nothing to declare; the loops start
+/// once `started_service` has returned, and stopping awaits the runs still going.
+#[derive(Default)]
+pub(crate) struct Scheduler {
+    pub(crate) functions: Vec<ScheduledFn>,
 }
 
-/// A started loop; stopping it ends firing and awaits the runs still going.
+impl Transport for Scheduler {
+    fn name(&self) -> &'static str {
+        "scheduler"
+    }
+
+    fn phase(&self) -> StartPhase {
+        StartPhase::AfterStarted
+    }
+
+    fn declare(
+        self: Box<Self>,
+        ctx: TransportContext,
+    ) -> BoxFuture<'static, Result<Box<dyn DeclaredTransport>, Error>> {
+        Box::pin(async move {
+            Ok(Box::new(DeclaredScheduler {
+                functions: self.functions,
+                ctx,
+            }) as Box<dyn DeclaredTransport>)
+        })
+    }
+}
+
+struct DeclaredScheduler {
+    functions: Vec<ScheduledFn>,
+    ctx: TransportContext,
+}
+
+impl DeclaredTransport for DeclaredScheduler {
+    fn start(self: Box<Self>) -> BoxFuture<'static, Result<Box<dyn RunningTransport>, Error>> {
+        Box::pin(async move {
+            context::set_scheduled_functions_enabled();
+            let (stop_tx, stop_rx) = watch::channel(false);
+            let mut tasks = Vec::with_capacity(self.functions.len());
+            for f in self.functions {
+                if *self.ctx.stop.borrow() {
+                    tracing::warn!(target: "tomodachi.scheduler", handler = &*f.name,
+                        "scheduled function loop never started before service termination");
+                    continue;
+                }
+                let clock = self.ctx.clock.0.clone();
+                tasks.push(tokio::spawn(run(Arc::new(f), clock, stop_rx.clone())));
+            }
+            Ok(Box::new(RunningSchedule { stop_tx, tasks }) as Box<dyn RunningTransport>)
+        })
+    }
+}
+
+/// Started loops; stopping them ends firing and awaits the runs still going.
 pub(crate) struct RunningSchedule {
-    stop: Option<watch::Sender<bool>>,
-    task: Option<JoinHandle<()>>,
+    stop_tx: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
 }
 
 impl RunningTransport for RunningSchedule {
-    fn stop(self: Box<Self>) -> BoxFuture<()> {
+    fn stop(self: Box<Self>) -> BoxFuture<'static, ()> {
         Box::pin(async move {
-            if let Some(stop) = &self.stop {
-                let _ = stop.send(true);
-            }
-            if let Some(task) = self.task {
-                let _ = task.await;
-            }
+            let _ = self.stop_tx.send(true);
+            futures_util::future::join_all(self.tasks).await;
         })
     }
 }
@@ -168,7 +197,7 @@ async fn run(f: Arc<ScheduledFn>, clock: Arc<dyn Clock>, mut stop: watch::Receiv
     drain(&f, tracker, runs).await;
 }
 
-/// Awaits the runs still going, without a time limit (schedule.md §6).
+/// Awaits the runs still going, without a time limit.
 async fn drain(f: &ScheduledFn, tracker: TaskTracker, mut runs: Vec<(String, JoinHandle<()>)>) {
     tracker.close();
     let mut message = "awaiting task to complete";

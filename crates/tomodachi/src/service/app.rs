@@ -1,5 +1,7 @@
-//! Starting and stopping a set of services in upstream lifecycle order
-//! (lifecycle_cli_logging.md §2-§4).
+//! Starting and stopping a set of services in upstream lifecycle order: `start_service`
+//! hooks, every transport declared, transports started with HTTP, `started_service` hooks,
+//! transports started after it; on stop, `stopping_service` hooks beside the transports' drain,
+//! then `stop_service` hooks.
 
 use std::any::Any;
 use std::net::SocketAddr;
@@ -9,10 +11,13 @@ use futures_util::future::join_all;
 use tokio::sync::watch;
 
 use super::{registry, ErasedHook, IntoService, Service};
+use crate::clock::SharedClock;
 use crate::error::Error;
-use crate::http::server::RunningServer;
-use crate::http::settings::http_app;
 use crate::options::ConfigFile;
+use crate::transport::{
+    register_context, unregister_context, DeclaredTransport, RunningTransport, StartPhase,
+    Transport, TransportContext,
+};
 
 /// A set of services to run in one process (upstream: the services of the `run` command).
 ///
@@ -30,7 +35,7 @@ use crate::options::ConfigFile;
 pub struct App {
     services: Vec<Service>,
     config: Option<ConfigFile>,
-    clock: crate::schedule::SharedClock,
+    clock: SharedClock,
 }
 
 impl std::fmt::Debug for App {
@@ -42,15 +47,16 @@ impl std::fmt::Debug for App {
 }
 
 use super::exit::StopSignal;
-use super::transport::{RunningTransport, ServiceInfo, StartPhase, TransportStarter};
 
 struct Running {
     name: String,
     state: Arc<dyn Any + Send + Sync>,
-    info: ServiceInfo,
-    http: Option<RunningServer>,
-    transports: Vec<Box<dyn RunningTransport>>,
-    pending: Vec<TransportStarter>,
+    ctx: TransportContext,
+    /// Registered, not declared yet.
+    registered: Vec<Box<dyn Transport>>,
+    /// Declared, waiting for their start phase.
+    declared: Vec<(StartPhase, Box<dyn DeclaredTransport>)>,
+    running: Vec<Box<dyn RunningTransport>>,
     stopping: Option<ErasedHook>,
     stop: Option<ErasedHook>,
 }
@@ -131,11 +137,12 @@ impl App {
     /// let app = tomodachi::App::new().clock(tomodachi::schedule::SystemClock);
     /// ```
     pub fn clock(mut self, clock: impl crate::schedule::Clock) -> Self {
-        self.clock = crate::schedule::SharedClock(Arc::new(clock));
+        self.clock = SharedClock(Arc::new(clock));
         self
     }
 
-    /// Runs the start phase: `start_service` hooks, transports, `started_service` hooks.
+    /// Runs the start phase: `start_service` hooks, every transport declared, transports
+    /// started with HTTP, `started_service` hooks, transports started after them.
     ///
     /// On failure everything started is stopped again and the error is returned (the process
     /// exit code becomes 1, as upstream).
@@ -178,7 +185,6 @@ impl App {
         let mut running = Vec::with_capacity(services.len());
         let mut start_hooks = Vec::new();
         let mut started_hooks = Vec::new();
-        let mut http_apps = Vec::new();
         for mut svc in services {
             if let Some(h) = svc.hooks.start.take() {
                 start_hooks.push((format!("{}.start_service", svc.name), h));
@@ -186,31 +192,27 @@ impl App {
             if let Some(h) = svc.hooks.started.take() {
                 started_hooks.push((format!("{}.started_service", svc.name), h));
             }
-            let app = if svc.routes.is_empty() && svc.error_handlers.is_empty() {
-                None
-            } else {
-                match http_app(&mut svc) {
-                    Ok(app) => Some(app),
-                    Err(e) => return Err(fail_init(&svc.name, e.to_string())),
-                }
-            };
-            http_apps.push(app);
-            let info = ServiceInfo {
+            let ctx = TransportContext {
                 name: Arc::from(svc.name.as_str()),
                 uuid: Arc::from(svc.uuid.as_deref().unwrap_or_default()),
                 options: Arc::new(svc.options.clone()),
                 clock: self.clock.clone(),
                 stop: stop_rx.clone(),
                 envelope: svc.message_envelope.clone(),
+                extensions: Arc::new(std::mem::take(&mut svc.extensions)),
             };
-            registry::register_info(info.clone());
+            register_context(ctx.clone());
             running.push(Running {
                 name: svc.name,
                 state: svc.state,
-                info,
-                http: None,
-                transports: Vec::new(),
-                pending: svc.transports,
+                ctx,
+                registered: svc
+                    .transports
+                    .into_iter()
+                    .map(|t| t.into_transport())
+                    .collect(),
+                declared: Vec::new(),
+                running: Vec::new(),
                 stopping: svc.hooks.stopping.take(),
                 stop: svc.hooks.stop.take(),
             });
@@ -225,27 +227,12 @@ impl App {
         if let Err(e) = run_hooks(start_hooks, "lifecycle.setup").await {
             return Err(app.abort(e).await);
         }
-        // Transports start after start_service: a request during start_service is refused.
-        let servers = join_all(http_apps.into_iter().map(|a| async move {
-            match a {
-                Some(a) => RunningServer::start(a).await.map(Some),
-                None => Ok(None),
-            }
-        }))
-        .await;
-        let mut start_error = None;
-        for (svc, server) in app.services.iter_mut().zip(servers) {
-            match server {
-                Ok(s) => svc.http = s,
-                Err(e) => {
-                    start_error.get_or_insert(e);
-                }
-            }
-        }
-        if let Some(e) = start_error {
+        // Transports are declared after start_service (a request during start_service is
+        // refused: the port is not bound yet), all of them before any starts consuming.
+        if let Err(e) = app.declare_transports().await {
             return Err(app.abort(e).await);
         }
-        if let Err(e) = app.start_transports(StartPhase::Transports).await {
+        if let Err(e) = app.start_transports(StartPhase::WithHttp).await {
             return Err(app.abort(e).await);
         }
         lifecycle("initialized", "enabled handler functions", None);
@@ -263,6 +250,16 @@ impl App {
     }
 }
 
+impl Running {
+    /// Where its HTTP server listens (declared or running).
+    fn local_addr(&self) -> Option<SocketAddr> {
+        self.running
+            .iter()
+            .find_map(|t| t.local_addr())
+            .or_else(|| self.declared.iter().find_map(|(_, t)| t.local_addr()))
+    }
+}
+
 fn fail_init(service: &str, message: String) -> Error {
     tracing::error!(target: "tomodachi.init", service = service, error_message = %message,
         "failed to initialize instance");
@@ -270,23 +267,15 @@ fn fail_init(service: &str, message: String) -> Error {
 }
 
 impl RunningApp {
-    /// The bound HTTP address of the `index`-th service (in the order they were added).
+    /// The address the `index`-th service (in the order they were added) listens on: its
+    /// HTTP server's bound address.
     pub fn http_addr(&self, index: usize) -> Option<SocketAddr> {
-        self.services
-            .get(index)?
-            .http
-            .as_ref()
-            .map(RunningServer::local_addr)
+        self.services.get(index)?.local_addr()
     }
 
     /// The bound HTTP address of the service named `name`.
     pub fn http_addr_of(&self, name: &str) -> Option<SocketAddr> {
-        self.services
-            .iter()
-            .find(|s| s.name == name)?
-            .http
-            .as_ref()
-            .map(RunningServer::local_addr)
+        self.services.iter().find(|s| s.name == name)?.local_addr()
     }
 
     /// A handle that requests a graceful stop.
@@ -308,22 +297,47 @@ impl RunningApp {
         self.wait().await
     }
 
-    /// Starts the registered transports of `phase`, all services concurrently.
+    /// Declares every registered transport of every service, concurrently.
+    async fn declare_transports(&mut self) -> Result<(), Error> {
+        let mut declares = Vec::new();
+        for (index, svc) in self.services.iter_mut().enumerate() {
+            for transport in svc.registered.drain(..) {
+                let phase = transport.phase();
+                declares.push((index, phase, transport.declare(svc.ctx.clone())));
+            }
+        }
+        let mut first_err = None;
+        let (keys, futures): (Vec<_>, Vec<_>) = declares
+            .into_iter()
+            .map(|(index, phase, future)| ((index, phase), future))
+            .unzip();
+        for ((index, phase), result) in keys.into_iter().zip(join_all(futures).await) {
+            match result {
+                Ok(t) => self.services[index].declared.push((phase, t)),
+                Err(e) => {
+                    first_err.get_or_insert(e);
+                }
+            }
+        }
+        first_err.map_or(Ok(()), Err)
+    }
+
+    /// Starts the declared transports of `phase`, all services concurrently.
     async fn start_transports(&mut self, phase: StartPhase) -> Result<(), Error> {
         let mut starts = Vec::new();
         for (index, svc) in self.services.iter_mut().enumerate() {
             let (now, later): (Vec<_>, Vec<_>) =
-                svc.pending.drain(..).partition(|t| t.phase == phase);
-            svc.pending = later;
-            for starter in now {
-                starts.push((index, (starter.start)(svc.info.clone())));
+                svc.declared.drain(..).partition(|(p, _)| *p == phase);
+            svc.declared = later;
+            for (_, declared) in now {
+                starts.push((index, declared.start()));
             }
         }
         let (indices, futures): (Vec<_>, Vec<_>) = starts.into_iter().unzip();
         let mut first_err = None;
         for (index, result) in indices.into_iter().zip(join_all(futures).await) {
             match result {
-                Ok(t) => self.services[index].transports.push(t),
+                Ok(t) => self.services[index].running.push(t),
                 Err(e) => {
                     first_err.get_or_insert(e);
                 }
@@ -349,22 +363,16 @@ impl RunningApp {
             .iter_mut()
             .filter_map(|s| Some((format!("{}.stopping_service", s.name), s.stopping.take()?)))
             .collect();
-        let servers: Vec<_> = self
-            .services
-            .iter_mut()
-            .filter_map(|s| s.http.take())
-            .collect();
+        // Declared but never started (a start failed): released by dropping them.
+        for s in &mut self.services {
+            s.declared.clear();
+        }
         let transports: Vec<_> = self
             .services
             .iter_mut()
-            .flat_map(|s| s.transports.drain(..))
+            .flat_map(|s| s.running.drain(..))
             .collect();
-        let drain = async {
-            tokio::join!(
-                join_all(servers.into_iter().map(RunningServer::stop)),
-                join_all(transports.into_iter().map(|t| t.stop())),
-            )
-        };
+        let drain = join_all(transports.into_iter().map(|t| t.stop()));
         let (_, _) = tokio::join!(run_hooks(stopping, "lifecycle.interrupt"), drain);
         let stop: Vec<_> = self
             .services
@@ -374,7 +382,7 @@ impl RunningApp {
         let _ = run_hooks(stop, "lifecycle.teardown").await;
         for s in &self.services {
             registry::unregister(&s.name, &s.state);
-            registry::unregister_info(&s.info);
+            unregister_context(&s.ctx);
         }
         lifecycle("terminated", "terminated service", service.as_deref());
     }

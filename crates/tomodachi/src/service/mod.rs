@@ -25,21 +25,16 @@ pub(crate) mod app;
 pub(crate) mod context;
 pub(crate) mod exit;
 pub(crate) mod registry;
-pub(crate) mod transport;
 
 use std::any::Any;
-use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
 
+use http::Extensions;
+
 use crate::error::Error;
-use crate::http::handler::{
-    erase_handler, erase_middleware, BoxFuture, ErasedHandler, ErasedMiddleware,
-};
-use crate::http::layer::{layer_fn, LayerFn};
-use crate::http::router::{compile, Route};
-use crate::http::{HttpLayerService, HttpRequest, HttpRoute, IntoMethods, IntoResponse, Next};
 use crate::options::Options;
+use crate::transport::{AnyTransport, BoxFuture, Transport};
 
 pub use app::{App, RunningApp, StopHandle};
 pub use context::get_execution_context;
@@ -69,7 +64,7 @@ impl<E: Into<Error>> HookOutput for Result<(), E> {
     }
 }
 
-pub(crate) type ErasedHook = Box<dyn FnOnce() -> BoxFuture<Result<(), Error>> + Send>;
+pub(crate) type ErasedHook = Box<dyn FnOnce() -> BoxFuture<'static, Result<(), Error>> + Send>;
 
 /// The four lifecycle hooks, in upstream order.
 #[derive(Default)]
@@ -86,19 +81,12 @@ pub struct Service {
     pub(crate) uuid: Option<String>,
     pub(crate) options: Options,
     pub(crate) state: Arc<dyn Any + Send + Sync>,
-    pub(crate) routes: Vec<Route>,
-    pub(crate) error_handlers: HashMap<u16, ErasedHandler>,
-    pub(crate) http_middlewares: Vec<ErasedMiddleware>,
-    pub(crate) http_layers: Vec<LayerFn>,
-    pub(crate) transports: Vec<transport::TransportStarter>,
+    pub(crate) transports: Vec<Box<dyn AnyTransport>>,
     pub(crate) hooks: Hooks,
     pub(crate) definition_errors: Vec<String>,
     pub(crate) message_envelope: Option<crate::envelope::SharedEnvelope>,
-    amqp_handlers: Vec<crate::amqp::AmqpHandlerDef>,
-    #[cfg(feature = "aws")]
-    sns_sqs_handlers: Vec<crate::aws_sns_sqs::SnsSqsHandlerDef>,
-    message_middlewares: Vec<crate::message::ErasedMessageMiddleware>,
-    failure_policy: crate::message::FailurePolicy,
+    /// Values handed to every transport through its [`TransportContext`](crate::transport::TransportContext).
+    pub(crate) extensions: Extensions,
 }
 
 impl std::fmt::Debug for Service {
@@ -107,8 +95,8 @@ impl std::fmt::Debug for Service {
             .field("name", &self.name)
             .field("uuid", &self.uuid)
             .field(
-                "routes",
-                &self.routes.iter().map(|r| &r.pattern).collect::<Vec<_>>(),
+                "transports",
+                &self.transports.iter().map(|t| t.name()).collect::<Vec<_>>(),
             )
             .finish_non_exhaustive()
     }
@@ -133,14 +121,14 @@ impl Service {
         &self.options
     }
 
-    /// Whether the service has anything to start (handlers or start hooks).
+    /// The names of the transports registered on the service (`"http"`, `"amqp"`, ...).
+    pub fn transport_names(&self) -> Vec<&'static str> {
+        self.transports.iter().map(|t| t.name()).collect()
+    }
+
+    /// Whether the service has anything to start (transports or start hooks).
     pub(crate) fn has_work(&self) -> bool {
-        !self.routes.is_empty()
-            || !self.error_handlers.is_empty()
-            || !self.transports.is_empty()
-            || !self.amqp_handlers.is_empty()
-            || self.hooks.start.is_some()
-            || self.hooks.started.is_some()
+        !self.transports.is_empty() || self.hooks.start.is_some() || self.hooks.started.is_some()
     }
 }
 
@@ -167,8 +155,8 @@ impl<S: Send + Sync + 'static> IntoService for ServiceBuilder<S> {
 ///
 /// Handlers receive the service instance as `Arc<S>` and the request.
 pub struct ServiceBuilder<S> {
-    state: Arc<S>,
-    service: Service,
+    pub(crate) state: Arc<S>,
+    pub(crate) service: Service,
 }
 
 impl<S: Send + Sync + 'static> ServiceBuilder<S> {
@@ -183,19 +171,11 @@ impl<S: Send + Sync + 'static> ServiceBuilder<S> {
                 uuid: None,
                 options: Options::default(),
                 state: erased,
-                routes: Vec::new(),
-                error_handlers: HashMap::new(),
-                http_middlewares: Vec::new(),
-                http_layers: Vec::new(),
                 transports: Vec::new(),
                 hooks: Hooks::default(),
                 definition_errors: Vec::new(),
                 message_envelope: None,
-                amqp_handlers: Vec::new(),
-                #[cfg(feature = "aws")]
-                sns_sqs_handlers: Vec::new(),
-                message_middlewares: Vec::new(),
-                failure_policy: crate::message::FailurePolicy::default(),
+                extensions: Extensions::new(),
             },
         }
     }
@@ -229,229 +209,65 @@ impl<S: Send + Sync + 'static> ServiceBuilder<S> {
         self
     }
 
-    /// Registers an HTTP handler for `methods` on the regex `pattern` (a full match).
-    pub fn http<M, H, Fut, O>(self, methods: M, pattern: &str, handler: H) -> Self
-    where
-        M: IntoMethods,
-        H: Fn(Arc<S>, HttpRequest) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = O> + Send + 'static,
-        O: IntoResponse,
-    {
-        self.http_route(HttpRoute::new(methods, pattern), handler)
-    }
-
-    /// Registers an HTTP handler with a full route description (name, `ignore_logging`).
-    pub fn http_route<H, Fut, O>(mut self, route: HttpRoute, handler: H) -> Self
-    where
-        H: Fn(Arc<S>, HttpRequest) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = O> + Send + 'static,
-        O: IntoResponse,
-    {
-        if let Some(invalid) = route.invalid {
-            self.service
-                .definition_errors
-                .push(format!("{invalid} in route '{}'", route.pattern));
-            return self;
-        }
-        match compile(&route.pattern) {
-            Ok(regex) => {
-                let group_names = regex.capture_names().flatten().map(Arc::from).collect();
-                let name = route.name.clone().unwrap_or_else(|| route.pattern.clone());
-                self.service.routes.push(Route {
-                    literal: crate::http::router::literal_path(&route.pattern),
-                    pattern: route.pattern,
-                    regex,
-                    methods: route.methods,
-                    group_names,
-                    handler: erase_handler(self.state.clone(), handler),
-                    name: Arc::from(name),
-                    ignore_logging: route.ignore_logging,
-                });
+    /// The registered transport of type `T`, created with `T::default()` on first use: how a
+    /// transport's builder methods (in its own module or crate) add handlers to one shared
+    /// instance per service.
+    ///
+    /// ```
+    /// # use tomodachi::transport::*;
+    /// #[derive(Default)]
+    /// struct Counting(u32);
+    /// impl Transport for Counting {
+    ///     fn name(&self) -> &'static str { "counting" }
+    ///     fn declare(self: Box<Self>, _ctx: TransportContext)
+    ///         -> BoxFuture<'static, tomodachi::Result<Box<dyn DeclaredTransport>>> {
+    ///         unimplemented!()
+    ///     }
+    /// }
+    /// let mut builder = tomodachi::Service::builder("s", ());
+    /// builder.transport_mut::<Counting>().0 += 1;
+    /// builder.transport_mut::<Counting>().0 += 1;
+    /// assert_eq!(builder.transport_mut::<Counting>().0, 2);
+    /// assert_eq!(builder.build().transport_names(), ["counting"]);
+    /// ```
+    pub fn transport_mut<T: Transport + Default>(&mut self) -> &mut T {
+        let index = match self
+            .service
+            .transports
+            .iter_mut()
+            .position(|t| t.as_any_mut().is::<T>())
+        {
+            Some(index) => index,
+            None => {
+                self.service.transports.push(Box::new(T::default()));
+                self.service.transports.len() - 1
             }
-            Err(e) => self.service.definition_errors.push(e),
+        };
+        match self.service.transports[index]
+            .as_any_mut()
+            .downcast_mut::<T>()
+        {
+            Some(t) => t,
+            None => unreachable!("the transport at this index is a T"),
         }
+    }
+
+    /// Registers a transport instance of its own (several of one type may be added).
+    pub fn with(mut self, transport: impl Transport) -> Self {
+        self.service.transports.push(Box::new(transport));
         self
     }
 
-    /// Registers the error handler for responses with `status_code` (404, 405, 500, a status
-    /// from an [`Error::http`](crate::Error::http), ...). The handler's status defaults to
-    /// `status_code`; [`HttpRequest::error_status`] tells it too.
-    pub fn http_error<H, Fut, O>(mut self, status_code: u16, handler: H) -> Self
-    where
-        H: Fn(Arc<S>, HttpRequest) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = O> + Send + 'static,
-        O: IntoResponse,
-    {
-        self.service
-            .error_handlers
-            .insert(status_code, erase_handler(self.state.clone(), handler));
-        self
+    /// Records a definition error (a bad route, an invalid schedule): the service's start
+    /// fails with it, before anything is started.
+    pub fn definition_error(&mut self, error: impl Into<String>) {
+        self.service.definition_errors.push(error.into());
     }
 
-    /// Adds an HTTP middleware; the first added is the outermost.
-    pub fn http_middleware<F, Fut, O>(mut self, middleware: F) -> Self
-    where
-        F: Fn(Arc<S>, HttpRequest, Next) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = O> + Send + 'static,
-        O: IntoResponse,
-    {
-        self.service
-            .http_middlewares
-            .push(erase_middleware(self.state.clone(), middleware));
-        self
-    }
-
-    /// Wraps the service's HTTP handling in a tower layer (CORS, compression, timeouts, ...
-    /// from tower-http, or your own). The first layer added is the outermost; layers run
-    /// outside the `http_middleware` stack, after the body was read within `client_max_size`.
-    /// Layers must keep the request body type (`Full<Bytes>`).
-    ///
-    /// ```
-    /// use tower::ServiceBuilder as Layers;
-    /// # struct S;
-    /// let svc = tomodachi::Service::builder("s", S)
-    ///     .http_layer(tower::layer::util::Identity::new())
-    ///     .build();
-    /// ```
-    pub fn http_layer<L, B, E>(mut self, layer: L) -> Self
-    where
-        L: tower::Layer<HttpLayerService> + Send + 'static,
-        L::Service: tower::Service<
-                http::Request<http_body_util::Full<bytes::Bytes>>,
-                Response = http::Response<B>,
-                Error = E,
-            > + Clone
-            + Send
-            + Sync
-            + 'static,
-        <L::Service as tower::Service<http::Request<http_body_util::Full<bytes::Bytes>>>>::Future:
-            Send + 'static,
-        B: http_body::Body<Data = bytes::Bytes> + Send + 'static,
-        B::Error: Into<crate::BoxError>,
-        E: Into<crate::BoxError> + 'static,
-    {
-        self.service.http_layers.push(layer_fn(layer));
-        self
-    }
-
-    /// Registers a transport (AMQP, SNS+SQS, scheduler) started by the app in its phase.
-    #[allow(dead_code)]
-    pub(crate) fn transport(mut self, starter: transport::TransportStarter) -> Self {
-        self.service.transports.push(starter);
-        self
-    }
-
-    /// Registers a scheduled function named `name` (the `handler` field of its logs): it runs
-    /// on `spec`'s interval, crontab expression or timestamp once `started_service` has
-    /// returned (see [`schedule`](crate::schedule)). The handler returns `()` or
-    /// `Result<(), E>`; errors are logged and the schedule goes on. An invalid `spec` makes
-    /// the app's start fail with the schedule error.
-    ///
-    /// ```
-    /// use std::sync::Arc;
-    /// use tomodachi::schedule::{Invocation, ScheduleSpec};
-    /// # struct S;
-    /// let svc = tomodachi::Service::builder("s", S)
-    ///     .schedule("heartbeat", ScheduleSpec::interval(1), |_s: Arc<S>, run: Invocation| async move {
-    ///         tracing::info!(at = %run.invocation_time, "heartbeat");
-    ///     })
-    ///     .build();
-    /// ```
-    pub fn schedule<H, Fut, O>(
-        mut self,
-        name: impl Into<String>,
-        spec: crate::schedule::ScheduleSpec,
-        handler: H,
-    ) -> Self
-    where
-        H: Fn(Arc<S>, crate::schedule::Invocation) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = O> + Send + 'static,
-        O: HookOutput,
-    {
-        let state = self.state.clone();
-        match crate::schedule::scheduled_function(state, name.into(), spec, handler) {
-            Ok(starter) => self.service.transports.push(starter),
-            Err(e) => self.service.definition_errors.push(e),
-        }
-        self
-    }
-
-    /// The service's default message envelope (upstream's `message_envelope` attribute),
-    /// used by its message handlers and when it publishes. Without one, messages are raw.
-    pub fn message_envelope(mut self, envelope: impl crate::envelope::Envelope) -> Self {
-        self.service.message_envelope = Some(Arc::new(envelope));
-        self
-    }
-
-    /// Adds a message middleware (AMQP and, later, SNS+SQS handlers); the first added is the
-    /// outermost. It receives the service, the [`Message`](crate::message::Message) and the
-    /// rest of the chain, and can hand typed values to the handler through
-    /// `message.extensions_mut()`; the transport's values are read-only.
-    pub fn message_middleware<M, Fut, O>(mut self, middleware: M) -> Self
-    where
-        M: Fn(Arc<S>, crate::message::Message, crate::message::MessageNext) -> Fut
-            + Send
-            + Sync
-            + 'static,
-        Fut: Future<Output = O> + Send + 'static,
-        O: HookOutput,
-    {
-        self.service
-            .message_middlewares
-            .push(crate::message::erase_message_middleware(
-                self.state.clone(),
-                middleware,
-            ));
-        self
-    }
-
-    /// What happens to a message whose handler failed: retried then dead-lettered (default),
-    /// or dropped as upstream does.
-    pub fn message_failure_policy(mut self, policy: crate::message::FailurePolicy) -> Self {
-        self.service.failure_policy = policy;
-        self
-    }
-
-    /// Registers an AMQP message handler (upstream `@amqp`). The handler returns `()` or
-    /// `Result<(), E>`; the message is acknowledged only after it succeeded.
-    pub fn amqp<H, Fut, O>(
-        mut self,
-        subscription: crate::amqp::AmqpSubscription,
-        handler: H,
-    ) -> Self
-    where
-        H: Fn(Arc<S>, crate::message::Message) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = O> + Send + 'static,
-        O: HookOutput,
-    {
-        self.service
-            .amqp_handlers
-            .push(crate::amqp::AmqpHandlerDef {
-                subscription,
-                handler: crate::message::erase_message_handler(self.state.clone(), handler),
-            });
-        self
-    }
-
-    /// Registers an AWS SNS+SQS message handler (upstream `@aws_sns_sqs`). The handler
-    /// returns `()` or `Result<(), E>`; the message is deleted only after it succeeded.
-    #[cfg(feature = "aws")]
-    pub fn aws_sns_sqs<H, Fut, O>(
-        mut self,
-        subscription: crate::aws_sns_sqs::SnsSqsSubscription,
-        handler: H,
-    ) -> Self
-    where
-        H: Fn(Arc<S>, crate::message::Message) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = O> + Send + 'static,
-        O: HookOutput,
-    {
-        self.service
-            .sns_sqs_handlers
-            .push(crate::aws_sns_sqs::SnsSqsHandlerDef {
-                subscription,
-                handler: crate::message::erase_message_handler(self.state.clone(), handler),
-            });
+    /// Puts a value in the context every transport of this service receives
+    /// ([`TransportContext::extension`](crate::transport::TransportContext::extension)).
+    pub fn context_extension<T: Clone + Send + Sync + 'static>(mut self, value: T) -> Self {
+        self.service.extensions.insert(value);
         self
     }
 
@@ -514,29 +330,7 @@ impl<S: Send + Sync + 'static> ServiceBuilder<S> {
 
     /// Finishes the definition. Definition errors (e.g. a bad route regex) are reported when
     /// the service starts.
-    pub fn build(mut self) -> Service {
-        let middlewares: Arc<[_]> = std::mem::take(&mut self.service.message_middlewares).into();
-        let policy = self.service.failure_policy;
-        #[cfg(feature = "aws")]
-        {
-            let handlers = std::mem::take(&mut self.service.sns_sqs_handlers);
-            if !handlers.is_empty() {
-                self.service.transports.extend(crate::aws_sns_sqs::start(
-                    handlers,
-                    middlewares.clone(),
-                    policy,
-                ));
-            }
-        }
-        let handlers = std::mem::take(&mut self.service.amqp_handlers);
-        if !handlers.is_empty() {
-            self.service
-                .transports
-                .push(transport::TransportStarter::new(
-                    transport::StartPhase::Transports,
-                    move |info| crate::amqp::start(info, handlers, middlewares, policy),
-                ));
-        }
+    pub fn build(self) -> Service {
         self.service
     }
 }

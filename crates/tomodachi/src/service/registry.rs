@@ -3,51 +3,7 @@
 use std::any::Any;
 use std::sync::{Arc, Mutex};
 
-use super::transport::ServiceInfo;
-
 type Entry = (String, Arc<dyn Any + Send + Sync>);
-
-static INFOS: Mutex<Vec<ServiceInfo>> = Mutex::new(Vec::new());
-
-tokio::task_local! {
-    /// The service whose handler is running (publishing from a handler uses its identity).
-    static CURRENT: ServiceInfo;
-}
-
-/// Registers a starting service's identity and options.
-pub(crate) fn register_info(info: ServiceInfo) {
-    if let Ok(mut infos) = INFOS.lock() {
-        infos.push(info);
-    }
-}
-
-/// Forgets a stopped service.
-pub(crate) fn unregister_info(info: &ServiceInfo) {
-    if let Ok(mut infos) = INFOS.lock() {
-        infos.retain(|i| !(Arc::ptr_eq(&i.name, &info.name) && Arc::ptr_eq(&i.uuid, &info.uuid)));
-    }
-}
-
-/// Runs `future` as a handler of `info`'s service.
-pub(crate) fn scope<F: std::future::Future>(
-    info: ServiceInfo,
-    future: F,
-) -> impl std::future::Future<Output = F::Output> {
-    CURRENT.scope(info, future)
-}
-
-/// The running service named `name`; without a name, the service whose handler is running,
-/// else the most recently started one.
-pub(crate) fn current_info(name: Option<&str>) -> Option<ServiceInfo> {
-    let infos = INFOS.lock().ok()?;
-    match name {
-        Some(name) => infos.iter().rev().find(|i| &*i.name == name).cloned(),
-        None => CURRENT
-            .try_with(ServiceInfo::clone)
-            .ok()
-            .or_else(|| infos.last().cloned()),
-    }
-}
 
 static REGISTRY: Mutex<Vec<Entry>> = Mutex::new(Vec::new());
 

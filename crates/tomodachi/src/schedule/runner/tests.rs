@@ -524,17 +524,11 @@ async fn a_loop_started_after_a_stop_request_never_runs() {
         )
         .build();
     let (tx, rx) = tokio::sync::watch::channel(true);
-    let info = crate::service::transport::ServiceInfo {
-        name: Arc::from("s"),
-        uuid: Arc::from("u"),
-        options: Arc::default(),
-        clock: super::super::SharedClock::default(),
-        stop: rx,
-        envelope: None,
-    };
+    let mut ctx = crate::transport::TransportContext::new("s", "u", Default::default());
+    ctx.stop = rx;
     let mut svc = svc;
-    let starter = svc.transports.pop().unwrap();
-    let transport = (starter.start)(info).await.unwrap();
+    let scheduler = svc.transports.pop().unwrap().into_transport();
+    let transport = scheduler.declare(ctx).await.unwrap().start().await.unwrap();
     sleep(5.0).await;
     transport.stop().await;
     drop(tx);

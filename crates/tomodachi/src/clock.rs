@@ -1,4 +1,5 @@
-//! The wall clock scheduled functions follow, replaceable so tests can drive time.
+//! The wall clock transports read "now" from (the scheduler's fire times), replaceable so
+//! tests can drive time.
 
 use std::time::{Duration, SystemTime};
 

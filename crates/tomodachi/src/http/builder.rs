@@ -1,0 +1,121 @@
+//! The HTTP methods of [`ServiceBuilder`]: routes, error handlers, middlewares and tower
+//! layers, all registered on the service's one [`HttpTransport`].
+
+use std::future::Future;
+use std::sync::Arc;
+
+use super::handler::{erase_handler, erase_middleware};
+use super::layer::layer_fn;
+use super::router::{compile, literal_path, Route};
+use super::transport::HttpTransport;
+use super::{HttpLayerService, HttpRequest, HttpRoute, IntoMethods, IntoResponse, Next};
+use crate::ServiceBuilder;
+
+impl<S: Send + Sync + 'static> ServiceBuilder<S> {
+    /// Registers an HTTP handler for `methods` on the regex `pattern` (a full match).
+    pub fn http<M, H, Fut, O>(self, methods: M, pattern: &str, handler: H) -> Self
+    where
+        M: IntoMethods,
+        H: Fn(Arc<S>, HttpRequest) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = O> + Send + 'static,
+        O: IntoResponse,
+    {
+        self.http_route(HttpRoute::new(methods, pattern), handler)
+    }
+
+    /// Registers an HTTP handler with a full route description (name, `ignore_logging`).
+    pub fn http_route<H, Fut, O>(mut self, route: HttpRoute, handler: H) -> Self
+    where
+        H: Fn(Arc<S>, HttpRequest) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = O> + Send + 'static,
+        O: IntoResponse,
+    {
+        if let Some(invalid) = route.invalid {
+            self.definition_error(format!("{invalid} in route '{}'", route.pattern));
+            return self;
+        }
+        match compile(&route.pattern) {
+            Ok(regex) => {
+                let group_names = regex.capture_names().flatten().map(Arc::from).collect();
+                let name = route.name.clone().unwrap_or_else(|| route.pattern.clone());
+                let handler = erase_handler(self.state.clone(), handler);
+                self.transport_mut::<HttpTransport>().routes.push(Route {
+                    literal: literal_path(&route.pattern),
+                    regex,
+                    methods: route.methods,
+                    group_names,
+                    handler,
+                    name: Arc::from(name),
+                    ignore_logging: route.ignore_logging,
+                });
+            }
+            Err(e) => self.definition_error(e),
+        }
+        self
+    }
+
+    /// Registers the error handler for responses with `status_code` (404, 405, 500, a status
+    /// from an [`Error::http`](crate::Error::http), ...). The handler's status defaults to
+    /// `status_code`; [`HttpRequest::error_status`] tells it too.
+    pub fn http_error<H, Fut, O>(mut self, status_code: u16, handler: H) -> Self
+    where
+        H: Fn(Arc<S>, HttpRequest) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = O> + Send + 'static,
+        O: IntoResponse,
+    {
+        let handler = erase_handler(self.state.clone(), handler);
+        self.transport_mut::<HttpTransport>()
+            .error_handlers
+            .insert(status_code, handler);
+        self
+    }
+
+    /// Adds an HTTP middleware; the first added is the outermost.
+    pub fn http_middleware<F, Fut, O>(mut self, middleware: F) -> Self
+    where
+        F: Fn(Arc<S>, HttpRequest, Next) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = O> + Send + 'static,
+        O: IntoResponse,
+    {
+        let middleware = erase_middleware(self.state.clone(), middleware);
+        self.transport_mut::<HttpTransport>()
+            .middlewares
+            .push(middleware);
+        self
+    }
+
+    /// Wraps the service's HTTP handling in a tower layer (CORS, compression, timeouts, ...
+    /// from tower-http, or your own). The first layer added is the outermost; layers run
+    /// outside the `http_middleware` stack, after the body was read within `client_max_size`.
+    /// Layers must keep the request body type (`Full<Bytes>`).
+    ///
+    /// ```
+    /// use tower::ServiceBuilder as Layers;
+    /// # struct S;
+    /// let svc = tomodachi::Service::builder("s", S)
+    ///     .http_layer(tower::layer::util::Identity::new())
+    ///     .build();
+    /// ```
+    pub fn http_layer<L, B, E>(mut self, layer: L) -> Self
+    where
+        L: tower::Layer<HttpLayerService> + Send + 'static,
+        L::Service: tower::Service<
+                http::Request<http_body_util::Full<bytes::Bytes>>,
+                Response = http::Response<B>,
+                Error = E,
+            > + Clone
+            + Send
+            + Sync
+            + 'static,
+        <L::Service as tower::Service<http::Request<http_body_util::Full<bytes::Bytes>>>>::Future:
+            Send + 'static,
+        B: http_body::Body<Data = bytes::Bytes> + Send + 'static,
+        B::Error: Into<crate::BoxError>,
+        E: Into<crate::BoxError> + 'static,
+    {
+        self.transport_mut::<HttpTransport>()
+            .layers
+            .push(layer_fn(layer));
+        self
+    }
+}
