@@ -184,9 +184,18 @@ impl TestRequest {
         let Some(app) = app else {
             return TestResponse::plain(StatusCode::SERVICE_UNAVAILABLE);
         };
-        let Ok(request) = self.builder.body(Full::new(self.body)) else {
+        // as a client sending a fixed body does
+        let mut builder = self.builder;
+        let has_length = builder
+            .headers_ref()
+            .is_some_and(|h| h.contains_key(http::header::CONTENT_LENGTH));
+        if !self.body.is_empty() && !has_length {
+            builder = builder.header(http::header::CONTENT_LENGTH, self.body.len());
+        }
+        let Ok(request) = builder.body(Full::new(self.body)) else {
             return TestResponse::plain(StatusCode::BAD_REQUEST);
         };
+        let head = request.method() == Method::HEAD;
         let response = answer(app, request, self.peer).await;
         let (parts, body) = response.into_parts();
         let body = body
@@ -194,6 +203,8 @@ impl TestRequest {
             .await
             .map(|c| c.to_bytes())
             .unwrap_or_default();
+        // as hyper does on a connection: a HEAD response has no body
+        let body = if head { Bytes::new() } else { body };
         TestResponse {
             status: parts.status,
             headers: parts.headers,

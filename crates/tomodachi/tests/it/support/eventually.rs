@@ -1,5 +1,4 @@
 //! Waiting for something a service does in the background.
-#![allow(dead_code)]
 
 use std::time::Duration;
 

@@ -3,14 +3,10 @@
 //! missing moto fails these tests; it never skips them. moto costs tens of milliseconds of CPU
 //! per SNS→SQS message, so message counts stay small.
 
-#[path = "support/aws_proxy.rs"]
-mod aws_proxy;
-#[path = "support/eventually.rs"]
-mod eventually;
-#[path = "support/examples.rs"]
-mod examples_bin;
-#[path = "support/moto.rs"]
-mod moto;
+use crate::support::aws_proxy;
+use crate::support::eventually;
+use crate::support::examples as examples_bin;
+use crate::support::moto;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

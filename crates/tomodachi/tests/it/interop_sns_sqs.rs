@@ -2,13 +2,10 @@
 //! over a real SNS+SQS emulator (moto): Python publishes → Rust handles (message attributes,
 //! filter policy), Rust publishes → Python handles.
 
-#[path = "support/eventually.rs"]
-mod eventually;
-#[path = "support/python.rs"]
-mod python;
+use crate::support::eventually;
+use crate::support::python;
 
-#[path = "support/moto.rs"]
-mod moto;
+use crate::support::moto;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

@@ -2,10 +2,8 @@
 //! over a real RabbitMQ: Python publishes → Rust handles, Rust publishes → Python handles, and a
 //! Rust and a Python instance of one service compete on one queue.
 
-#[path = "support/eventually.rs"]
-mod eventually;
-#[path = "support/python.rs"]
-mod python;
+use crate::support::eventually;
+use crate::support::python;
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};

@@ -1,6 +1,5 @@
 //! A real moto server (the AWS SNS+SQS emulator from PyPI, installed into `.venv` by
 //! `scripts/test-env.sh`) on an ephemeral loopback port, stopped on drop.
-#![allow(dead_code)]
 
 use std::net::TcpListener;
 use std::path::PathBuf;

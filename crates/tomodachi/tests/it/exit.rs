@@ -1,7 +1,7 @@
 //! `tomodachi::exit(code)` stops every running app in the process with that exit code. Kept in
 //! its own test binary because it reaches every app of the process.
 
-mod support;
+use crate::support;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,6 +1,12 @@
 //! Test helpers: a raw HTTP/1.1 client (so malformed requests can be sent too) and a way to
-//! start services on ephemeral loopback ports.
-#![allow(dead_code)]
+//! start services on ephemeral loopback ports; the brokers, emulators and Python services the
+//! tests run against.
+
+pub mod aws_proxy;
+pub mod eventually;
+pub mod examples;
+pub mod moto;
+pub mod python;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;

@@ -1,7 +1,7 @@
 //! Log records of a running service, captured in-process: handler context on user logs,
 //! access-log records, bad requests and uncaught exceptions.
 
-mod support;
+use crate::support;
 
 use std::sync::Arc;
 

@@ -3,7 +3,6 @@
 //! with, its body), and answers chosen calls with a failure instead of forwarding them
 //! (throttling, 503, a dropped connection). moto itself never throttles nor fails, so this is
 //! how the tests make the AWS calls of a running service fail.
-#![allow(dead_code)]
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};

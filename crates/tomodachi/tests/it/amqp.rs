@@ -1,8 +1,7 @@
 //! The AMQP transport against a real RabbitMQ (127.0.0.1:5672, guest/guest; `scripts/test.sh`
 //! starts it). A missing broker fails these tests; it never skips them.
 
-#[path = "support/eventually.rs"]
-mod eventually;
+use crate::support::eventually;
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};

@@ -2,9 +2,8 @@
 //! the JSON log output. Uses the example binaries (`cargo build --workspace --examples --bins` first; the test
 //! script does that).
 
-#[path = "support/examples.rs"]
-mod examples;
-mod support;
+use crate::support;
+use crate::support::examples;
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;

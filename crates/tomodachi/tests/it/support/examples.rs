@@ -1,6 +1,5 @@
 //! The example binaries the process tests run (`scripts/test.sh` builds them with
 //! `cargo build --workspace --examples --bins` before the tests).
-#![allow(dead_code)]
 
 use std::path::PathBuf;
 

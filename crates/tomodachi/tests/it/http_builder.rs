@@ -1,7 +1,7 @@
 //! The HTTP transport through the plain builder API (no macros), against a real server on an
 //! ephemeral loopback port.
 
-mod support;
+use crate::support;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -20,7 +20,7 @@ struct Api {
 #[derive(Clone)]
 struct User(&'static str);
 
-fn api() -> Service {
+pub(crate) fn api() -> Service {
     Service::builder("api", Api::default())
         .options(test_options())
         .http(Method::GET, r"/", |_a: Arc<Api>, _r: HttpRequest| async {

@@ -1,8 +1,7 @@
 //! The `cron_preview` example binary as a process (built before the tests; the test
 //! script does that).
 
-#[path = "support/examples.rs"]
-mod examples;
+use crate::support::examples;
 
 use std::process::{Command, Output};
 

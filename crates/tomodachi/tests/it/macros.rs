@@ -1,7 +1,7 @@
 //! `#[tomodachi::service]` end to end: every argument and return form the macro supports,
 //! served by a real server on an ephemeral loopback port.
 
-mod support;
+use crate::support;
 
 use std::sync::{Arc, Mutex};
 
