@@ -12,6 +12,22 @@ them:
 * a few SQS behaviours the kit follows or deliberately departs from (deleting with a
   stale receipt handle, the receive count of a message moved to a dead-letter queue).
 
+What moto 5.2.5 showed (and where the kit follows AWS instead):
+
+* the notification keys come sorted (``json.dumps(sort_keys=True, indent=2)``) with
+  ``SignatureVersion`` ``2``; AWS writes them in its documented order (``Type``,
+  ``MessageId``, ``TopicArn``, ``Subject``, ``Message``, ``Timestamp``,
+  ``SignatureVersion``, ``Signature``, ``SigningCertURL``, ``UnsubscribeURL``,
+  ``MessageAttributes``) with ``" : "`` separators and version ``1``; the key *set* is the
+  same, which the kit's ``notification_keys_match_moto_capture`` test pins;
+* deleting with a stale receipt handle deletes the message (AWS: succeeds, deletes
+  nothing), and an unknown receipt handle fails with ``The input receipt handle is
+  invalid.`` (AWS: ``The input receipt handle "…" is not a valid receipt handle.``);
+* a message moved to a dead-letter queue keeps counting receives (``maxReceiveCount`` 2:
+  received twice, moved on the third receive, first received from the DLQ with count 3);
+* a raw delivery of a message with a ``Binary`` attribute never arrives (so the sample
+  publishes no binary attribute).
+
 Usage (from the repository root)::
 
     .venv/bin/python scripts/kit-tables/moto_notification_sample.py

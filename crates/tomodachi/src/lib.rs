@@ -68,6 +68,7 @@ pub mod aws_sns_sqs;
 mod clock;
 pub mod envelope;
 mod error;
+mod extension;
 pub mod http;
 mod launch;
 pub mod logging;

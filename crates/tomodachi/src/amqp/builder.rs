@@ -1,21 +1,19 @@
 //! The AMQP method of [`ServiceBuilder`].
 
-use std::future::Future;
-use std::sync::Arc;
-
 use super::{AmqpHandlerDef, AmqpSubscription, AmqpTransport};
-use crate::message::{Message, MessageHandler};
-use crate::service::HookOutput;
+use crate::message::{MessageHandler, MessageHandlerFn};
 use crate::ServiceBuilder;
 
 impl<S: Send + Sync + 'static> ServiceBuilder<S> {
     /// Registers an AMQP message handler (upstream `@amqp`). The handler returns `()` or
     /// `Result<(), E>`; the message is acknowledged only after it succeeded.
-    pub fn amqp<H, Fut, O>(mut self, subscription: AmqpSubscription, handler: H) -> Self
+    ///
+    /// The handler takes the service and any [`FromMessage`](crate::message::FromMessage)
+    /// arguments: [`Message`](crate::message::Message), `Data<T>`, [`AmqpDelivery`](super::AmqpDelivery),
+    /// `Extension<T>`, ...
+    pub fn amqp<H, Args>(mut self, subscription: AmqpSubscription, handler: H) -> Self
     where
-        H: Fn(Arc<S>, Message) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = O> + Send + 'static,
-        O: HookOutput,
+        H: MessageHandlerFn<S, Args>,
     {
         let handler = MessageHandler::new(self.state.clone(), handler);
         self.transport_mut::<AmqpTransport>()

@@ -46,7 +46,9 @@ use std::sync::{Arc, Mutex};
 
 use crate::envelope::SharedEnvelope;
 use crate::error::Error;
-use crate::message::{build_body, EnvelopeChoice, HandlerChain, Message, MessageHandler};
+use crate::message::{
+    build_body, EnvelopeChoice, FromMessage, HandlerChain, Message, MessageHandler,
+};
 use crate::transport::{BoxFuture, DeclaredTransport, Transport, TransportContext};
 
 pub use consumer::ATTEMPT_HEADER;
@@ -169,6 +171,15 @@ pub struct AmqpDelivery {
     pub properties: lapin::BasicProperties,
     /// 1 for the first delivery; counts tomodachi's retries of this message.
     pub attempt: u32,
+}
+
+impl FromMessage for AmqpDelivery {
+    fn from_message(message: &Message) -> Result<Self, Error> {
+        message
+            .amqp()
+            .cloned()
+            .ok_or_else(|| Error::msg("not an AMQP message"))
+    }
 }
 
 impl Message {

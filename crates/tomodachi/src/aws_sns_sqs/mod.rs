@@ -54,13 +54,10 @@ mod policy;
 mod publish;
 mod setup;
 
-use std::future::Future;
-use std::sync::Arc;
-
 use serde_json::Value;
 
-use crate::message::{EnvelopeChoice, Message, MessageHandler};
-use crate::service::HookOutput;
+use crate::error::Error;
+use crate::message::{EnvelopeChoice, FromMessage, Message, MessageHandler, MessageHandlerFn};
 use crate::ServiceBuilder;
 
 pub use attributes::{AttributeValue, MessageAttributes};
@@ -263,6 +260,24 @@ pub(crate) struct SnsSqsHandlerDef {
     pub(crate) handler: MessageHandler,
 }
 
+impl FromMessage for SnsSqsDelivery {
+    fn from_message(message: &Message) -> Result<Self, Error> {
+        message
+            .aws_sns_sqs()
+            .cloned()
+            .ok_or_else(|| Error::msg("not an SNS+SQS message"))
+    }
+}
+
+impl FromMessage for MessageAttributes {
+    fn from_message(message: &Message) -> Result<Self, Error> {
+        message
+            .aws_sns_sqs()
+            .map(|d| d.message_attributes.clone())
+            .ok_or_else(|| Error::msg("not an SNS+SQS message"))
+    }
+}
+
 impl Message {
     /// The SNS+SQS values, for messages from an SQS queue.
     pub fn aws_sns_sqs(&self) -> Option<&SnsSqsDelivery> {
@@ -273,11 +288,13 @@ impl Message {
 impl<S: Send + Sync + 'static> ServiceBuilder<S> {
     /// Registers an AWS SNS+SQS message handler (upstream `@aws_sns_sqs`). The handler
     /// returns `()` or `Result<(), E>`; the message is deleted only after it succeeded.
-    pub fn aws_sns_sqs<H, Fut, O>(mut self, subscription: SnsSqsSubscription, handler: H) -> Self
+    ///
+    /// The handler takes the service and any [`FromMessage`](crate::message::FromMessage)
+    /// arguments: [`Message`], `Data<T>`, [`SnsSqsDelivery`], [`MessageAttributes`],
+    /// `Extension<T>`, ...
+    pub fn aws_sns_sqs<H, Args>(mut self, subscription: SnsSqsSubscription, handler: H) -> Self
     where
-        H: Fn(Arc<S>, Message) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = O> + Send + 'static,
-        O: HookOutput,
+        H: MessageHandlerFn<S, Args>,
     {
         let handler = MessageHandler::new(self.state.clone(), handler);
         self.transport_mut::<consumer::SnsSqsTransport>()

@@ -8,27 +8,25 @@ use super::handler::{erase_handler, erase_middleware};
 use super::layer::layer_fn;
 use super::router::{compile, literal_path, Route};
 use super::transport::HttpTransport;
-use super::{HttpLayerService, HttpRequest, HttpRoute, IntoMethods, IntoResponse, Next};
+use super::{
+    HttpHandler, HttpLayerService, HttpRequest, HttpRoute, IntoMethods, IntoResponse, Next,
+};
 use crate::ServiceBuilder;
 
 impl<S: Send + Sync + 'static> ServiceBuilder<S> {
     /// Registers an HTTP handler for `methods` on the regex `pattern` (a full match).
-    pub fn http<M, H, Fut, O>(self, methods: M, pattern: &str, handler: H) -> Self
+    pub fn http<M, H, Args>(self, methods: M, pattern: &str, handler: H) -> Self
     where
         M: IntoMethods,
-        H: Fn(Arc<S>, HttpRequest) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = O> + Send + 'static,
-        O: IntoResponse,
+        H: HttpHandler<S, Args>,
     {
         self.http_route(HttpRoute::new(methods, pattern), handler)
     }
 
     /// Registers an HTTP handler with a full route description (name, `ignore_logging`).
-    pub fn http_route<H, Fut, O>(mut self, route: HttpRoute, handler: H) -> Self
+    pub fn http_route<H, Args>(mut self, route: HttpRoute, handler: H) -> Self
     where
-        H: Fn(Arc<S>, HttpRequest) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = O> + Send + 'static,
-        O: IntoResponse,
+        H: HttpHandler<S, Args>,
     {
         if let Some(invalid) = route.invalid {
             self.definition_error(format!("{invalid} in route '{}'", route.pattern));
@@ -57,11 +55,9 @@ impl<S: Send + Sync + 'static> ServiceBuilder<S> {
     /// Registers the error handler for responses with `status_code` (404, 405, 500, a status
     /// from an [`Error::http`](crate::Error::http), ...). The handler's status defaults to
     /// `status_code`; [`HttpRequest::error_status`] tells it too.
-    pub fn http_error<H, Fut, O>(mut self, status_code: u16, handler: H) -> Self
+    pub fn http_error<H, Args>(mut self, status_code: u16, handler: H) -> Self
     where
-        H: Fn(Arc<S>, HttpRequest) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = O> + Send + 'static,
-        O: IntoResponse,
+        H: HttpHandler<S, Args>,
     {
         let handler = erase_handler(self.state.clone(), handler);
         self.transport_mut::<HttpTransport>()

@@ -7,11 +7,12 @@ use serde::de::DeserializeOwned;
 use super::request::HttpRequest;
 use super::response::{HttpResponse, IntoResponse};
 use crate::error::Error;
+pub use crate::extension::Extension;
 
-/// A handler argument built from the request.
-///
-/// The `#[http]` macro uses this for every argument that is neither `request` nor a named
-/// group of the route. A failure answers the request with the error (400 for bad input).
+/// A handler argument built from the request, as axum's extractors: a builder handler
+/// `Fn(Arc<S>, A, B, ...)` takes any arguments that implement it, and the `#[http]` macro
+/// uses it for every argument that is neither `request` nor a named group of the route. A
+/// failure answers the request with the error (400 for bad input).
 ///
 /// ```
 /// use tomodachi::http::{FromRequest, HttpRequest};
@@ -28,16 +29,54 @@ use crate::error::Error;
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be taken from an HTTP request",
     label = "this argument is neither `request`, a named group of the route, nor an extractor",
-    note = "arguments are resolved by name (`request`, the route's `(?P<name>...)` groups) or by type: Json<T>, Query<T>, Extension<T>, HeaderMap, Bytes, Method, Uri, HttpRequest"
+    note = "arguments are resolved by name (`request`, the route's `(?P<name>...)` groups) or by type: Path<T>, Json<T>, Query<T>, Extension<T>, HeaderMap, Bytes, Method, Uri, HttpRequest"
 )]
 pub trait FromRequest: Sized {
     /// Builds the value from the request.
     fn from_request(req: &HttpRequest) -> Result<Self, Error>;
+
+    /// Builds the value from the request when it is the handler's last argument, which may
+    /// take the request itself (the default borrows it).
+    fn from_request_owned(req: HttpRequest) -> Result<Self, Error> {
+        Self::from_request(&req)
+    }
 }
 
 impl FromRequest for HttpRequest {
     fn from_request(req: &HttpRequest) -> Result<Self, Error> {
         Ok(req.clone())
+    }
+
+    fn from_request_owned(req: HttpRequest) -> Result<Self, Error> {
+        Ok(req)
+    }
+}
+
+/// The route's named groups deserialized into `T` (a struct whose fields are group names);
+/// a group that does not parse is a 400.
+///
+/// ```
+/// use std::sync::Arc;
+/// use tomodachi::http::{Method, Path};
+///
+/// #[derive(serde::Deserialize)]
+/// struct Ids { user: String, item: u64 }
+///
+/// let service = tomodachi::Service::builder("s", ())
+///     .http(Method::GET, r"/users/(?P<user>[^/]+)/items/(?P<item>\d+)",
+///         |_s: Arc<()>, Path(ids): Path<Ids>| async move { format!("{} {}", ids.user, ids.item) })
+///     .build();
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Path<T>(pub T);
+
+impl<T: DeserializeOwned> FromRequest for Path<T> {
+    fn from_request(req: &HttpRequest) -> Result<Self, Error> {
+        let pairs: Vec<(&str, &str)> = req.params.iter().map(|(k, v)| (&**k, v.as_str())).collect();
+        let encoded = serde_urlencoded::to_string(pairs).map_err(|_| Error::http(400))?;
+        serde_urlencoded::from_str(&encoded)
+            .map(Path)
+            .map_err(|_| Error::http(400))
     }
 }
 
@@ -112,20 +151,6 @@ impl<T: DeserializeOwned> FromRequest for Query<T> {
             .map_err(|_| Error::http(400))
     }
 }
-
-/// A value a middleware put into the request's extensions; missing is a 500 (a wiring bug).
-///
-/// ```
-/// use tomodachi::http::Extension;
-/// #[derive(Clone)]
-/// struct User(String);
-///
-/// async fn whoami(Extension(user): Extension<User>) -> String {
-///     user.0
-/// }
-/// ```
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Extension<T>(pub T);
 
 impl<T: Clone + Send + Sync + 'static> FromRequest for Extension<T> {
     fn from_request(req: &HttpRequest) -> Result<Self, Error> {

@@ -3,6 +3,7 @@
 use std::future::Future;
 use std::sync::Arc;
 
+use super::extract::FromRequest;
 use super::request::HttpRequest;
 use super::response::{HttpResponse, IntoResponse};
 use crate::error::Error;
@@ -75,18 +76,101 @@ impl std::fmt::Debug for Next {
     }
 }
 
-/// Erases a `Fn(Arc<S>, HttpRequest) -> impl Future<Output = impl IntoResponse>` handler.
-pub(crate) fn erase_handler<S, H, Fut, O>(state: Arc<S>, handler: H) -> ErasedHandler
+/// An HTTP handler: an async function of the service (`Arc<S>`) and up to eight arguments
+/// that implement [`FromRequest`], returning anything that is [`IntoResponse`]. The last
+/// argument may take the request itself.
+///
+/// ```
+/// use std::sync::Arc;
+/// use tomodachi::http::{HeaderMap, HttpRequest, Json, Method, Path, Query};
+///
+/// #[derive(serde::Deserialize)]
+/// struct Id { id: u64 }
+/// #[derive(serde::Deserialize)]
+/// struct Page { page: Option<u32> }
+///
+/// let service = tomodachi::Service::builder("s", ())
+///     .http(Method::GET, r"/a", |_s: Arc<()>| async { "no arguments" })
+///     .http(Method::GET, r"/b", |_s: Arc<()>, request: HttpRequest| async move {
+///         request.path().to_owned()
+///     })
+///     .http(Method::GET, r"/c/(?P<id>\d+)", |_s: Arc<()>, Path(id): Path<Id>, Query(p): Query<Page>, headers: HeaderMap| async move {
+///         format!("{} {:?} {}", id.id, p.page, headers.len())
+///     })
+///     .http(Method::POST, r"/d", |_s: Arc<()>, Json(body): Json<serde_json::Value>| async move {
+///         Json(body)
+///     })
+///     .build();
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not an HTTP handler",
+    label = "not an async fn(Arc<S>, extractors...) returning a response",
+    note = "an HTTP handler is `Fn(Arc<S>, A1, ..., An) -> impl Future<Output = impl IntoResponse>` with every argument a `FromRequest` (Path<T>, Query<T>, Json<T>, Extension<T>, HeaderMap, Bytes, Method, Uri, HttpRequest)"
+)]
+pub trait HttpHandler<S, Args>: Send + Sync + 'static {
+    /// Extracts the arguments from `request` and runs the handler.
+    fn call(&self, state: Arc<S>, request: HttpRequest) -> BoxFuture<HandlerResult>;
+}
+
+impl<S, F, Fut, O> HttpHandler<S, ()> for F
 where
     S: Send + Sync + 'static,
-    H: Fn(Arc<S>, HttpRequest) -> Fut + Send + Sync + 'static,
+    F: Fn(Arc<S>) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = O> + Send + 'static,
     O: IntoResponse,
 {
-    Arc::new(move |request| {
-        let fut = handler(state.clone(), request);
+    fn call(&self, state: Arc<S>, _request: HttpRequest) -> BoxFuture<HandlerResult> {
+        let fut = self(state);
         Box::pin(async move { fut.await.into_response() })
-    })
+    }
+}
+
+macro_rules! impl_http_handler {
+    ($($arg:ident),*; $last:ident) => {
+        #[allow(non_snake_case)]
+        impl<S, F, Fut, O, $($arg,)* $last> HttpHandler<S, ($($arg,)* $last,)> for F
+        where
+            S: Send + Sync + 'static,
+            F: Fn(Arc<S>, $($arg,)* $last) -> Fut + Send + Sync + 'static,
+            Fut: Future<Output = O> + Send + 'static,
+            O: IntoResponse,
+            $($arg: FromRequest,)*
+            $last: FromRequest,
+        {
+            fn call(&self, state: Arc<S>, request: HttpRequest) -> BoxFuture<HandlerResult> {
+                $(
+                    let $arg = match $arg::from_request(&request) {
+                        Ok(value) => value,
+                        Err(e) => return Box::pin(async move { Err(e) }),
+                    };
+                )*
+                let $last = match $last::from_request_owned(request) {
+                    Ok(value) => value,
+                    Err(e) => return Box::pin(async move { Err(e) }),
+                };
+                let fut = self(state, $($arg,)* $last);
+                Box::pin(async move { fut.await.into_response() })
+            }
+        }
+    };
+}
+
+impl_http_handler!(; A1);
+impl_http_handler!(A1; A2);
+impl_http_handler!(A1, A2; A3);
+impl_http_handler!(A1, A2, A3; A4);
+impl_http_handler!(A1, A2, A3, A4; A5);
+impl_http_handler!(A1, A2, A3, A4, A5; A6);
+impl_http_handler!(A1, A2, A3, A4, A5, A6; A7);
+impl_http_handler!(A1, A2, A3, A4, A5, A6, A7; A8);
+
+/// Erases an [`HttpHandler`] with its service.
+pub(crate) fn erase_handler<S, H, Args>(state: Arc<S>, handler: H) -> ErasedHandler
+where
+    S: Send + Sync + 'static,
+    H: HttpHandler<S, Args>,
+{
+    Arc::new(move |request| handler.call(state.clone(), request))
 }
 
 /// Erases a `Fn(Arc<S>, HttpRequest, Next) -> impl Future<Output = impl IntoResponse>`
@@ -106,7 +190,9 @@ where
 
 #[cfg(test)]
 pub(crate) fn erase_test_handler() -> ErasedHandler {
-    erase_handler(Arc::new(()), |_s: Arc<()>, _r| async { "test" })
+    erase_handler(Arc::new(()), |_s: Arc<()>, _r: HttpRequest| async {
+        "test"
+    })
 }
 
 #[cfg(test)]
@@ -145,7 +231,9 @@ mod tests {
 
     #[tokio::test]
     async fn a_middleware_can_short_circuit() {
-        let endpoint = erase_handler(Arc::new(()), |_s: Arc<()>, _r| async { "handler" });
+        let endpoint = erase_handler(Arc::new(()), |_s: Arc<()>, _r: HttpRequest| async {
+            "handler"
+        });
         let stop = erase_middleware(
             Arc::new(()),
             |_s: Arc<()>, _r: HttpRequest, _n: Next| async { (418, "short-circuit") },

@@ -36,8 +36,8 @@ mod shield;
 pub(crate) mod transport;
 
 pub use body::ResponseBody;
-pub use extract::{Extension, FromRequest, Json, Query};
-pub use handler::{HandlerResult, Next};
+pub use extract::{Extension, FromRequest, Json, Path, Query};
+pub use handler::{HandlerResult, HttpHandler, Next};
 pub use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri, Version};
 pub use layer::HttpLayerService;
 pub use request::{HttpRequest, HttpRequestBuilder};

@@ -106,6 +106,7 @@ impl HttpApp {
         }
     }
 
+    #[cfg(feature = "testing")]
     /// Drains without a listener (the testing kit's in-process server): later requests are
     /// answered with `Connection: close`, in-flight handlers get the grace period.
     pub(crate) async fn drain(&self) {
@@ -373,6 +374,7 @@ fn client_wants_keepalive(version: Version, headers: &HeaderMap) -> bool {
 }
 
 /// The whole pipeline for one request.
+#[cfg(feature = "testing")]
 /// Answers one request in process, as the server answers the first request of a new
 /// connection from `peer` (the testing kit's HTTP client): the same routing, limits,
 /// middlewares, layers, error handlers, default headers and access log.

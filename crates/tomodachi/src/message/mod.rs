@@ -21,13 +21,16 @@ use serde_json::Value;
 #[doc(hidden)]
 pub mod bench;
 mod builder;
+mod extract;
 mod recent;
 mod setters;
 
 use crate::envelope::{ParsedMessage, Payload, SharedEnvelope};
 use crate::error::Error;
+pub use crate::extension::Extension;
 use crate::transport::{BoxFuture, TransportContext};
 pub use crate::verdict::Verdict;
+pub use extract::{Data, FromMessage, MessageHandlerFn, Metadata};
 pub(crate) use recent::RecentMessages;
 pub(crate) use setters::{envelope_setters, handler_name_setter, service_setter};
 
@@ -58,6 +61,7 @@ pub enum FailurePolicy {
 /// let uuid = message.message_uuid();           // Option<&str>
 /// # Ok(()) }
 /// ```
+#[derive(Clone)]
 pub struct Message {
     parsed: Arc<ParsedMessage>,
     handler: Arc<str>,
@@ -174,8 +178,7 @@ impl Message {
 /// The outcome of a message handler or middleware.
 pub type MessageResult = Result<(), Error>;
 
-/// A message handler with its service, type-erased: `Fn(Arc<S>, Message) -> impl Future`
-/// whose output is `()` or `Result<(), E>`.
+/// A message handler with its service, type-erased (see [`MessageHandlerFn`]).
 #[derive(Clone)]
 pub struct MessageHandler(pub(crate) ErasedMessageHandler);
 
@@ -187,12 +190,10 @@ impl std::fmt::Debug for MessageHandler {
 
 impl MessageHandler {
     /// Erases `handler`, which will receive `state` with each message.
-    pub fn new<S, H, Fut, O>(state: Arc<S>, handler: H) -> Self
+    pub fn new<S, H, Args>(state: Arc<S>, handler: H) -> Self
     where
         S: Send + Sync + 'static,
-        H: Fn(Arc<S>, Message) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = O> + Send + 'static,
-        O: crate::HookOutput,
+        H: MessageHandlerFn<S, Args>,
     {
         Self(erase_message_handler(state, handler))
     }
@@ -275,18 +276,13 @@ impl MessageNext {
     }
 }
 
-/// Erases `Fn(Arc<S>, Message) -> impl Future<Output = impl HookOutput>`.
-pub(crate) fn erase_message_handler<S, H, Fut, O>(state: Arc<S>, handler: H) -> ErasedMessageHandler
+/// Erases a [`MessageHandlerFn`] with its service.
+pub(crate) fn erase_message_handler<S, H, Args>(state: Arc<S>, handler: H) -> ErasedMessageHandler
 where
     S: Send + Sync + 'static,
-    H: Fn(Arc<S>, Message) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = O> + Send + 'static,
-    O: crate::HookOutput,
+    H: MessageHandlerFn<S, Args>,
 {
-    Arc::new(move |message| {
-        let fut = handler(state.clone(), message);
-        Box::pin(async move { fut.await.into_result() })
-    })
+    Arc::new(move |message| handler.call(state.clone(), message))
 }
 
 /// Erases `Fn(Arc<S>, Message, MessageNext) -> impl Future<Output = impl HookOutput>`.

@@ -51,8 +51,11 @@
 //! # Ok(()) }
 //! ```
 
+#[cfg(feature = "amqp")]
+pub mod amqp;
 pub mod filter_policy;
 mod http;
+pub mod sns_sqs;
 pub mod topic;
 
 use std::sync::{Arc, Mutex};
