@@ -5,16 +5,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use lapin::options::{
-    BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions,
-    ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions,
-};
-use lapin::types::{AMQPValue, FieldTable, ShortString};
-use lapin::{BasicProperties, Channel, Connection, ExchangeKind};
+use lapin::types::{AMQPValue, FieldTable};
+use lapin::BasicProperties;
 use tokio::sync::watch;
 use tokio_util::task::TaskTracker;
 
-use super::publisher::{short, Publisher};
+use super::link::{Backend, Chan, Conn, Consumer, Delivery};
+use super::publisher::Publisher;
 use super::{AmqpDelivery, ResolvedSubscription};
 use crate::error::Error;
 use crate::message::{parse_body, FailurePolicy, Message, Verdict};
@@ -33,6 +30,7 @@ pub(crate) struct Consuming {
     pub(crate) subscriptions: Vec<ResolvedSubscription>,
     pub(crate) policy: FailurePolicy,
     pub(crate) publisher: Arc<Publisher>,
+    pub(crate) backend: Backend,
 }
 
 /// A running consumer set; stopping cancels the consumers and awaits running handlers.
@@ -44,8 +42,8 @@ pub(crate) struct RunningAmqp {
 /// Connected, with every exchange and queue declared and bound; not consuming yet.
 pub(crate) struct DeclaredAmqp {
     consuming: Arc<Consuming>,
-    conn: Connection,
-    channel: Channel,
+    conn: Conn,
+    channel: Chan,
 }
 
 impl DeclaredTransport for DeclaredAmqp {
@@ -88,9 +86,9 @@ impl RunningTransport for RunningAmqp {
 
 /// One live connection with its consumers.
 struct Session {
-    conn: Connection,
-    channel: Channel,
-    consumers: Vec<(usize, lapin::Consumer)>,
+    conn: Conn,
+    channel: Chan,
+    consumers: Vec<(usize, Consumer)>,
 }
 
 fn x_expires(queue_ttl: u64) -> FieldTable {
@@ -109,34 +107,16 @@ fn x_expires(queue_ttl: u64) -> FieldTable {
 
 /// Connects, declares exchanges and queues and binds them, as upstream (the QoS, exchange,
 /// queue and binding declarations of Python tomodachi's AMQP transport).
-async fn declare_session(
-    c: &Consuming,
-    patience: Duration,
-) -> Result<(Connection, Channel), Error> {
-    let conn = super::connection::connect(&c.options, patience).await?;
-    let channel = conn.create_channel().await.map_err(Error::new)?;
+async fn declare_session(c: &Consuming, patience: Duration) -> Result<(Conn, Chan), Error> {
+    let conn = c.backend.connect(&c.options, patience).await?;
+    let channel = conn.channel().await?;
     let qos = &c.options.qos;
-    channel
-        .basic_qos(qos.queue_prefetch_count, BasicQosOptions { global: false })
-        .await
-        .map_err(Error::new)?;
-    channel
-        .basic_qos(qos.global_prefetch_count, BasicQosOptions { global: true })
-        .await
-        .map_err(Error::new)?;
+    channel.qos(qos.queue_prefetch_count, false).await?;
+    channel.qos(qos.global_prefetch_count, true).await?;
     for sub in &c.subscriptions {
-        let exchange = short(&sub.exchange, "exchange name")?;
         if !sub.exchange.is_empty() && sub.exchange != "amq.topic" {
             channel
-                .exchange_declare(
-                    exchange.clone(),
-                    ExchangeKind::Topic,
-                    ExchangeDeclareOptions {
-                        durable: true,
-                        ..ExchangeDeclareOptions::default()
-                    },
-                    FieldTable::default(),
-                )
+                .declare_topic_exchange(&sub.exchange)
                 .await
                 .map_err(|e| {
                     Error::msg(format!(
@@ -145,16 +125,8 @@ async fn declare_session(
                     ))
                 })?;
         }
-        let queue_name = short(&sub.queue, "queue name")?;
-        let queue = channel
-            .queue_declare(
-                queue_name.clone(),
-                QueueDeclareOptions {
-                    durable: true,
-                    ..QueueDeclareOptions::default()
-                },
-                x_expires(c.options.queue_ttl),
-            )
+        let consumer_count = channel
+            .declare_queue(&sub.queue, x_expires(c.options.queue_ttl))
             .await
             .map_err(|e| {
                 Error::msg(format!(
@@ -162,7 +134,7 @@ async fn declare_session(
                     sub.queue
                 ))
             })?;
-        if !sub.competing && queue.consumer_count() >= 1 {
+        if !sub.competing && consumer_count >= 1 {
             let msg = format!(
                 "Max consumers (1) for queue [amqp] \"{}\" has been reached",
                 sub.queue
@@ -171,38 +143,22 @@ async fn declare_session(
             return Err(Error::msg(msg));
         }
         let bind_exchange = if sub.exchange.is_empty() {
-            ShortString::from("amq.topic")
+            "amq.topic"
         } else {
-            exchange
+            &sub.exchange
         };
         channel
-            .queue_bind(
-                queue_name.clone(),
-                bind_exchange,
-                short(&sub.wire_routing_key, "routing key")?,
-                QueueBindOptions::default(),
-                FieldTable::default(),
-            )
-            .await
-            .map_err(Error::new)?;
+            .bind(&sub.queue, bind_exchange, &sub.wire_routing_key)
+            .await?;
     }
     Ok((conn, channel))
 }
 
 /// Starts a consumer on every subscription's queue.
-async fn consume(c: &Consuming, channel: &Channel) -> Result<Vec<(usize, lapin::Consumer)>, Error> {
+async fn consume(c: &Consuming, channel: &Chan) -> Result<Vec<(usize, Consumer)>, Error> {
     let mut consumers = Vec::with_capacity(c.subscriptions.len());
     for (index, sub) in c.subscriptions.iter().enumerate() {
-        let consumer = channel
-            .basic_consume(
-                short(&sub.queue, "queue name")?,
-                ShortString::from(""),
-                BasicConsumeOptions::default(),
-                FieldTable::default(),
-            )
-            .await
-            .map_err(Error::new)?;
-        consumers.push((index, consumer));
+        consumers.push((index, channel.consume(&sub.queue).await?));
     }
     Ok(consumers)
 }
@@ -239,7 +195,7 @@ async fn stop_requested(mut rx: watch::Receiver<bool>) {
 async fn supervise(c: Arc<Consuming>, first: Session, stop_rx: watch::Receiver<bool>) {
     let tasks = TaskTracker::new();
     // serial subscriptions: one worker each, fed in delivery order
-    let mut serial: Vec<Option<tokio::sync::mpsc::UnboundedSender<lapin::message::Delivery>>> =
+    let mut serial: Vec<Option<tokio::sync::mpsc::UnboundedSender<Delivery>>> =
         Vec::with_capacity(c.subscriptions.len());
     for (index, sub) in c.subscriptions.iter().enumerate() {
         serial.push(sub.serial.then(|| {
@@ -277,7 +233,7 @@ async fn supervise(c: Arc<Consuming>, first: Session, stop_rx: watch::Receiver<b
             }
             continue;
         };
-        let tags: Vec<ShortString> = consumers.iter().map(|(_, c)| c.tag()).collect();
+        let tags: Vec<String> = consumers.iter().map(|(_, c)| c.tag()).collect();
         let mut deliveries = futures_util::stream::select_all(
             consumers
                 .into_iter()
@@ -312,20 +268,18 @@ async fn supervise(c: Arc<Consuming>, first: Session, stop_rx: watch::Receiver<b
         if stopped {
             // no new deliveries; running handlers finish and ack on the open channel
             for tag in tags {
-                let _ = channel
-                    .basic_cancel(tag, BasicCancelOptions::default())
-                    .await;
+                channel.cancel(&tag).await;
             }
             drop(deliveries);
             serial.clear();
             tasks.close();
             tasks.wait().await;
-            let _ = channel.close(200, "service stopping".into()).await;
-            let _ = conn.close(200, "service stopping".into()).await;
+            channel.close(200, "service stopping").await;
+            conn.close(200, "service stopping").await;
             break;
         }
         drop(deliveries);
-        let _ = conn.close(320, "reconnecting".into()).await;
+        conn.close(320, "reconnecting").await;
     }
     serial.clear();
     tasks.close();
@@ -354,11 +308,11 @@ fn with_header(properties: &BasicProperties, key: &str, value: AMQPValue) -> Bas
     properties.clone().with_headers(headers)
 }
 
-async fn handle_delivery(c: Arc<Consuming>, index: usize, delivery: lapin::message::Delivery) {
+async fn handle_delivery(c: Arc<Consuming>, index: usize, delivery: Delivery) {
     let sub = &c.subscriptions[index];
     crate::service::context::amqp_task_started();
-    let attempt = attempt_of(&delivery.properties);
-    let parsed = std::str::from_utf8(&delivery.data)
+    let attempt = attempt_of(delivery.properties());
+    let parsed = std::str::from_utf8(delivery.data())
         .map_err(|e| Error::undecodable(format!("message body is not UTF-8: {e}")))
         .and_then(|body| parse_body(sub.envelope.as_ref(), body));
     let verdict = match parsed {
@@ -370,10 +324,10 @@ async fn handle_delivery(c: Arc<Consuming>, index: usize, delivery: lapin::messa
                 AmqpDelivery {
                     routing_key: sub.routing_key.clone(),
                     exchange_name: sub.exchange.clone(),
-                    delivery_routing_key: delivery.routing_key.as_str().to_owned(),
-                    delivery_tag: delivery.delivery_tag,
-                    redelivered: delivery.redelivered,
-                    properties: delivery.properties.clone(),
+                    delivery_routing_key: delivery.routing_key().to_owned(),
+                    delivery_tag: delivery.delivery_tag(),
+                    redelivered: delivery.redelivered(),
+                    properties: delivery.properties().clone(),
                     attempt,
                 },
             );
@@ -389,7 +343,7 @@ async fn handle_delivery(c: Arc<Consuming>, index: usize, delivery: lapin::messa
 async fn settle(
     c: &Consuming,
     sub: &ResolvedSubscription,
-    delivery: &lapin::message::Delivery,
+    delivery: &Delivery,
     attempt: u32,
     verdict: Verdict,
 ) {
@@ -413,13 +367,13 @@ async fn settle(
             let backoff = Duration::from_millis(100u64 << attempt.min(5));
             tokio::time::sleep(backoff).await;
             let properties = with_header(
-                &delivery.properties,
+                delivery.properties(),
                 ATTEMPT_HEADER,
                 AMQPValue::LongInt(i32::try_from(attempt + 1).unwrap_or(i32::MAX)),
             );
             // back to the same queue through the default exchange
             c.publisher
-                .publish("", &sub.queue, &delivery.data, properties)
+                .publish("", &sub.queue, delivery.data(), properties)
                 .await
         }
         Verdict::Retry(why) => {
@@ -443,17 +397,11 @@ async fn settle(
         }
     };
     let acked = match settled {
-        Ok(()) => delivery.acker.ack(BasicAckOptions::default()).await,
+        Ok(()) => delivery.ack().await,
         Err(e) => {
             tracing::error!(target: "tomodachi.amqp", handler = &*sub.chain.name, error_message = %e,
                 "unable to retry or dead-letter the message; it is requeued");
-            delivery
-                .acker
-                .nack(BasicNackOptions {
-                    requeue: true,
-                    ..BasicNackOptions::default()
-                })
-                .await
+            delivery.requeue().await
         }
     };
     if let Err(e) = acked {
@@ -471,14 +419,14 @@ pub(crate) fn dead_letter_queue(queue: &str) -> String {
 async fn dead_letter(
     c: &Consuming,
     sub: &ResolvedSubscription,
-    delivery: &lapin::message::Delivery,
+    delivery: &Delivery,
     attempt: u32,
     why: &str,
 ) -> Result<(), Error> {
     let dlq = dead_letter_queue(&sub.queue);
     c.publisher.declare_queue(&dlq).await?;
     let mut properties = with_header(
-        &delivery.properties,
+        delivery.properties(),
         "x-tomodachi-error",
         AMQPValue::LongString(why.into()),
     );
@@ -500,10 +448,10 @@ async fn dead_letter(
     properties = with_header(
         &properties,
         "x-tomodachi-routing-key",
-        AMQPValue::LongString(delivery.routing_key.as_str().as_bytes().into()),
+        AMQPValue::LongString(delivery.routing_key().as_bytes().into()),
     );
     c.publisher
-        .publish("", &dlq, &delivery.data, properties)
+        .publish("", &dlq, delivery.data(), properties)
         .await?;
     tracing::warn!(target: "tomodachi.amqp", handler = &*sub.chain.name, queue = %sub.queue,
         dead_letter_queue = %dlq, reason = %why, "message moved to the dead-letter queue");

@@ -38,6 +38,7 @@
 mod builder;
 mod connection;
 mod consumer;
+mod link;
 mod naming;
 mod publisher;
 
@@ -264,6 +265,7 @@ fn resolve(info: &TransportContext, defs: Vec<AmqpHandlerDef>) -> consumer::Cons
         .collect();
     consumer::Consuming {
         publisher: publisher_for(info),
+        backend: link::Backend::of(info),
         options: o,
         subscriptions,
         policy: info.failure_policy(),
@@ -279,7 +281,12 @@ fn publisher_for(info: &TransportContext) -> Arc<publisher::Publisher> {
     guard
         .get_or_insert_with(HashMap::new)
         .entry(key)
-        .or_insert_with(|| Arc::new(publisher::Publisher::new(info.options.amqp.clone())))
+        .or_insert_with(|| {
+            Arc::new(publisher::Publisher::new(
+                info.options.amqp.clone(),
+                link::Backend::of(info),
+            ))
+        })
         .clone()
 }
 

@@ -2,12 +2,11 @@
 
 use std::time::Duration;
 
-use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
 use lapin::types::ShortString;
-use lapin::{BasicProperties, Channel, Connection};
+use lapin::BasicProperties;
 use tokio::sync::Mutex;
 
-use super::connection;
+use super::link::{Backend, Chan, Conn};
 use crate::error::Error;
 use crate::options::AmqpOptions;
 
@@ -22,36 +21,36 @@ const PUBLISH_PATIENCE: Duration = Duration::from_secs(30);
 /// Publishes on its own connection with confirms; reconnects when the channel breaks.
 pub(crate) struct Publisher {
     options: AmqpOptions,
-    link: Mutex<Option<(Connection, Channel)>>,
+    backend: Backend,
+    link: Mutex<Option<(Conn, Chan)>>,
 }
 
 impl Publisher {
-    pub(crate) fn new(options: AmqpOptions) -> Self {
+    pub(crate) fn new(options: AmqpOptions, backend: Backend) -> Self {
         Self {
             options,
+            backend,
             link: Mutex::new(None),
         }
     }
 
-    async fn channel(&self) -> Result<Channel, Error> {
+    async fn channel(&self) -> Result<Chan, Error> {
         let mut link = self.link.lock().await;
         if let Some((conn, ch)) = link.as_ref() {
-            if conn.status().connected() && ch.status().connected() {
+            if conn.connected() && ch.connected() {
                 return Ok(ch.clone());
             }
         }
-        let conn = connection::connect_once(&self.options).await?;
-        let ch = conn.create_channel().await.map_err(Error::new)?;
-        ch.confirm_select(ConfirmSelectOptions::default())
-            .await
-            .map_err(Error::new)?;
+        let conn = self.backend.connect_once(&self.options).await?;
+        let ch = conn.channel().await?;
+        ch.confirm_select().await?;
         *link = Some((conn, ch.clone()));
         Ok(ch)
     }
 
     async fn reset(&self) {
         if let Some((conn, _)) = self.link.lock().await.take() {
-            let _ = conn.close(200, "reconnecting".into()).await;
+            conn.close(200, "reconnecting").await;
         }
     }
 
@@ -71,22 +70,8 @@ impl Publisher {
         loop {
             let attempt = async {
                 let ch = self.channel().await?;
-                let confirm = ch
-                    .basic_publish(
-                        exchange.clone(),
-                        routing_key.clone(),
-                        BasicPublishOptions::default(),
-                        body,
-                        properties.clone(),
-                    )
+                ch.publish_confirmed(&exchange, &routing_key, body, properties.clone())
                     .await
-                    .map_err(Error::new)?
-                    .await
-                    .map_err(Error::new)?;
-                if confirm.is_nack() {
-                    return Err(Error::msg("the broker refused the message (nack)"));
-                }
-                Ok(())
             };
             match attempt.await {
                 Ok(()) => return Ok(()),
@@ -110,18 +95,10 @@ impl Publisher {
 
     /// Declares a durable queue without arguments (dead-letter queues), idempotently.
     pub(crate) async fn declare_queue(&self, name: &str) -> Result<(), Error> {
-        let queue = short(name, "queue name")?;
         let ch = self.channel().await?;
-        ch.queue_declare(
-            queue,
-            lapin::options::QueueDeclareOptions {
-                durable: true,
-                ..lapin::options::QueueDeclareOptions::default()
-            },
-            lapin::types::FieldTable::default(),
-        )
-        .await
-        .map_err(|e| Error::msg(format!("Unable to declare queue [amqp] \"{name}\": {e}")))?;
+        ch.declare_queue(name, lapin::types::FieldTable::default())
+            .await
+            .map_err(|e| Error::msg(format!("Unable to declare queue [amqp] \"{name}\": {e}")))?;
         Ok(())
     }
 

@@ -7,6 +7,11 @@
 //! - **HTTP**: no listener; [`TestApp::http`] sends requests through the service's whole HTTP
 //!   handling (routing, middlewares, tower layers, error handlers, limits, default headers,
 //!   access log) and returns the same responses as over TCP.
+//! - **AMQP**: the service's real AMQP transport (queue names, declarations, retries,
+//!   dead-letter queues, publishing) runs against [`amqp::MemoryBroker`], an in-memory
+//!   RabbitMQ with its topic routing, prefetch, acknowledgements and error texts.
+//!   [`TestKit::publish_amqp`] sends as a Python tomodachi service would;
+//!   [`TestKit::amqp_messages`] shows what the service published.
 //! - **Time**: scheduled functions follow the kit's clock, which advances with tokio's clock.
 //!   Under paused time (`#[tokio::test(start_paused = true)]`), [`TestKit::advance`] runs
 //!   through hours of interval, crontab and timestamp fires in milliseconds, each at the exact
@@ -76,7 +81,14 @@ use crate::{App, RunningApp};
 #[derive(Debug, Clone)]
 pub struct TestKit {
     clock: TokioClock,
+    #[cfg(feature = "amqp")]
+    amqp: amqp::MemoryBroker,
 }
+
+/// The identity of the peer the kit's publish helpers send as (a Python tomodachi service on
+/// the same bus, as far as the receiving service can tell).
+pub const PEER_SERVICE: &str = "tomodachi-testing-peer";
+const PEER_UUID: &str = "00000000-0000-4000-8000-000000000000";
 
 impl Default for TestKit {
     fn default() -> Self {
@@ -94,7 +106,54 @@ impl TestKit {
     pub fn starting_at(start: SystemTime) -> Self {
         Self {
             clock: TokioClock::starting_at(start),
+            #[cfg(feature = "amqp")]
+            amqp: amqp::MemoryBroker::new(),
         }
+    }
+
+    /// The in-memory RabbitMQ every service of the kit consumes from and publishes to.
+    #[cfg(feature = "amqp")]
+    pub fn amqp(&self) -> &amqp::MemoryBroker {
+        &self.amqp
+    }
+
+    /// Publishes `data` in a JsonBase envelope with `routing_key` on `amq.topic`, as a Python
+    /// tomodachi service's `amqp_publish` does (routing key encoded the same way, no prefix).
+    #[cfg(feature = "amqp")]
+    pub fn publish_amqp<T: serde::Serialize + ?Sized>(
+        &self,
+        routing_key: &str,
+        data: &T,
+    ) -> Result<(), Error> {
+        let body = json_base(routing_key, data)?;
+        self.amqp
+            .basic_publish(
+                "amq.topic",
+                &crate::amqp::encode_routing_key(routing_key),
+                body.into_bytes(),
+                lapin::BasicProperties::default(),
+            )
+            .map_err(Error::new)
+    }
+
+    /// The `data` of every JsonBase message published so far with `routing_key` (as given to
+    /// `amqp::publish`, before encoding), in order; other bodies are left out.
+    #[cfg(feature = "amqp")]
+    pub fn amqp_messages(&self, routing_key: &str) -> Vec<serde_json::Value> {
+        let wire = crate::amqp::encode_routing_key(routing_key);
+        self.amqp
+            .published()
+            .into_iter()
+            .filter(|m| m.routing_key == wire)
+            .filter_map(|m| json_base_data(&m.body))
+            .collect()
+    }
+
+    /// Waits until every message delivered to a consumer has been handled and settled
+    /// (acknowledged, retried and settled, or dead-lettered).
+    pub async fn settle(&self) {
+        #[cfg(feature = "amqp")]
+        self.amqp.wait_idle().await;
     }
 
     /// The wall-clock time the kit's services see.
@@ -126,6 +185,8 @@ impl TestKit {
             // nothing listens: keep the options valid whatever port they name
             service.options.http.port = 0;
             service.options.http.reuse_port = false;
+            #[cfg(feature = "amqp")]
+            service.extensions.insert(self.amqp.clone());
             let slot: self::http::AppSlot = Arc::new(Mutex::new(None));
             service.transports = std::mem::take(&mut service.transports)
                 .into_iter()
@@ -137,6 +198,26 @@ impl TestKit {
         let running = app.start().await?;
         Ok(TestApp { running, clients })
     }
+}
+
+/// A JsonBase body from the kit's peer service.
+fn json_base<T: serde::Serialize + ?Sized>(topic: &str, data: &T) -> Result<String, Error> {
+    use crate::envelope::{Envelope, JsonBase, Payload, ServiceIdentity};
+    let payload = Payload::from_serialize(data).map_err(Error::new)?;
+    JsonBase
+        .build_message(
+            &ServiceIdentity::new(PEER_SERVICE, PEER_UUID),
+            topic,
+            &payload,
+        )
+        .map_err(Error::new)
+}
+
+/// The `data` of a JsonBase body.
+fn json_base_data(body: &[u8]) -> Option<serde_json::Value> {
+    use crate::envelope::{Envelope, JsonBase};
+    let text = std::str::from_utf8(body).ok()?;
+    JsonBase.parse_message(text).ok()?.data.deserialize().ok()
 }
 
 /// The kit's stand-in for a transport that needs the outside world.

@@ -17,5 +17,6 @@ mod interop_sns_sqs;
 mod logging;
 mod macros;
 mod process;
+mod scenarios;
 mod schedule;
 mod testing_kit;

@@ -1,0 +1,432 @@
+//! One scenario suite, run over the real RabbitMQ and over `tomodachi::testing`'s in-memory
+//! broker: each scenario records what the service's handlers saw and what ended up in
+//! dead-letter queues, and the two records must be identical (and as expected). This is the
+//! proof that a test written against the kit tells the truth about the real broker.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use lapin::options::{
+    BasicGetOptions, BasicPublishOptions, QueueDeclareOptions, QueueDeleteOptions,
+};
+use lapin::types::{AMQPValue, FieldTable};
+use serde_json::{json, Value};
+use tomodachi::amqp::{AmqpDelivery, AmqpSubscription};
+use tomodachi::envelope::{Envelope, JsonBase, Payload, ServiceIdentity};
+use tomodachi::message::{Data, Message};
+use tomodachi::testing::{TestApp, TestKit};
+use tomodachi::{App, Error, RunningApp, Service};
+
+use crate::support::eventually::eventually;
+
+const RABBIT: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
+
+/// Where a scenario runs.
+enum Bus {
+    Rabbit(lapin::Connection),
+    Kit(TestKit),
+}
+
+enum Started {
+    Rabbit(RunningApp),
+    Kit(TestApp),
+}
+
+impl Started {
+    async fn stop(self) {
+        match self {
+            Started::Rabbit(r) => assert_eq!(r.stop().await, 0),
+            Started::Kit(k) => assert_eq!(k.stop().await, 0),
+        }
+    }
+}
+
+/// What a scenario observed: one line per handled message or dead letter, sorted.
+type Record = Arc<Mutex<Vec<String>>>;
+
+fn lines(record: &Record) -> Vec<String> {
+    let mut lines = record.lock().unwrap().clone();
+    lines.sort();
+    lines
+}
+
+impl Bus {
+    async fn rabbit() -> Self {
+        let conn = lapin::Connection::connect(RABBIT, lapin::ConnectionProperties::default())
+            .await
+            .expect("RabbitMQ must run on 127.0.0.1:5672 (scripts/test-env.sh starts it)");
+        Bus::Rabbit(conn)
+    }
+
+    fn kit() -> Self {
+        Bus::Kit(TestKit::new())
+    }
+
+    async fn start(&self, services: Vec<Service>) -> Started {
+        match self {
+            Bus::Rabbit(_) => {
+                let mut app = App::new();
+                for s in services {
+                    app = app.service(s);
+                }
+                Started::Rabbit(app.start().await.expect("starts against RabbitMQ"))
+            }
+            Bus::Kit(kit) => {
+                Started::Kit(kit.start_all(services).await.expect("starts in the kit"))
+            }
+        }
+    }
+
+    /// Publishes a body on `amq.topic` as a peer service would.
+    async fn publish_raw(&self, routing_key: &str, body: &[u8]) {
+        match self {
+            Bus::Rabbit(conn) => {
+                let ch = conn.create_channel().await.unwrap();
+                ch.confirm_select(Default::default()).await.unwrap();
+                ch.basic_publish(
+                    "amq.topic".into(),
+                    routing_key.into(),
+                    BasicPublishOptions::default(),
+                    body,
+                    lapin::BasicProperties::default(),
+                )
+                .await
+                .unwrap()
+                .await
+                .unwrap();
+                let _ = ch.close(200, "done".into()).await;
+            }
+            Bus::Kit(kit) => kit
+                .amqp()
+                .basic_publish("amq.topic", routing_key, body.to_vec(), Default::default())
+                .unwrap(),
+        }
+    }
+
+    async fn publish(&self, routing_key: &str, data: Value) {
+        self.publish_raw(routing_key, json_base(routing_key, &data).as_bytes())
+            .await;
+    }
+
+    /// Waits until `done` holds (the kit: until every delivery is settled, then checks).
+    async fn settle(&self, what: &str, done: impl FnMut() -> bool) {
+        match self {
+            Bus::Rabbit(_) => eventually(30, what, done).await,
+            Bus::Kit(kit) => {
+                tokio::time::timeout(Duration::from_secs(30), kit.settle())
+                    .await
+                    .expect("the kit settles");
+                eventually(5, what, done).await;
+            }
+        }
+    }
+
+    /// Takes every message from `queue` (a dead-letter queue): body, then the tomodachi headers.
+    async fn drain_queue(&self, queue: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        match self {
+            Bus::Rabbit(conn) => {
+                let ch = conn.create_channel().await.unwrap();
+                let passive = QueueDeclareOptions {
+                    passive: true,
+                    ..QueueDeclareOptions::default()
+                };
+                if ch
+                    .queue_declare(queue.into(), passive, FieldTable::default())
+                    .await
+                    .is_ok()
+                {
+                    while let Some(m) = ch
+                        .basic_get(queue.into(), BasicGetOptions { no_ack: true })
+                        .await
+                        .unwrap()
+                    {
+                        out.push(dead_letter_line(&m.delivery.data, &m.delivery.properties));
+                    }
+                    let _ = ch
+                        .queue_delete(queue.into(), QueueDeleteOptions::default())
+                        .await;
+                }
+                let _ = ch.close(200, "done".into()).await;
+            }
+            Bus::Kit(kit) => {
+                for m in kit.amqp().published() {
+                    if m.exchange.is_empty() && m.routing_key == queue {
+                        out.push(dead_letter_line(&m.body, &m.properties));
+                    }
+                }
+            }
+        }
+        out.sort();
+        out
+    }
+}
+
+fn json_base(topic: &str, data: &Value) -> String {
+    JsonBase
+        .build_message(
+            &ServiceIdentity::new("scenario-peer", "00000000-0000-4000-8000-00000000000a"),
+            topic,
+            &Payload::from_serialize(data).unwrap(),
+        )
+        .unwrap()
+}
+
+fn dead_letter_line(body: &[u8], properties: &lapin::BasicProperties) -> String {
+    let header = |name: &str| match properties
+        .headers()
+        .as_ref()
+        .and_then(|h| h.inner().get(name).cloned())
+    {
+        Some(AMQPValue::LongString(s)) => String::from_utf8_lossy(s.as_bytes()).into_owned(),
+        Some(AMQPValue::LongInt(n)) => n.to_string(),
+        Some(other) => format!("{other:?}"),
+        None => "-".into(),
+    };
+    let body = String::from_utf8_lossy(body);
+    let data = JsonBase
+        .parse_message(&body)
+        .ok()
+        .and_then(|p| p.data.deserialize::<Value>().ok())
+        .map_or_else(|| format!("raw {body}"), |d| d.to_string());
+    format!(
+        "dlq {data} attempt={} handler={} error={}",
+        header("x-tomodachi-attempt"),
+        header("x-tomodachi-handler"),
+        header("x-tomodachi-error")
+    )
+}
+
+fn prefix() -> String {
+    format!("scn{}", uuid::Uuid::new_v4().simple())
+}
+
+/// Runs `scenario` on both buses and returns the two records, which must be equal.
+async fn on_both<F, Fut>(scenario: F) -> Vec<String>
+where
+    F: Fn(Bus, String) -> Fut,
+    Fut: std::future::Future<Output = Vec<String>>,
+{
+    let real = scenario(Bus::rabbit().await, prefix()).await;
+    let kit = scenario(Bus::kit(), prefix()).await;
+    assert_eq!(kit, real, "the kit and RabbitMQ saw different things");
+    real
+}
+
+/// A handler that records `<handler> <routing key without the scenario prefix> <data>`.
+fn recording(
+    name: &'static str,
+) -> impl Fn(Arc<Record>, Data<Value>, AmqpDelivery) -> std::future::Ready<()> + Send + Sync + 'static
+{
+    move |r: Arc<Record>, Data(data): Data<Value>, delivery: AmqpDelivery| {
+        let key = delivery
+            .delivery_routing_key
+            .split_once('.')
+            .map_or("", |(_, k)| k)
+            .to_owned();
+        r.lock().unwrap().push(format!("{name} {key} {data}"));
+        std::future::ready(())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn topic_routing_matches_rabbitmq() {
+    let seen = on_both(|bus, p| async move {
+        let record: Record = Arc::default();
+        let svc = Service::builder("scenario-routing", record.clone())
+            .message_envelope(JsonBase)
+            .amqp(
+                AmqpSubscription::new(format!("{p}.orders.*")).name("orders"),
+                recording("orders"),
+            )
+            .amqp(
+                AmqpSubscription::new(format!("{p}.audit.#")).name("audit"),
+                recording("audit"),
+            )
+            .amqp(
+                AmqpSubscription::new(format!("{p}.#.deleted")).name("deleted"),
+                recording("deleted"),
+            )
+            .amqp(
+                AmqpSubscription::new(format!("{p}.exact")).name("exact"),
+                recording("exact"),
+            )
+            .build();
+        let started = bus.start(vec![svc]).await;
+        let keys = [
+            "orders.created",
+            "orders.eu.created",
+            "orders",
+            "audit",
+            "audit.a.b.c",
+            "user.deleted",
+            "orders.deleted",
+            "exact",
+            "exactly",
+            "..",
+        ];
+        for (i, key) in keys.iter().enumerate() {
+            bus.publish(&format!("{p}.{key}"), json!(i)).await;
+        }
+        let expected = 7;
+        let r = record.clone();
+        bus.settle("routed messages", move || {
+            r.lock().unwrap().len() >= expected
+        })
+        .await;
+        started.stop().await;
+        lines(&record)
+    })
+    .await;
+    assert_eq!(
+        seen,
+        [
+            "audit audit 3",
+            "audit audit.a.b.c 4",
+            "deleted orders.deleted 6",
+            "deleted user.deleted 5",
+            "exact exact 7",
+            "orders orders.created 0",
+            "orders orders.deleted 6",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect::<Vec<_>>()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retries_then_dead_letters_like_rabbitmq() {
+    let seen = on_both(|bus, p| async move {
+        let record: Record = Arc::default();
+        let uuid = uuid::Uuid::new_v4().to_string();
+        let svc = Service::builder("scenario-retry", record.clone())
+            .uuid(uuid.clone())
+            .message_envelope(JsonBase)
+            .amqp(
+                AmqpSubscription::new(format!("{p}.work"))
+                    .name("work")
+                    .max_attempts(3),
+                |r: Arc<Record>, Data(data): Data<Value>, delivery: AmqpDelivery| async move {
+                    let attempt = delivery.attempt;
+                    r.lock()
+                        .unwrap()
+                        .push(format!("work {data} attempt {attempt}"));
+                    match data.as_str() {
+                        Some("flaky") if attempt < 2 => Err(Error::msg("flaky failed")),
+                        Some("poison") => Err(Error::msg("poison failed")),
+                        Some("hopeless") => Err(Error::dead_letter("hopeless")),
+                        Some("skip") => Err(Error::discard("skipped")),
+                        _ => Ok(()),
+                    }
+                },
+            )
+            .build();
+        let started = bus.start(vec![svc]).await;
+        for data in ["ok", "flaky", "poison", "hopeless", "skip"] {
+            bus.publish(&format!("{p}.work"), json!(data)).await;
+        }
+        bus.publish_raw(&format!("{p}.work"), b"not an envelope")
+            .await;
+        let r = record.clone();
+        // ok 1 + flaky 2 + poison 3 + hopeless 1 + skip 1
+        bus.settle("every attempt", move || r.lock().unwrap().len() >= 8)
+            .await;
+        started.stop().await;
+        let queue =
+            tomodachi::amqp::queue_name(&format!("{p}.work"), "work", &uuid, None, None, "");
+        let mut seen = lines(&record);
+        seen.extend(bus.drain_queue(&format!("{queue}.dlq")).await);
+        seen
+    })
+    .await;
+    assert_eq!(seen.len(), 11, "{seen:#?}");
+    assert!(
+        seen.contains(&"work \"flaky\" attempt 2".to_owned()),
+        "{seen:#?}"
+    );
+    assert!(
+        seen.contains(
+            &"dlq \"poison\" attempt=3 handler=work error=gave up after 3 attempts: poison failed"
+                .to_owned()
+        ),
+        "{seen:#?}"
+    );
+    assert!(
+        seen.contains(&"dlq \"hopeless\" attempt=1 handler=work error=hopeless".to_owned()),
+        "{seen:#?}"
+    );
+    assert!(
+        seen.iter().any(|l| l.starts_with(
+            "dlq raw not an envelope attempt=1 handler=work error=unable to parse the envelope"
+        )),
+        "{seen:#?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn publishing_and_competing_consumers_like_rabbitmq() {
+    let seen =
+        on_both(|bus, p| async move {
+            let record: Record = Arc::default();
+            let relay = {
+                let p = p.clone();
+                Service::builder("scenario-relay", record.clone())
+                    .message_envelope(JsonBase)
+                    .amqp(
+                        AmqpSubscription::new(format!("{p}.in")).name("relay"),
+                        move |_r: Arc<Record>, Data(data): Data<Value>| {
+                            let out = format!("{p}.out");
+                            async move {
+                                tomodachi::amqp::publish(&json!({"relayed": data}), &out).await
+                            }
+                        },
+                    )
+                    .build()
+            };
+            let worker = |n: u32| {
+                Service::builder(format!("scenario-worker-{n}"), record.clone())
+                    .message_envelope(JsonBase)
+                    .amqp(
+                        AmqpSubscription::new(format!("{p}.out"))
+                            .name("worker")
+                            .queue_name(format!("{p}-workers")),
+                        |r: Arc<Record>, message: Message| async move {
+                            let data: Value = message.data()?;
+                            r.lock().unwrap().push(format!("handled {data}"));
+                            Ok::<_, Error>(())
+                        },
+                    )
+                    .build()
+            };
+            let started = bus.start(vec![relay, worker(1), worker(2)]).await;
+            for i in 0..10 {
+                bus.publish(&format!("{p}.in"), json!(i)).await;
+            }
+            let r = record.clone();
+            bus.settle("ten relayed messages", move || {
+                r.lock().unwrap().len() >= 10
+            })
+            .await;
+            started.stop().await;
+            if let Bus::Rabbit(conn) = &bus {
+                let ch = conn.create_channel().await.unwrap();
+                let _ = ch
+                    .queue_delete(
+                        format!("{p}-workers").as_str().into(),
+                        QueueDeleteOptions::default(),
+                    )
+                    .await;
+            }
+            lines(&record)
+        })
+        .await;
+    let mut expected: Vec<String> = (0..10)
+        .map(|i| format!("handled {{\"relayed\":{i}}}"))
+        .collect();
+    expected.sort();
+    assert_eq!(
+        seen, expected,
+        "each message handled exactly once by one of the workers"
+    );
+}
