@@ -4,8 +4,8 @@
 # read their arguments and print JSON lines):
 #
 #   python       Python tomodachi 0.29, shared/bench/py/amqp_echo.py (`tomodachi run --production`)
-#   rust         this port, examples/amqp_count.rs (release, TOMODACHI_LOGGER=disabled --production)
-#   raw-lapin    plain lapin, examples/raw_lapin_consumer.rs: one delivery at a time, the ack
+#   rust         this port, benches/fixtures/amqp_count.rs (release, TOMODACHI_LOGGER=disabled --production)
+#   raw-lapin    plain lapin, benches/fixtures/raw_lapin_consumer.rs: one delivery at a time, the ack
 #                awaited inline (as the Python raw consumer); the ceiling without a framework
 #   raw-lapin-tasks  the same with one tokio task per delivery (concurrent up to the prefetch,
 #                as this port dispatches): the like-for-like ceiling for `rust`

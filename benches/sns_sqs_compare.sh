@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Side-by-side SNS+SQS benchmark against the moto emulator: Python tomodachi 0.29
-# (../shared/bench/py/sns_sqs_echo.py) vs this port (examples/sns_sqs_count.rs), with the shared
+# (../shared/bench/py/sns_sqs_echo.py) vs this port (benches/fixtures/sns_sqs_count.rs), with the shared
 # baseline's sns_sqs_bench.py in backlog mode (N messages pre-published to `bench-topic`, then the
 # service drains `bench-queue`: ReceiveMessage + DeleteMessage against moto, publishing excluded)
 # and in live mode (publisher and consumer at once; moto's Publish bounds the rate).

@@ -1,6 +1,7 @@
 //! Upstream's AMQP example: service `amqp-example` with the JsonBase envelope, consuming
 //! `example.topic` on `amq.topic` and republishing what it receives to `example.response`.
 //! A message middleware logs every message and hands a value to the handler.
+//! `examples/amqp_service_builder.rs` is the same service without macros.
 //!
 //! ```sh
 //! cargo run --example amqp_service                 # RabbitMQ on 127.0.0.1:5672, guest/guest
@@ -15,13 +16,13 @@ use tomodachi::message::{Message, MessageNext, MessageResult};
 use tomodachi::Options;
 
 #[derive(Default)]
-struct AmqpExample;
+pub struct AmqpExample;
 
 #[derive(Clone)]
-struct ReceivedAt(String);
+pub struct ReceivedAt(pub String);
 
 /// Logs each message and stamps when it arrived.
-async fn log_messages(
+pub async fn log_messages(
     _service: Arc<AmqpExample>,
     mut message: Message,
     next: MessageNext,
@@ -36,7 +37,7 @@ async fn log_messages(
     next.run(message).await
 }
 
-fn options() -> Options {
+pub fn options() -> Options {
     let mut options = Options::default();
     options.http.port = 0; // no HTTP handlers here
     options

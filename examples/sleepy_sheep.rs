@@ -6,7 +6,7 @@
 //! curl http://127.0.0.1:9701/sheep
 //! ```
 //! The port is 9701 (as the shared benchmark's anchor) unless `HTTP_PORT` or a `-c` config file
-//! says otherwise.
+//! says otherwise. `examples/sleepy_sheep_builder.rs` is the same service without macros.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -14,12 +14,12 @@ use std::time::Duration;
 use tomodachi::prelude::*;
 
 #[derive(Default)]
-struct SleepySheep {
+pub struct SleepySheep {
     sheep_count: AtomicU64,
 }
 
 impl SleepySheep {
-    fn options() -> Options {
+    pub fn options() -> Options {
         let mut options = Options::default();
         options.http.host = "127.0.0.1".into();
         options.http.port = std::env::var("HTTP_PORT")

@@ -29,6 +29,17 @@ cargo fmt --all -- --check
 log "cargo clippy (all targets, warnings are errors)"
 cargo clippy --workspace --all-targets -- -D warnings
 
+log "feature combinations of tomodachi (cargo clippy --lib, warnings are errors)"
+for features in "" macros amqp aws testing testing,amqp testing,aws macros,amqp,aws; do
+  echo "-- --no-default-features --features '$features'"
+  cargo clippy -q -p tomodachi --lib --no-default-features --features "$features" -- -D warnings
+done
+# without the transports' features, neither lapin nor the AWS SDK is in the build
+if cargo tree -q -p tomodachi --no-default-features --features macros,testing -e normal | grep -E '^[^a-z]*(lapin|aws-sdk-)'; then
+  echo "lapin or the AWS SDK is in the build without the amqp and aws features" >&2
+  exit 1
+fi
+
 # One build of the dependencies for everything below: the example binaries the process tests
 # run, the `tomodachi` binary and the test targets all resolve the same features (with the
 # CLI's dependencies in the selection; a plain `cargo build --examples` would leave them out and

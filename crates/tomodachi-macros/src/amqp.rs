@@ -38,26 +38,14 @@ pub(crate) fn type_name(ty: &Type) -> Option<String> {
     }
 }
 
-/// The arguments every message transport provides from `__msg` (the envelope's parts, the
-/// message by reference, middleware values by type); `None` for other names.
+/// The arguments every message transport provides from `__msg`: the message by reference
+/// (`&Message`), and upstream's keyword names for the envelope's parts; `None` for other
+/// names.
 pub(crate) fn message_argument(name: Option<&str>, ty: &Type) -> Option<syn::Result<TokenStream>> {
     let span = ty.span();
-    let tname = type_name(ty);
-    // by type: the message itself, or a middleware value
-    if tname.as_deref() == Some("Message") {
-        return Some(if matches!(ty, Type::Reference(_)) {
-            Ok(quote_spanned! { span => &__msg })
-        } else {
-            Err(syn::Error::new_spanned(
-                ty,
-                "take the message by reference: `message: &Message`",
-            ))
-        });
-    }
-    if tname.as_deref() == Some("Extension") {
-        return Some(Ok(quote_spanned! { span =>
-            ::tomodachi::http::Extension(__msg.extension()?)
-        }));
+    if matches!(ty, Type::Reference(_)) {
+        // the message itself, borrowed (the type checker holds it to `&Message`)
+        return Some(Ok(quote_spanned! { span => &__msg }));
     }
     Some(Ok(match name {
         Some("data") => quote_spanned! { span => __msg.data::<#ty>()? },
@@ -72,7 +60,7 @@ pub(crate) fn message_argument(name: Option<&str>, ty: &Type) -> Option<syn::Res
             }
         }
         Some("message_uuid") => {
-            if tname.as_deref() == Some("Option") {
+            if type_name(ty).as_deref() == Some("Option") {
                 quote_spanned! { span => __msg.message_uuid().map(::std::borrow::ToOwned::to_owned) }
             } else {
                 quote_spanned! { span => __msg.message_uuid().unwrap_or_default().to_owned() }
@@ -80,6 +68,34 @@ pub(crate) fn message_argument(name: Option<&str>, ty: &Type) -> Option<syn::Res
         }
         _ => return None,
     }))
+}
+
+/// An argument that is not one of the transport's keyword names: a plain value type
+/// (`String`, `u64`, ...) is a misspelled name (a compile error listing `names`); any other
+/// type must be a `FromMessage` extractor.
+pub(crate) fn extractor_argument(
+    name: Option<&str>,
+    ty: &Type,
+    pt: &syn::PatType,
+    transport: &str,
+    names: &[&str],
+) -> syn::Result<TokenStream> {
+    let value_like = crate::handler::last_segment(crate::handler::option_inner(ty).unwrap_or(ty))
+        .is_some_and(|s| crate::handler::VALUE_TYPES.contains(&s.as_str()));
+    if value_like {
+        return Err(syn::Error::new_spanned(
+            pt,
+            format!(
+                "unknown argument `{}`: {transport} handlers take {} by name, or any \
+                 `FromMessage` type (`&Message`, `Message`, `Data<T>`, `Extension<T>`, ...)",
+                name.unwrap_or("_"),
+                names.join(", ")
+            ),
+        ));
+    }
+    Ok(quote_spanned! { ty.span() =>
+        <#ty as ::tomodachi::message::FromMessage>::from_message(&__msg)?
+    })
 }
 
 /// The expression giving one handler argument from `__msg`.
@@ -94,17 +110,7 @@ fn argument(name: Option<&str>, ty: &Type, pt: &syn::PatType) -> syn::Result<Tok
         Some("routing_key") => quote_spanned! { span => #amqp.routing_key.clone() },
         Some("exchange_name") => quote_spanned! { span => #amqp.exchange_name.clone() },
         Some("properties") => quote_spanned! { span => #amqp.properties.clone() },
-        other => {
-            return Err(syn::Error::new_spanned(
-                pt,
-                format!(
-                    "unknown argument `{}`: AMQP handlers take {} by name, or `&Message` / \
-                     `Extension<T>` by type",
-                    other.unwrap_or("_"),
-                    AMQP_NAMES.join(", ")
-                ),
-            ))
-        }
+        other => return extractor_argument(other, ty, pt, "AMQP", AMQP_NAMES),
     })
 }
 

@@ -8,7 +8,7 @@ use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{Attribute, Expr, ImplItemFn, Type};
 
-use crate::amqp::{message_argument, message_handler_call, type_name};
+use crate::amqp::{extractor_argument, message_argument, message_handler_call, type_name};
 use crate::args::{lit_str, Args};
 use crate::handler::check_signature;
 
@@ -82,17 +82,7 @@ fn argument(name: Option<&str>, ty: &Type, pt: &syn::PatType) -> syn::Result<Tok
                 quote_spanned! { span => #info.#field.clone().unwrap_or_default() }
             }
         }
-        other => {
-            return Err(syn::Error::new_spanned(
-                pt,
-                format!(
-                    "unknown argument `{}`: SNS+SQS handlers take {} by name, or `&Message` / \
-                     `Extension<T>` by type",
-                    other.unwrap_or("_"),
-                    NAMES.join(", ")
-                ),
-            ))
-        }
+        other => return extractor_argument(other, ty, pt, "SNS+SQS", NAMES),
     })
 }
 

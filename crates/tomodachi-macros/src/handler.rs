@@ -16,12 +16,12 @@ pub(crate) enum Kind<'a> {
 
 /// Type names that are clearly values, not extractors: an argument of such a type must be a
 /// named group (or `status_code`), so a misspelled name is a compile error here.
-const VALUE_TYPES: &[&str] = &[
+pub(crate) const VALUE_TYPES: &[&str] = &[
     "String", "str", "u8", "u16", "u32", "u64", "u128", "usize", "i8", "i16", "i32", "i64", "i128",
     "isize", "f32", "f64", "bool", "char", "Uuid", "Cow",
 ];
 
-fn last_segment(ty: &Type) -> Option<String> {
+pub(crate) fn last_segment(ty: &Type) -> Option<String> {
     match ty {
         Type::Path(p) => p.path.segments.last().map(|s| s.ident.to_string()),
         Type::Reference(r) => last_segment(&r.elem),
@@ -30,7 +30,7 @@ fn last_segment(ty: &Type) -> Option<String> {
 }
 
 /// The `T` of `Option<T>`.
-fn option_inner(ty: &Type) -> Option<&Type> {
+pub(crate) fn option_inner(ty: &Type) -> Option<&Type> {
     let Type::Path(p) = ty else { return None };
     let seg = p.path.segments.last()?;
     if seg.ident != "Option" {

@@ -368,9 +368,13 @@ pub async fn publish_with<T: serde::Serialize + ?Sized>(
     routing_key: &str,
     options: PublishOptions,
 ) -> Result<(), Error> {
-    let info = crate::transport::current_context(options.service.as_deref()).ok_or_else(|| {
-        Error::msg("amqp publish needs a running service (none is running, or none by that name)")
-    })?;
+    let info = crate::transport::TransportContext::current(options.service.as_deref()).ok_or_else(
+        || {
+            Error::msg(
+                "amqp publish needs a running service (none is running, or none by that name)",
+            )
+        },
+    )?;
     let o = &info.options.amqp;
     let body = build_body(
         &info,

@@ -182,7 +182,7 @@ async fn service_clients(
     service: Option<&str>,
     what: &str,
 ) -> Result<(TransportContext, AwsClients), Error> {
-    let info = crate::transport::current_context(service).ok_or_else(|| {
+    let info = crate::transport::TransportContext::current(service).ok_or_else(|| {
         Error::msg(format!(
             "{what} needs a running service (none is running, or none by that name)"
         ))

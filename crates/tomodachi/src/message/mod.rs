@@ -23,6 +23,7 @@ pub mod bench;
 mod builder;
 mod extract;
 mod recent;
+#[cfg(any(feature = "amqp", feature = "aws"))]
 mod setters;
 
 use crate::envelope::{ParsedMessage, Payload, SharedEnvelope};
@@ -32,6 +33,7 @@ use crate::transport::{BoxFuture, TransportContext};
 pub use crate::verdict::Verdict;
 pub use extract::{Data, FromMessage, MessageHandlerFn, Metadata};
 pub(crate) use recent::RecentMessages;
+#[cfg(any(feature = "amqp", feature = "aws"))]
 pub(crate) use setters::{envelope_setters, handler_name_setter, service_setter};
 
 /// What happens to a message whose handler failed.
@@ -303,6 +305,7 @@ where
 }
 
 /// Which envelope a subscription or a publish uses.
+#[cfg(any(feature = "amqp", feature = "aws"))]
 #[derive(Clone, Default)]
 pub(crate) enum EnvelopeChoice {
     /// The service's `message_envelope` (raw when the service has none).
@@ -314,6 +317,7 @@ pub(crate) enum EnvelopeChoice {
     Custom(SharedEnvelope),
 }
 
+#[cfg(any(feature = "amqp", feature = "aws"))]
 impl EnvelopeChoice {
     pub(crate) fn resolve(
         &self,
@@ -328,8 +332,20 @@ impl EnvelopeChoice {
 }
 
 /// Builds the body of an outgoing message: `data` in the envelope (as `info`'s service, for
-/// `topic`), or `data` itself without an envelope (it must serialize to a string).
-pub(crate) fn build_body<T: serde::Serialize + ?Sized>(
+/// `topic`), or `data` itself without an envelope (it must serialize to a string). What every
+/// transport's publish helpers use.
+///
+/// ```
+/// use tomodachi::envelope::JsonBase;
+/// use tomodachi::transport::TransportContext;
+///
+/// let ctx = TransportContext::new("orders", "5d0b530f-5c44-4981-b01f-342801bd48f5", Default::default());
+/// let envelope: tomodachi::envelope::SharedEnvelope = std::sync::Arc::new(JsonBase);
+/// let body = tomodachi::message::build_body(&ctx, Some(&envelope), "order.created", &serde_json::json!({"id": 1})).unwrap();
+/// assert!(body.contains(r#""name": "orders""#));
+/// assert_eq!(tomodachi::message::build_body(&ctx, None, "t", "plain").unwrap(), "plain");
+/// ```
+pub fn build_body<T: serde::Serialize + ?Sized>(
     info: &TransportContext,
     envelope: Option<&SharedEnvelope>,
     topic: &str,
@@ -355,12 +371,17 @@ pub(crate) fn build_body<T: serde::Serialize + ?Sized>(
     }
 }
 
-/// Parses a message body with a subscription's envelope (`None`: raw, the body is the payload).
-/// A body that does not parse is [`Error::undecodable`].
-pub(crate) fn parse_body(
-    envelope: Option<&SharedEnvelope>,
-    body: &str,
-) -> Result<ParsedMessage, Error> {
+/// Parses a message body with a subscription's envelope (`None`: raw, the body is the
+/// payload). A body that does not parse is an error whose verdict is
+/// [`Verdict::DeadLetter`]: it would fail the same way on every delivery.
+///
+/// ```
+/// use tomodachi::message::{parse_body, Verdict};
+/// assert_eq!(parse_body(None, "hello").unwrap().data.deserialize::<String>().unwrap(), "hello");
+/// let envelope: tomodachi::envelope::SharedEnvelope = std::sync::Arc::new(tomodachi::envelope::JsonBase);
+/// assert!(matches!(parse_body(Some(&envelope), "{").unwrap_err().verdict(), Verdict::DeadLetter(_)));
+/// ```
+pub fn parse_body(envelope: Option<&SharedEnvelope>, body: &str) -> Result<ParsedMessage, Error> {
     match envelope {
         Some(env) => env
             .parse_message(body)

@@ -18,15 +18,18 @@ pub(crate) fn set_http_enabled(_port: u16) {
     HTTP_ENABLED.store(true, Ordering::Relaxed);
 }
 
+#[cfg_attr(not(feature = "amqp"), allow(dead_code))]
 pub(crate) fn set_amqp_enabled() {
     AMQP_ENABLED.store(true, Ordering::Relaxed);
 }
 
+#[cfg_attr(not(feature = "amqp"), allow(dead_code))]
 pub(crate) fn amqp_task_started() {
     AMQP_CURRENT.fetch_add(1, Ordering::Relaxed);
     AMQP_TOTAL.fetch_add(1, Ordering::Relaxed);
 }
 
+#[cfg_attr(not(feature = "amqp"), allow(dead_code))]
 pub(crate) fn amqp_task_finished() {
     AMQP_CURRENT.fetch_sub(1, Ordering::Relaxed);
 }

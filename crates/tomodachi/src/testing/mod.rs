@@ -83,11 +83,13 @@ pub struct TestKit {
     clock: TokioClock,
     #[cfg(feature = "amqp")]
     amqp: amqp::MemoryBroker,
+    sns_sqs: sns_sqs::MemorySnsSqs,
 }
 
 /// The identity of the peer the kit's publish helpers send as (a Python tomodachi service on
 /// the same bus, as far as the receiving service can tell).
 pub const PEER_SERVICE: &str = "tomodachi-testing-peer";
+#[cfg(any(feature = "amqp", feature = "aws"))]
 const PEER_UUID: &str = "00000000-0000-4000-8000-000000000000";
 
 impl Default for TestKit {
@@ -108,7 +110,51 @@ impl TestKit {
             clock: TokioClock::starting_at(start),
             #[cfg(feature = "amqp")]
             amqp: amqp::MemoryBroker::new(),
+            sns_sqs: sns_sqs::MemorySnsSqs::new(),
         }
+    }
+
+    /// The in-memory SNS and SQS every service of the kit uses.
+    pub fn sns_sqs(&self) -> &sns_sqs::MemorySnsSqs {
+        &self.sns_sqs
+    }
+
+    /// Publishes `data` in a JsonBase envelope to the SNS topic `topic` (no prefix; the topic
+    /// is created if it does not exist yet), as a Python tomodachi service's
+    /// `aws_sns_sqs_publish` does.
+    #[cfg(feature = "aws")]
+    pub fn publish_sns<T: serde::Serialize + ?Sized>(
+        &self,
+        topic: &str,
+        data: &T,
+    ) -> Result<(), Error> {
+        let body = json_base(topic, data)?;
+        let name = crate::aws_sns_sqs::encode_topic(topic);
+        let arn = self
+            .sns_sqs
+            .create_topic(&name, &Default::default())
+            .map_err(Error::new)?;
+        self.sns_sqs
+            .publish(&arn, sns_sqs::Publish::new(body))
+            .map(|_| ())
+            .map_err(Error::new)
+    }
+
+    /// The `data` of every JsonBase message published so far to the SNS topic `topic` (as
+    /// given to `aws_sns_sqs::publish`, without the prefix), in order.
+    #[cfg(feature = "aws")]
+    pub fn sns_messages(&self, topic: &str) -> Vec<serde_json::Value> {
+        let arn = format!(
+            "arn:aws:sns:{}:{}:{}",
+            sns_sqs::REGION,
+            sns_sqs::ACCOUNT_ID,
+            crate::aws_sns_sqs::encode_topic(topic)
+        );
+        self.sns_sqs
+            .published(&arn)
+            .into_iter()
+            .filter_map(|m| json_base_data(m.message.as_bytes()))
+            .collect()
     }
 
     /// The in-memory RabbitMQ every service of the kit consumes from and publishes to.
@@ -187,6 +233,7 @@ impl TestKit {
             service.options.http.reuse_port = false;
             #[cfg(feature = "amqp")]
             service.extensions.insert(self.amqp.clone());
+            service.extensions.insert(self.sns_sqs.clone());
             let slot: self::http::AppSlot = Arc::new(Mutex::new(None));
             service.transports = std::mem::take(&mut service.transports)
                 .into_iter()
@@ -201,6 +248,7 @@ impl TestKit {
 }
 
 /// A JsonBase body from the kit's peer service.
+#[cfg(any(feature = "amqp", feature = "aws"))]
 fn json_base<T: serde::Serialize + ?Sized>(topic: &str, data: &T) -> Result<String, Error> {
     use crate::envelope::{Envelope, JsonBase, Payload, ServiceIdentity};
     let payload = Payload::from_serialize(data).map_err(Error::new)?;
@@ -214,6 +262,7 @@ fn json_base<T: serde::Serialize + ?Sized>(topic: &str, data: &T) -> Result<Stri
 }
 
 /// The `data` of a JsonBase body.
+#[cfg(any(feature = "amqp", feature = "aws"))]
 fn json_base_data(body: &[u8]) -> Option<serde_json::Value> {
     use crate::envelope::{Envelope, JsonBase};
     let text = std::str::from_utf8(body).ok()?;

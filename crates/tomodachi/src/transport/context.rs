@@ -145,15 +145,22 @@ pub(crate) fn scope<F: std::future::Future>(
     CURRENT.scope(ctx, future)
 }
 
-/// The running service named `name`; without a name, the service whose handler is running,
-/// else the most recently started one.
-pub(crate) fn current_context(name: Option<&str>) -> Option<TransportContext> {
-    let all = CONTEXTS.lock().ok()?;
-    match name {
-        Some(name) => all.iter().rev().find(|c| &*c.name == name).cloned(),
-        None => CURRENT
-            .try_with(TransportContext::clone)
-            .ok()
-            .or_else(|| all.last().cloned()),
+impl TransportContext {
+    /// The context of a running service: the one named `name`; without a name, the service
+    /// whose handler is running, else the most recently started one. What a transport's
+    /// publish helpers use to publish as "this service" (`amqp::publish` does).
+    ///
+    /// ```
+    /// assert!(tomodachi::transport::TransportContext::current(Some("not running")).is_none());
+    /// ```
+    pub fn current(name: Option<&str>) -> Option<TransportContext> {
+        let all = CONTEXTS.lock().ok()?;
+        match name {
+            Some(name) => all.iter().rev().find(|c| &*c.name == name).cloned(),
+            None => CURRENT
+                .try_with(TransportContext::clone)
+                .ok()
+                .or_else(|| all.last().cloned()),
+        }
     }
 }

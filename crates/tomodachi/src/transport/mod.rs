@@ -97,7 +97,7 @@ use std::pin::Pin;
 
 use crate::error::Error;
 
-pub(crate) use context::{current_context, register_context, scope, unregister_context};
+pub(crate) use context::{register_context, scope, unregister_context};
 pub use context::{Shutdown, TransportContext};
 
 /// A boxed `Send` future: what the transport traits return, so they stay object-safe.

@@ -10,6 +10,7 @@ mod amqp_faults;
 mod aws_sns_sqs;
 mod cron_preview;
 mod envelope_python;
+mod example_pairs;
 mod exit;
 mod http_builder;
 mod interop_amqp;

@@ -366,12 +366,11 @@ async fn retries_then_dead_letters_like_rabbitmq() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn publishing_and_competing_consumers_like_rabbitmq() {
-    let seen =
-        on_both(|bus, p| async move {
-            let record: Record = Arc::default();
-            let relay = {
-                let p = p.clone();
-                Service::builder("scenario-relay", record.clone())
+    let seen = on_both(|bus, p| async move {
+        let record: Record = Arc::default();
+        let relay = {
+            let p = p.clone();
+            Service::builder("scenario-relay", record.clone())
                     .message_envelope(JsonBase)
                     .amqp(
                         AmqpSubscription::new(format!("{p}.in")).name("relay"),
@@ -383,44 +382,44 @@ async fn publishing_and_competing_consumers_like_rabbitmq() {
                         },
                     )
                     .build()
-            };
-            let worker = |n: u32| {
-                Service::builder(format!("scenario-worker-{n}"), record.clone())
-                    .message_envelope(JsonBase)
-                    .amqp(
-                        AmqpSubscription::new(format!("{p}.out"))
-                            .name("worker")
-                            .queue_name(format!("{p}-workers")),
-                        |r: Arc<Record>, message: Message| async move {
-                            let data: Value = message.data()?;
-                            r.lock().unwrap().push(format!("handled {data}"));
-                            Ok::<_, Error>(())
-                        },
-                    )
-                    .build()
-            };
-            let started = bus.start(vec![relay, worker(1), worker(2)]).await;
-            for i in 0..10 {
-                bus.publish(&format!("{p}.in"), json!(i)).await;
-            }
-            let r = record.clone();
-            bus.settle("ten relayed messages", move || {
-                r.lock().unwrap().len() >= 10
-            })
-            .await;
-            started.stop().await;
-            if let Bus::Rabbit(conn) = &bus {
-                let ch = conn.create_channel().await.unwrap();
-                let _ = ch
-                    .queue_delete(
-                        format!("{p}-workers").as_str().into(),
-                        QueueDeleteOptions::default(),
-                    )
-                    .await;
-            }
-            lines(&record)
+        };
+        let worker = |n: u32| {
+            Service::builder(format!("scenario-worker-{n}"), record.clone())
+                .message_envelope(JsonBase)
+                .amqp(
+                    AmqpSubscription::new(format!("{p}.out"))
+                        .name("worker")
+                        .queue_name(format!("{p}-workers")),
+                    |r: Arc<Record>, message: Message| async move {
+                        let data: Value = message.data()?;
+                        r.lock().unwrap().push(format!("handled {data}"));
+                        Ok::<_, Error>(())
+                    },
+                )
+                .build()
+        };
+        let started = bus.start(vec![relay, worker(1), worker(2)]).await;
+        for i in 0..10 {
+            bus.publish(&format!("{p}.in"), json!(i)).await;
+        }
+        let r = record.clone();
+        bus.settle("ten relayed messages", move || {
+            r.lock().unwrap().len() >= 10
         })
         .await;
+        started.stop().await;
+        if let Bus::Rabbit(conn) = &bus {
+            let ch = conn.create_channel().await.unwrap();
+            let _ = ch
+                .queue_delete(
+                    format!("{p}-workers").as_str().into(),
+                    QueueDeleteOptions::default(),
+                )
+                .await;
+        }
+        lines(&record)
+    })
+    .await;
     let mut expected: Vec<String> = (0..10)
         .map(|i| format!("handled {{\"relayed\":{i}}}"))
         .collect();
