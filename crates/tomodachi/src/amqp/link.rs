@@ -17,10 +17,14 @@ use lapin::types::{FieldTable, ShortString};
 use lapin::{BasicProperties, ExchangeKind};
 
 use super::connection;
-use super::publisher::short;
 use crate::error::Error;
 use crate::options::AmqpOptions;
 use crate::transport::TransportContext;
+
+/// A name or routing key as AMQP's short string; over 255 bytes is an error, not a panic.
+pub(crate) fn short(s: &str, what: &str) -> Result<ShortString, Error> {
+    ShortString::try_new(s).map_err(|e| Error::msg(format!("invalid AMQP {what} {s:?}: {e}")))
+}
 
 /// Which broker a service's AMQP transport talks to.
 #[derive(Clone)]

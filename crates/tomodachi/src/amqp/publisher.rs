@@ -2,18 +2,12 @@
 
 use std::time::Duration;
 
-use lapin::types::ShortString;
 use lapin::BasicProperties;
 use tokio::sync::Mutex;
 
-use super::link::{Backend, Chan, Conn};
+use super::link::{short, Backend, Chan, Conn};
 use crate::error::Error;
 use crate::options::AmqpOptions;
-
-/// A name or routing key as AMQP's short string; over 255 bytes is an error, not a panic.
-pub(crate) fn short(s: &str, what: &str) -> Result<ShortString, Error> {
-    ShortString::try_new(s).map_err(|e| Error::msg(format!("invalid AMQP {what} {s:?}: {e}")))
-}
 
 /// How long a publish keeps retrying through a broker outage before it fails.
 const PUBLISH_PATIENCE: Duration = Duration::from_secs(30);

@@ -16,8 +16,9 @@ use tower::ServiceExt;
 
 use super::body::ResponseBody;
 use super::dispatch::{dispatch, plain, Dispatcher};
+use super::path::decode_path;
 use super::request::RequestHead;
-use super::router::{decode_path, IgnoreLogging};
+use super::router::IgnoreLogging;
 use crate::error::BoxError;
 
 /// The service a tower layer added with

@@ -27,6 +27,7 @@ pub(crate) mod dispatch;
 mod extract;
 pub(crate) mod handler;
 pub(crate) mod layer;
+mod path;
 mod request;
 mod response;
 pub(crate) mod router;

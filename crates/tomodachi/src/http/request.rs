@@ -239,7 +239,7 @@ impl HttpRequestBuilder {
 
     /// Finishes the request.
     pub fn build(self) -> HttpRequest {
-        let path = match super::router::decode_path(self.uri.path()) {
+        let path = match super::path::decode_path(self.uri.path()) {
             Some(std::borrow::Cow::Owned(p)) => Some(p),
             _ => None,
         };

@@ -1,7 +1,6 @@
 //! Regex routing with upstream semantics: full-match patterns tried in
 //! registration order, first route matching path and method wins, 404 / 405 otherwise.
 
-use std::borrow::Cow;
 use std::sync::Arc;
 
 use http::Method;
@@ -173,27 +172,11 @@ fn extract_params(route: &Route, path: &str) -> Vec<(Arc<str>, String)> {
         .collect()
 }
 
-/// Percent-decodes a request path for routing, keeping `%2F` encoded (upstream "path_safe").
-/// `None` when the decoded path is not UTF-8.
-pub(crate) fn decode_path(raw: &str) -> Option<Cow<'_, str>> {
-    if !raw.contains('%') {
-        return Some(Cow::Borrowed(raw));
-    }
-    let mut out: Vec<u8> = Vec::with_capacity(raw.len());
-    let mut rest = raw;
-    while let Some(pos) = rest.find("%2F").or_else(|| rest.find("%2f")) {
-        out.extend(percent_encoding::percent_decode_str(&rest[..pos]));
-        out.extend_from_slice(b"%2F");
-        rest = &rest[pos + 3..];
-    }
-    out.extend(percent_encoding::percent_decode_str(rest));
-    String::from_utf8(out).ok().map(Cow::Owned)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::http::handler::erase_test_handler;
+    use crate::http::path::decode_path;
 
     fn route(methods: &[Method], pattern: &str) -> Route {
         let regex = compile(pattern).unwrap();
@@ -268,12 +251,6 @@ mod tests {
         assert_eq!(path, "/p/a%2Fb");
         let (_, params) = found(&r, Method::GET, &path);
         assert_eq!(params[0].1, "a/b");
-    }
-
-    #[test]
-    fn non_utf8_paths_do_not_decode() {
-        assert!(decode_path("/x/%ff%fe").is_none());
-        assert_eq!(decode_path("/plain").unwrap(), "/plain");
     }
 
     #[test]

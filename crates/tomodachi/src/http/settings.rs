@@ -5,13 +5,10 @@ use std::time::Duration;
 use http::HeaderName;
 use ipnet::IpNet;
 
-use super::access_log::AccessLog;
 use super::response::ResponseDefaults;
-use super::router::Router;
-use super::server::{HttpApp, HttpSettings};
-use super::transport::HttpTransport;
+use super::server::HttpSettings;
 use crate::error::Error;
-use crate::options::{AccessLog as AccessLogOption, HttpOptions};
+use crate::options::HttpOptions;
 
 fn seconds(s: f64) -> Option<Duration> {
     (s.is_finite() && s > 0.0).then(|| Duration::from_secs_f64(s))
@@ -73,25 +70,6 @@ pub(crate) fn settings(o: &HttpOptions) -> Result<HttpSettings, Error> {
         max_keepalive_time: o.max_keepalive_time.and_then(seconds),
         defaults: ResponseDefaults::new(&o.content_type, &o.charset, &o.server_header)?,
     })
-}
-
-/// Turns a service's HTTP definition into a server app with `options.http`.
-pub(crate) fn http_app(http: HttpTransport, o: &HttpOptions) -> Result<HttpApp, Error> {
-    let settings = settings(o)?;
-    let access_log = match &o.access_log {
-        AccessLogOption::Disabled => AccessLog::disabled(),
-        AccessLogOption::Enabled => AccessLog::logger_only(),
-        AccessLogOption::File(path) => AccessLog::with_file(path)?,
-    };
-    let router = Router::new(http.routes).map_err(Error::msg)?;
-    Ok(HttpApp::new(
-        router,
-        http.error_handlers,
-        http.middlewares,
-        http.layers,
-        settings,
-        access_log,
-    ))
 }
 
 #[cfg(test)]

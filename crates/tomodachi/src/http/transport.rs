@@ -4,12 +4,16 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 
+use super::access_log::AccessLog;
 use super::handler::{ErasedHandler, ErasedMiddleware};
 use super::layer::LayerFn;
 use super::router::Route;
+use super::router::Router;
+use super::server::HttpApp;
 use super::server::{BoundServer, RunningServer};
-use super::settings::http_app;
+use super::settings::settings;
 use crate::error::Error;
+use crate::options::{AccessLog as AccessLogOption, HttpOptions};
 use crate::transport::{
     BoxFuture, DeclaredTransport, RunningTransport, Transport, TransportContext,
 };
@@ -59,4 +63,23 @@ impl RunningTransport for RunningServer {
     fn local_addr(&self) -> Option<SocketAddr> {
         Some(RunningServer::local_addr(self))
     }
+}
+
+/// Turns a service's HTTP definition into a server app with `options.http`.
+pub(crate) fn http_app(http: HttpTransport, o: &HttpOptions) -> Result<HttpApp, Error> {
+    let settings = settings(o)?;
+    let access_log = match &o.access_log {
+        AccessLogOption::Disabled => AccessLog::disabled(),
+        AccessLogOption::Enabled => AccessLog::logger_only(),
+        AccessLogOption::File(path) => AccessLog::with_file(path)?,
+    };
+    let router = Router::new(http.routes).map_err(Error::msg)?;
+    Ok(HttpApp::new(
+        router,
+        http.error_handlers,
+        http.middlewares,
+        http.layers,
+        settings,
+        access_log,
+    ))
 }

@@ -10,8 +10,7 @@ use http_body_util::{BodyExt, Full};
 
 use crate::error::Error;
 use crate::http::server::{answer, HttpApp};
-use crate::http::settings::http_app;
-use crate::http::transport::HttpTransport;
+use crate::http::transport::{http_app, HttpTransport};
 use crate::transport::{
     BoxFuture, DeclaredTransport, RunningTransport, Transport, TransportContext,
 };
