@@ -13,6 +13,7 @@ use tokio::sync::OnceCell;
 
 use crate::error::Error;
 use crate::options::Options;
+use crate::transport::TransportContext;
 
 /// Connect timeout of every AWS call (upstream's client config).
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(8);
@@ -32,8 +33,12 @@ pub(crate) struct AwsClients {
 }
 
 impl AwsClients {
-    /// Builds the clients from the service's options.
-    pub(crate) async fn from_options(options: &Options) -> Result<Self, Error> {
+    /// Builds the clients from the service's options (under the testing kit, against its
+    /// in-memory SNS and SQS, through the SDK's own request and response handling).
+    pub(crate) async fn from_options(
+        options: &Options,
+        ctx: &TransportContext,
+    ) -> Result<Self, Error> {
         let o = &options.aws_sns_sqs;
         let endpoints = &options.aws_endpoint_urls;
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
@@ -49,6 +54,21 @@ impl AwsClients {
         if let Some(region) = o.region_name.as_deref().filter(|r| !r.is_empty()) {
             loader = loader.region(Region::new(region.to_owned()));
         }
+        #[cfg(feature = "testing")]
+        if let Some(memory) = ctx.extension::<crate::testing::sns_sqs::MemorySnsSqs>() {
+            loader = loader
+                .http_client(crate::testing::aws_wire::sdk_http_client(memory.clone()))
+                .region(Region::new(crate::testing::sns_sqs::REGION))
+                .credentials_provider(aws_sdk_sqs::config::Credentials::new(
+                    "testing",
+                    "testing",
+                    None,
+                    None,
+                    "tomodachi testing kit",
+                ));
+        }
+        #[cfg(not(feature = "testing"))]
+        let _ = ctx;
         match (&o.aws_access_key_id, &o.aws_secret_access_key) {
             (Some(key), Some(secret)) => {
                 loader = loader.credentials_provider(aws_sdk_sqs::config::Credentials::new(
@@ -110,21 +130,17 @@ type Slot = Arc<OnceCell<AwsClients>>;
 /// The clients of each running service, created on first use.
 static CLIENTS: Mutex<Option<HashMap<String, Slot>>> = Mutex::new(None);
 
-/// The clients of the service `name`/`uuid` (created from `options` on first use).
-pub(crate) async fn for_service(
-    name: &str,
-    uuid: &str,
-    options: &Options,
-) -> Result<AwsClients, Error> {
+/// The clients of `ctx`'s service (created from its options on first use).
+pub(crate) async fn for_service(ctx: &TransportContext) -> Result<AwsClients, Error> {
     let slot = {
         let mut guard = CLIENTS.lock().unwrap_or_else(|p| p.into_inner());
         guard
             .get_or_insert_with(HashMap::new)
-            .entry(format!("{name}/{uuid}"))
+            .entry(format!("{}/{}", ctx.name, ctx.uuid))
             .or_default()
             .clone()
     };
-    slot.get_or_try_init(|| AwsClients::from_options(options))
+    slot.get_or_try_init(|| AwsClients::from_options(&ctx.options, ctx))
         .await
         .cloned()
 }

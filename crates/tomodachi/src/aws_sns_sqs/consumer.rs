@@ -209,7 +209,7 @@ async fn prepare(info: TransportContext, defs: Vec<SnsSqsHandlerDef>) -> Result<
             envelope: s.envelope.resolve(info.envelope.as_ref()),
         });
     }
-    let clients = clients::for_service(&info.name, &info.uuid, &info.options).await?;
+    let clients = clients::for_service(&info).await?;
     Ok(Consuming {
         info,
         clients,

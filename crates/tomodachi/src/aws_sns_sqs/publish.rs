@@ -187,7 +187,7 @@ async fn service_clients(
             "{what} needs a running service (none is running, or none by that name)"
         ))
     })?;
-    let clients = clients::for_service(&info.name, &info.uuid, &info.options).await?;
+    let clients = clients::for_service(&info).await?;
     Ok((info, clients))
 }
 

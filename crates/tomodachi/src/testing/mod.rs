@@ -12,6 +12,11 @@
 //!   RabbitMQ with its topic routing, prefetch, acknowledgements and error texts.
 //!   [`TestKit::publish_amqp`] sends as a Python tomodachi service would;
 //!   [`TestKit::amqp_messages`] shows what the service published.
+//! - **AWS SNS+SQS**: the service's real SNS+SQS transport and the AWS SDK clients (names,
+//!   setup sequence, policies, filter policies, notification unwrapping, deletes, redrive) run
+//!   against [`sns_sqs::MemorySnsSqs`] through an in-process HTTP connector for the SDK
+//!   ([`aws_wire`]): no emulator, no port. [`TestKit::publish_sns`] publishes as a Python
+//!   tomodachi service would; [`TestKit::sns_messages`] shows what the service published.
 //! - **Time**: scheduled functions follow the kit's clock, which advances with tokio's clock.
 //!   Under paused time (`#[tokio::test(start_paused = true)]`), [`TestKit::advance`] runs
 //!   through hours of interval, crontab and timestamp fires in milliseconds, each at the exact
@@ -58,6 +63,8 @@
 
 #[cfg(feature = "amqp")]
 pub mod amqp;
+#[cfg(feature = "aws")]
+pub mod aws_wire;
 pub mod filter_policy;
 mod http;
 pub mod sns_sqs;
@@ -195,11 +202,54 @@ impl TestKit {
             .collect()
     }
 
-    /// Waits until every message delivered to a consumer has been handled and settled
-    /// (acknowledged, retried and settled, or dead-lettered).
+    /// Waits until every message delivered to a service has been handled and settled:
+    /// acknowledged or deleted, or retried until it was, or dead-lettered. A message that fails
+    /// forever and has nowhere to go (an SQS queue without a redrive policy) never settles, as
+    /// with the real brokers: bound the wait with `tokio::time::timeout` when that can happen.
     pub async fn settle(&self) {
-        #[cfg(feature = "amqp")]
-        self.amqp.wait_idle().await;
+        loop {
+            #[cfg(feature = "amqp")]
+            self.amqp.wait_idle().await;
+            let busy = self.busy_queues();
+            if busy.is_empty() {
+                #[cfg(feature = "amqp")]
+                if !self.amqp.is_idle() {
+                    continue;
+                }
+                return;
+            }
+            for url in busy {
+                let _ = self.sns_sqs.wait_until_empty(&url).await;
+            }
+        }
+    }
+
+    /// The SQS queues holding messages, dead-letter queues left out (nothing consumes them).
+    fn busy_queues(&self) -> Vec<String> {
+        let queues = self.sns_sqs.list_queues();
+        let dead_letter_queues: Vec<String> = queues
+            .iter()
+            .filter_map(|url| {
+                let attributes = self
+                    .sns_sqs
+                    .get_queue_attributes(url, &["RedrivePolicy"])
+                    .ok()?;
+                let policy: serde_json::Value =
+                    serde_json::from_str(attributes.get("RedrivePolicy")?).ok()?;
+                policy["deadLetterTargetArn"].as_str().map(str::to_owned)
+            })
+            .collect();
+        queues
+            .into_iter()
+            .filter(|url| {
+                let arn = self.sns_sqs.queue_arn(url).unwrap_or_default();
+                !dead_letter_queues.contains(&arn)
+                    && self
+                        .sns_sqs
+                        .queue_depth(url)
+                        .is_ok_and(|depth| depth.total() > 0)
+            })
+            .collect()
     }
 
     /// The wall-clock time the kit's services see.

@@ -429,3 +429,265 @@ async fn publishing_and_competing_consumers_like_rabbitmq() {
         "each message handled exactly once by one of the workers"
     );
 }
+
+// ------------------------------------------------------------------------------------------
+// AWS SNS+SQS: the same suite over a real moto server and over the kit. moto costs 15-100 ms
+// of CPU per SNS->SQS message: a handful of messages each.
+
+use crate::support::moto::Moto;
+use tomodachi::aws_sns_sqs::{AttributeValue, PublishOptions, SnsSqsDelivery, SnsSqsSubscription};
+
+enum SnsBus {
+    Moto(Moto),
+    Kit(TestKit),
+}
+
+impl SnsBus {
+    fn options(&self) -> tomodachi::Options {
+        match self {
+            SnsBus::Moto(moto) => moto.options(),
+            SnsBus::Kit(_) => tomodachi::Options::default(),
+        }
+    }
+
+    async fn start(&self, service: Service) -> Started {
+        match self {
+            SnsBus::Moto(_) => Started::Rabbit(
+                App::new()
+                    .service(service)
+                    .start()
+                    .await
+                    .expect("starts against moto"),
+            ),
+            SnsBus::Kit(kit) => Started::Kit(kit.start(service).await.expect("starts in the kit")),
+        }
+    }
+
+    async fn settle(&self, what: &str, done: impl FnMut() -> bool) {
+        match self {
+            SnsBus::Moto(_) => eventually(60, what, done).await,
+            SnsBus::Kit(kit) => {
+                tokio::time::timeout(Duration::from_secs(60), kit.settle())
+                    .await
+                    .expect("the kit settles");
+                eventually(5, what, done).await;
+            }
+        }
+    }
+
+    /// The bodies waiting in the queue named `queue` (a dead-letter queue), as JsonBase data.
+    async fn queue_data(&self, queue: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        match self {
+            SnsBus::Moto(moto) => {
+                let sqs = moto.sqs().await;
+                let url = sqs
+                    .get_queue_url()
+                    .queue_name(queue)
+                    .send()
+                    .await
+                    .unwrap()
+                    .queue_url
+                    .unwrap();
+                let received = sqs
+                    .receive_message()
+                    .queue_url(url)
+                    .max_number_of_messages(10)
+                    .wait_time_seconds(1)
+                    .send()
+                    .await
+                    .unwrap();
+                for m in received.messages.unwrap_or_default() {
+                    out.push(sns_body_data(m.body.as_deref().unwrap_or_default()));
+                }
+            }
+            SnsBus::Kit(kit) => {
+                let memory = kit.sns_sqs();
+                let url = memory.get_queue_url(queue).unwrap();
+                let received = memory
+                    .receive_message(&url, tomodachi::testing::sns_sqs::Receive::new(10))
+                    .await
+                    .unwrap();
+                for m in received {
+                    out.push(sns_body_data(&m.body));
+                }
+            }
+        }
+        out.sort();
+        out
+    }
+}
+
+/// The JsonBase data inside an SNS notification body (or the body itself).
+fn sns_body_data(body: &str) -> String {
+    let message = serde_json::from_str::<Value>(body)
+        .ok()
+        .and_then(|n| n["Message"].as_str().map(str::to_owned))
+        .unwrap_or_else(|| body.to_owned());
+    JsonBase
+        .parse_message(&message)
+        .ok()
+        .and_then(|p| p.data.deserialize::<Value>().ok())
+        .map_or(message, |d| d.to_string())
+}
+
+async fn on_both_sns<F, Fut>(scenario: F) -> Vec<String>
+where
+    F: Fn(SnsBus, String) -> Fut,
+    Fut: std::future::Future<Output = Vec<String>>,
+{
+    let real = scenario(SnsBus::Moto(Moto::start().await), prefix()).await;
+    let kit = scenario(SnsBus::Kit(TestKit::new()), prefix()).await;
+    assert_eq!(kit, real, "the kit and moto saw different things");
+    real
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sns_fan_out_and_filter_policies_like_moto() {
+    let seen = on_both_sns(|bus, p| async move {
+        let record: Record = Arc::default();
+        let topic = format!("{p}-events");
+        let handler = |name: &'static str| {
+            move |r: Arc<Record>, Data(data): Data<Value>, delivery: SnsSqsDelivery| {
+                let kind = match delivery.message_attributes.get("kind") {
+                    Some(AttributeValue::String(k)) => k.clone(),
+                    _ => "-".into(),
+                };
+                r.lock().unwrap().push(format!(
+                    "{name} {data} kind={kind} topic_ok={}",
+                    delivery.topic.ends_with("-events")
+                ));
+                std::future::ready(())
+            }
+        };
+        let svc = Service::builder("scenario-sns", record.clone())
+            .options(bus.options())
+            .message_envelope(JsonBase)
+            .aws_sns_sqs(
+                SnsSqsSubscription::topic(topic.clone()).name("all"),
+                handler("all"),
+            )
+            .aws_sns_sqs(
+                SnsSqsSubscription::topic(topic.clone())
+                    .name("only_a")
+                    .filter_policy(json!({"kind": ["a"]})),
+                handler("only_a"),
+            )
+            .aws_sns_sqs(
+                SnsSqsSubscription::topic(topic.clone())
+                    .name("big")
+                    .filter_policy(json!({"n": [{"numeric": [">", 5]}]})),
+                handler("big"),
+            )
+            .build();
+        let started = bus.start(svc).await;
+        for (i, (kind, n)) in [("a", 1), ("b", 9), ("a", 10)].into_iter().enumerate() {
+            tomodachi::aws_sns_sqs::publish_with(
+                &json!(i),
+                &topic,
+                PublishOptions::new()
+                    .service("scenario-sns")
+                    .message_attribute("kind", kind)
+                    .message_attribute("n", AttributeValue::Int(n)),
+            )
+            .await
+            .unwrap();
+        }
+        let r = record.clone();
+        // all: 3, only_a: 2, big: 2
+        bus.settle("fanned-out messages", move || r.lock().unwrap().len() >= 7)
+            .await;
+        started.stop().await;
+        lines(&record)
+    })
+    .await;
+    assert_eq!(
+        seen,
+        [
+            "all 0 kind=a topic_ok=true",
+            "all 1 kind=b topic_ok=true",
+            "all 2 kind=a topic_ok=true",
+            "big 1 kind=b topic_ok=true",
+            "big 2 kind=a topic_ok=true",
+            "only_a 0 kind=a topic_ok=true",
+            "only_a 2 kind=a topic_ok=true",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect::<Vec<_>>()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqs_redelivery_and_redrive_like_moto() {
+    let seen = on_both_sns(|bus, p| async move {
+        let record: Record = Arc::default();
+        let topic = format!("{p}-work");
+        let dlq = format!("{p}-work-dlq");
+        let svc = Service::builder("scenario-sqs", record.clone())
+            .options(bus.options())
+            .message_envelope(JsonBase)
+            .aws_sns_sqs(
+                SnsSqsSubscription::topic(topic.clone())
+                    .name("work")
+                    .queue_name(format!("{p}-work-queue"))
+                    .visibility_timeout(1)
+                    .dead_letter_queue(dlq.clone(), 2),
+                |r: Arc<Record>, Data(data): Data<Value>, delivery: SnsSqsDelivery| async move {
+                    let receive = delivery.approximate_receive_count.unwrap_or(0);
+                    r.lock()
+                        .unwrap()
+                        .push(format!("work {data} receive {receive}"));
+                    match data.as_str() {
+                        Some("flaky") if receive < 2 => Err(Error::msg("flaky failed")),
+                        Some("poison") => Err(Error::msg("poison failed")),
+                        Some("skip") => Err(Error::discard("skipped")),
+                        _ => Ok(()),
+                    }
+                },
+            )
+            .build();
+        let started = bus.start(svc).await;
+        for data in ["ok", "flaky", "poison", "skip"] {
+            tomodachi::aws_sns_sqs::publish_with(
+                &json!(data),
+                &topic,
+                PublishOptions::new().service("scenario-sqs"),
+            )
+            .await
+            .unwrap();
+        }
+        let r = record.clone();
+        // ok 1 + flaky 2 + poison 2 (then redriven) + skip 1
+        bus.settle("every receive", move || r.lock().unwrap().len() >= 6)
+            .await;
+        // the poison message moves to the DLQ on the receive after its second failure
+        let dead = loop {
+            let dead = bus.queue_data(&dlq).await;
+            if !dead.is_empty() {
+                break dead;
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        };
+        started.stop().await;
+        let mut seen = lines(&record);
+        seen.extend(dead.into_iter().map(|d| format!("dlq {d}")));
+        seen
+    })
+    .await;
+    assert_eq!(
+        seen,
+        [
+            "work \"flaky\" receive 1",
+            "work \"flaky\" receive 2",
+            "work \"ok\" receive 1",
+            "work \"poison\" receive 1",
+            "work \"poison\" receive 2",
+            "work \"skip\" receive 1",
+            "dlq \"poison\"",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect::<Vec<_>>()
+    );
+}
