@@ -47,7 +47,7 @@
 //! | `macros` | yes | `#[tomodachi::service]` and the handler attributes |
 //! | `amqp` | yes | the RabbitMQ transport ([`amqp`], on lapin) |
 //! | `aws` | yes | the AWS SNS+SQS transport (`aws_sns_sqs`, on the AWS SDK) |
-//! | `testing` | no | [`testing`](crate::testing): in-process HTTP, a test clock, RabbitMQ topic matching and SNS filter policies |
+//! | `testing` | no | `tomodachi::testing`: services under test with in-process HTTP, an in-memory RabbitMQ and SNS+SQS, and a test clock |
 //!
 //! HTTP, scheduled functions, envelopes, options and logging are always built. With
 //! `default-features = false` nothing pulls in lapin or the AWS SDK.

@@ -25,7 +25,10 @@
 //!
 //! The building blocks are public for tests of your own transports: RabbitMQ's topic matching
 //! ([`topic`]) and AWS SNS filter policies ([`filter_policy`]), both checked against tables
-//! recorded from the real systems.
+//! recorded from the real systems, and the in-memory brokers themselves.
+//!
+//! Each transport stand-in is proven against the real system: the integration tests run one
+//! scenario suite over RabbitMQ and moto and over the kit, and require identical records.
 //!
 //! ```
 //! use std::sync::Arc;
