@@ -691,3 +691,79 @@ async fn sqs_redelivery_and_redrive_like_moto() {
         .collect::<Vec<_>>()
     );
 }
+
+// ------------------------------------------------------------------------------------------
+// Bad input: refused by the kit exactly as by the real systems.
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invalid_filter_policy_is_refused_like_moto() {
+    let seen = on_both_sns(|bus, p| async move {
+        let svc = Service::builder("scenario-bad-policy", ())
+            .options(bus.options())
+            .aws_sns_sqs(
+                SnsSqsSubscription::topic(format!("{p}-t"))
+                    .name("h")
+                    .filter_policy(json!({"a": [{"exists": "yes"}]})),
+                |_s: Arc<()>, _m: Message| async {},
+            )
+            .build();
+        let err = match &bus {
+            SnsBus::Moto(_) => App::new().service(svc).start().await.err(),
+            SnsBus::Kit(kit) => kit.start(svc).await.err(),
+        };
+        vec![err.expect("the start fails").to_string()]
+    })
+    .await;
+    assert!(
+        seen[0].contains(
+            "Invalid parameter: FilterPolicy: exists match pattern must be either true or false."
+        ),
+        "{seen:?}"
+    );
+}
+
+/// The error of publishing to an exchange that does not exist (after the publisher's 30 s of
+/// retries).
+async fn publish_to_missing_exchange(bus: Bus, p: String) -> String {
+    let svc = Service::builder(format!("scenario-publisher-{p}"), ())
+        .amqp(
+            AmqpSubscription::new(format!("{p}.unused")),
+            |_s: Arc<()>, _m: Message| async {},
+        )
+        .build();
+    let started = bus.start(vec![svc]).await;
+    let err = tomodachi::amqp::publish_with(
+        &json!("x"),
+        "some.key",
+        tomodachi::amqp::PublishOptions::new()
+            .exchange_name(format!("{p}-missing"))
+            .service(&format!("scenario-publisher-{p}")),
+    )
+    .await
+    .expect_err("a missing exchange fails the publish");
+    started.stop().await;
+    err.to_string().replace(&p, "<p>")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_publish_to_a_missing_exchange_fails_like_rabbitmq() {
+    let p = prefix();
+    let real = publish_to_missing_exchange(Bus::rabbit().await, p.clone()).await;
+    // the kit under paused time: the publisher's 30 s of retries take no real time
+    let kit = std::thread::spawn(move || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .start_paused(true)
+            .build()
+            .unwrap()
+            .block_on(publish_to_missing_exchange(Bus::kit(), p))
+    })
+    .join()
+    .unwrap();
+    assert_eq!(kit, real);
+    assert_eq!(
+        real,
+        "unable to publish to [amqp] exchange \"<p>-missing\" with routing key \"some.key\": \
+         protocol error: AMQP soft error: NOT-FOUND: NOT_FOUND - no exchange '<p>-missing' in vhost '/'"
+    );
+}
