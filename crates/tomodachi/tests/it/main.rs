@@ -1,12 +1,12 @@
 //! The integration tests of `tomodachi`, in one test binary: in-process services over real
 //! sockets, the example binaries as processes, the real RabbitMQ and moto, the real Python
-//! tomodachi, macro diagnostics and the testing kit. (`tests/amqp_tls.rs` runs in its own
-//! process: it points the process's TLS roots at a test CA through the environment.)
+//! tomodachi, macro diagnostics and the testing kit. Two run in their own processes:
+//! `tests/amqp_tls.rs` points the process's TLS roots at a test CA through the environment, and
+//! `tests/amqp_faults.rs` restarts the broker under every connection.
 
 mod support;
 
 mod amqp;
-mod amqp_faults;
 mod aws_sns_sqs;
 mod cron_preview;
 mod envelope_python;
