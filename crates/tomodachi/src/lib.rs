@@ -44,13 +44,15 @@
 //!
 //! | feature | default | what it adds |
 //! |---|---|---|
+//! | `http` | yes | the HTTP transport ([`http`], on hyper) |
 //! | `macros` | yes | `#[tomodachi::service]` and the handler attributes |
 //! | `amqp` | yes | the RabbitMQ transport ([`amqp`], on lapin) |
 //! | `aws` | yes | the AWS SNS+SQS transport (`aws_sns_sqs`, on the AWS SDK) |
 //! | `testing` | no | `tomodachi::testing`: services under test with in-process HTTP, an in-memory RabbitMQ and SNS+SQS, and a test clock |
 //!
-//! HTTP, scheduled functions, envelopes, options and logging are always built. With
-//! `default-features = false` nothing pulls in lapin or the AWS SDK.
+//! Scheduled functions, envelopes, options and logging are always built. With
+//! `default-features = false, features = ["http", "macros"]` nothing pulls in lapin or the AWS
+//! SDK.
 //!
 //! ## Transports
 //!
@@ -69,6 +71,7 @@ mod clock;
 pub mod envelope;
 mod error;
 mod extension;
+#[cfg(feature = "http")]
 pub mod http;
 mod launch;
 pub mod logging;
@@ -111,6 +114,7 @@ macro_rules! main {
 
 /// The names most services need: `use tomodachi::prelude::*;`.
 pub mod prelude {
+    #[cfg(feature = "http")]
     pub use crate::http::{
         Extension, HttpRequest, HttpResponse, IntoResponse, Json, Method, Next, Query, StatusCode,
     };
@@ -121,7 +125,9 @@ pub mod prelude {
 #[doc(hidden)]
 pub mod __private {
     //! Used by the macros' generated code; not a public API.
+    #[cfg(feature = "http")]
     pub use crate::http::FromRequest;
+    #[cfg(feature = "http")]
     pub use crate::http::IntoResponse;
     pub use crate::service::HookOutput;
 

@@ -14,7 +14,7 @@ use crate::service::HookOutput;
 use crate::transport::BoxFuture;
 
 /// A message handler argument built from the message, as an HTTP handler's
-/// [`FromRequest`](crate::http::FromRequest): a builder handler `Fn(Arc<S>, A, B, ...)` takes
+/// `FromRequest`: a builder handler `Fn(Arc<S>, A, B, ...)` takes
 /// any arguments that implement it, and the message attributes (`#[amqp]`, `#[aws_sns_sqs]`)
 /// use it for every argument that is not one of upstream's keyword names. A failure fails the
 /// message with the error (a payload of the wrong shape is dead-lettered).

@@ -14,6 +14,7 @@ static AMQP_CURRENT: AtomicI64 = AtomicI64::new(0);
 static AMQP_TOTAL: AtomicU64 = AtomicU64::new(0);
 static LAUNCHER: Mutex<Option<Map<String, Value>>> = Mutex::new(None);
 
+#[cfg_attr(not(feature = "http"), allow(dead_code))]
 pub(crate) fn set_http_enabled(_port: u16) {
     HTTP_ENABLED.store(true, Ordering::Relaxed);
 }
@@ -34,11 +35,13 @@ pub(crate) fn amqp_task_finished() {
     AMQP_CURRENT.fetch_sub(1, Ordering::Relaxed);
 }
 
+#[cfg_attr(not(feature = "http"), allow(dead_code))]
 pub(crate) fn http_task_started() {
     HTTP_CURRENT.fetch_add(1, Ordering::Relaxed);
     HTTP_TOTAL.fetch_add(1, Ordering::Relaxed);
 }
 
+#[cfg_attr(not(feature = "http"), allow(dead_code))]
 pub(crate) fn http_task_finished() {
     HTTP_CURRENT.fetch_sub(1, Ordering::Relaxed);
 }

@@ -69,19 +69,24 @@ pub mod amqp;
 #[cfg(feature = "aws")]
 pub mod aws_wire;
 pub mod filter_policy;
+#[cfg(feature = "http")]
 mod http;
 pub mod sns_sqs;
 pub mod topic;
 
+#[cfg(feature = "http")]
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
+#[cfg(feature = "http")]
 pub use self::http::{TestClient, TestRequest, TestResponse};
 
 use crate::error::Error;
+#[cfg(feature = "http")]
 use crate::http::transport::HttpTransport;
 use crate::schedule::TokioClock;
 use crate::service::{IntoService, Service};
+#[cfg(feature = "http")]
 use crate::transport::AnyTransport;
 use crate::{App, RunningApp};
 
@@ -279,24 +284,35 @@ impl TestKit {
         services: impl IntoIterator<Item = Service>,
     ) -> Result<TestApp, Error> {
         let mut app = App::new().clock(self.clock);
+        let mut names = Vec::new();
+        #[cfg(feature = "http")]
         let mut clients = Vec::new();
         for mut service in services {
+            names.push(service.name.clone());
             // nothing listens: keep the options valid whatever port they name
             service.options.http.port = 0;
             service.options.http.reuse_port = false;
             #[cfg(feature = "amqp")]
             service.extensions.insert(self.amqp.clone());
             service.extensions.insert(self.sns_sqs.clone());
-            let slot: self::http::AppSlot = Arc::new(Mutex::new(None));
-            service.transports = std::mem::take(&mut service.transports)
-                .into_iter()
-                .map(|t| substitute(t, &slot))
-                .collect();
-            clients.push((service.name.clone(), TestClient { slot }));
+            #[cfg(feature = "http")]
+            {
+                let slot: self::http::AppSlot = Arc::new(Mutex::new(None));
+                service.transports = std::mem::take(&mut service.transports)
+                    .into_iter()
+                    .map(|t| substitute(t, &slot))
+                    .collect();
+                clients.push((service.name.clone(), TestClient { slot }));
+            }
             app = app.service(service);
         }
         let running = app.start().await?;
-        Ok(TestApp { running, clients })
+        Ok(TestApp {
+            running,
+            names,
+            #[cfg(feature = "http")]
+            clients,
+        })
     }
 }
 
@@ -323,6 +339,7 @@ fn json_base_data(body: &[u8]) -> Option<serde_json::Value> {
 }
 
 /// The kit's stand-in for a transport that needs the outside world.
+#[cfg(feature = "http")]
 fn substitute(
     mut transport: Box<dyn AnyTransport>,
     slot: &self::http::AppSlot,
@@ -339,22 +356,22 @@ fn substitute(
 /// Services started by a [`TestKit`].
 pub struct TestApp {
     running: RunningApp,
+    names: Vec<String>,
+    #[cfg(feature = "http")]
     clients: Vec<(String, TestClient)>,
 }
 
 impl std::fmt::Debug for TestApp {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TestApp")
-            .field(
-                "services",
-                &self.clients.iter().map(|(n, _)| n).collect::<Vec<_>>(),
-            )
+            .field("services", &self.names)
             .finish_non_exhaustive()
     }
 }
 
 impl TestApp {
     /// The HTTP client of the first service.
+    #[cfg(feature = "http")]
     pub fn http(&self) -> TestClient {
         match self.clients.first() {
             Some((_, client)) => client.clone(),
@@ -366,6 +383,7 @@ impl TestApp {
 
     /// The HTTP client of the service named `name` (a client that answers 503 when there is
     /// none).
+    #[cfg(feature = "http")]
     pub fn http_of(&self, name: &str) -> TestClient {
         self.clients
             .iter()

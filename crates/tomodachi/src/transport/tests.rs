@@ -4,6 +4,7 @@
 use std::sync::{Arc, Mutex};
 
 use super::*;
+#[cfg(feature = "http")]
 use crate::http::{HttpRequest, Method};
 use crate::{App, Service};
 
@@ -75,6 +76,7 @@ fn recorder(trail: &Trail, name: &'static str, phase: StartPhase) -> Recorder {
     }
 }
 
+#[cfg(feature = "http")]
 #[tokio::test]
 async fn transports_are_declared_together_then_started_in_their_phase() {
     let trail: Trail = Arc::default();
@@ -145,6 +147,7 @@ async fn a_failing_declare_aborts_the_start_before_anything_consumes() {
     assert_eq!(trail.last().map(String::as_str), Some("stop_service"));
 }
 
+#[cfg(feature = "http")]
 #[tokio::test]
 async fn transport_mut_finds_one_instance_per_type() {
     #[derive(Default)]
