@@ -737,7 +737,7 @@ async fn publish_to_missing_exchange(bus: Bus, p: String) -> String {
         "some.key",
         tomodachi::amqp::PublishOptions::new()
             .exchange_name(format!("{p}-missing"))
-            .service(&format!("scenario-publisher-{p}")),
+            .service(format!("scenario-publisher-{p}")),
     )
     .await
     .expect_err("a missing exchange fails the publish");
