@@ -18,6 +18,10 @@ use crate::message::{parse_body, FailurePolicy, Message, Verdict};
 use crate::options::AmqpOptions;
 use crate::transport::{BoxFuture, DeclaredTransport, RunningTransport};
 
+/// The AMQP transport's tasks in the execution context.
+static TASKS: crate::transport::TaskCounter =
+    crate::transport::TaskCounter::new("amqp", &[("lapin_version", "4")]);
+
 /// The header carrying tomodachi's delivery attempt count on retried messages.
 pub const ATTEMPT_HEADER: &str = "x-tomodachi-attempt";
 
@@ -55,7 +59,7 @@ impl DeclaredTransport for DeclaredAmqp {
                 channel,
             } = *self;
             let consumers = consume(&consuming, &channel).await?;
-            crate::service::context::set_amqp_enabled();
+            TASKS.enable();
             for sub in &consuming.subscriptions {
                 tracing::debug!(target: "tomodachi.amqp", queue = %sub.queue,
                     routing_key = %sub.routing_key, handler = %sub.chain.name, "consuming");
@@ -310,7 +314,7 @@ fn with_header(properties: &BasicProperties, key: &str, value: AMQPValue) -> Bas
 
 async fn handle_delivery(c: Arc<Consuming>, index: usize, delivery: Delivery) {
     let sub = &c.subscriptions[index];
-    crate::service::context::amqp_task_started();
+    TASKS.started();
     let attempt = attempt_of(delivery.properties());
     let parsed = std::str::from_utf8(delivery.data())
         .map_err(|e| Error::undecodable(format!("message body is not UTF-8: {e}")))
@@ -335,7 +339,7 @@ async fn handle_delivery(c: Arc<Consuming>, index: usize, delivery: Delivery) {
         }
     };
     settle(&c, sub, &delivery, attempt, verdict).await;
-    crate::service::context::amqp_task_finished();
+    TASKS.finished();
 }
 
 /// Acks, retries, dead-letters or drops a delivery. A retry or dead-letter is published (with

@@ -18,6 +18,10 @@ use crate::envelope::SharedEnvelope;
 use crate::error::Error;
 use crate::message::{parse_body, FailurePolicy, HandlerChain, Message, Verdict};
 use crate::options::AwsSnsSqsOptions;
+
+/// The SNS+SQS transport's tasks in the execution context.
+static TASKS: crate::transport::TaskCounter =
+    crate::transport::TaskCounter::new("aws_sns_sqs", &[("aws_sdk_version", "1")]);
 use crate::transport::{
     BoxFuture, DeclaredTransport, RunningTransport, StartPhase, Transport, TransportContext,
 };
@@ -96,7 +100,7 @@ impl Transport for SnsSqsTransport {
                     topic = sub.topic.as_deref().unwrap_or(""), "consuming");
                 urls.push(url);
             }
-            crate::service::context::set_aws_sns_sqs_enabled();
+            TASKS.enable();
             Ok(Box::new(Declared {
                 consuming: Arc::new(consuming),
                 urls,
@@ -389,7 +393,7 @@ async fn handle_message(
     queue_url: &str,
     message: aws_sdk_sqs::types::Message,
 ) -> Option<String> {
-    crate::service::context::aws_sns_sqs_task_started();
+    TASKS.started();
     let raw = message.body().unwrap_or_default();
     let verdict = match body::unwrap_body(raw) {
         Err(e) => {
@@ -421,7 +425,7 @@ async fn handle_message(
         },
     };
     let delete = settle(c, sub, queue_url, &message, verdict);
-    crate::service::context::aws_sns_sqs_task_finished();
+    TASKS.finished();
     delete.then(|| message.receipt_handle.unwrap_or_default())
 }
 

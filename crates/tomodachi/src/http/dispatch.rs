@@ -17,7 +17,10 @@ use super::response::{HttpResponse, ResponseDefaults};
 use super::router::{IgnoreLogging, Routed, Router};
 use crate::error::Error;
 use crate::logging::{self, HandlerContext};
-use crate::service::context;
+
+/// The HTTP transport's tasks in the execution context.
+pub(crate) static TASKS: crate::transport::TaskCounter =
+    crate::transport::TaskCounter::new("http", &[("hyper_version", "1")]);
 
 /// What a service's HTTP handling consists of, shared by all requests.
 pub(crate) struct Dispatcher {
@@ -54,7 +57,7 @@ pub(crate) async fn dispatch(
     head: Arc<RequestHead>,
     body: Bytes,
 ) -> (Response<Full<Bytes>>, Option<Duration>, IgnoreLogging) {
-    context::http_task_started();
+    TASKS.started();
     let request = HttpRequest {
         head,
         body,
@@ -122,7 +125,7 @@ pub(crate) async fn dispatch(
             )
         }
     };
-    context::http_task_finished();
+    TASKS.finished();
     out
 }
 

@@ -29,7 +29,6 @@ use super::response::ResponseDefaults;
 use super::router::Router;
 use super::shield::Shielded;
 use crate::error::Error;
-use crate::service::context;
 
 const KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
 
@@ -220,7 +219,7 @@ impl BoundServer {
             "accepting http requests");
         app.access_log
             .started(&listen_url, &app.settings.host, local_addr.port());
-        context::set_http_enabled(local_addr.port());
+        super::dispatch::TASKS.enable();
 
         let phases = Phases::default();
         let connections = TaskTracker::new();

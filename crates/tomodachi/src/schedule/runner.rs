@@ -14,7 +14,10 @@ use tomodachi_cron::jiff::{SignedDuration, Timestamp};
 
 use super::{Clock, Invocation, ScheduledFn};
 use crate::error::Error;
-use crate::service::context;
+
+/// The scheduler's tasks in the execution context.
+static TASKS: crate::transport::TaskCounter =
+    crate::transport::TaskCounter::new("scheduled_functions", &[]);
 use crate::transport::{
     BoxFuture, DeclaredTransport, RunningTransport, StartPhase, Transport, TransportContext,
 };
@@ -64,7 +67,7 @@ struct DeclaredScheduler {
 impl DeclaredTransport for DeclaredScheduler {
     fn start(self: Box<Self>) -> BoxFuture<'static, Result<Box<dyn RunningTransport>, Error>> {
         Box::pin(async move {
-            context::set_scheduled_functions_enabled();
+            TASKS.enable();
             let (stop_tx, stop_rx) = watch::channel(false);
             let mut tasks = Vec::with_capacity(self.functions.len());
             for f in self.functions {
@@ -231,7 +234,7 @@ fn start_run(
     );
     let f = f.clone();
     let handle = tracker.spawn(async move {
-        context::scheduled_task_started();
+        TASKS.started();
         let span = tracing::info_span!(target: "tomodachi.schedule.handler", "handler",
             handler = &*f.name, r#type = "tomodachi.schedule");
         let handler = f.handler.clone();
@@ -249,7 +252,7 @@ fn start_run(
             tracing::error!(target: "exception", handler = &*f.name, exception = ?e,
                 "uncaught exception: {e}");
         }
-        context::scheduled_task_finished();
+        TASKS.finished();
     });
     (task_name, handle)
 }

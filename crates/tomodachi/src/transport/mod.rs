@@ -89,6 +89,7 @@
 //! ```
 
 mod context;
+mod counters;
 
 use std::any::Any;
 use std::future::Future;
@@ -99,6 +100,8 @@ use crate::error::Error;
 
 pub(crate) use context::{register_context, scope, unregister_context};
 pub use context::{Shutdown, TransportContext};
+pub(crate) use counters::report as report_counters;
+pub use counters::TaskCounter;
 
 /// A boxed `Send` future: what the transport traits return, so they stay object-safe.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
