@@ -136,7 +136,7 @@ impl App {
     /// ```
     /// let app = tomodachi::App::new().clock(tomodachi::schedule::SystemClock);
     /// ```
-    pub fn clock(mut self, clock: impl crate::schedule::Clock) -> Self {
+    pub fn clock(mut self, clock: impl crate::clock::Clock) -> Self {
         self.clock = SharedClock(Arc::new(clock));
         self
     }
