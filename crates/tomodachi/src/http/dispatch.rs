@@ -24,6 +24,8 @@ pub(crate) static TASKS: crate::transport::TaskCounter =
 
 /// What a service's HTTP handling consists of, shared by all requests.
 pub(crate) struct Dispatcher {
+    /// The service the handlers belong to (publishing from a handler publishes as it).
+    pub(crate) service: Arc<crate::transport::TransportContext>,
     pub(crate) router: Router,
     pub(crate) error_handlers: HashMap<u16, ErasedHandler>,
     pub(crate) middlewares: Arc<[ErasedMiddleware]>,
@@ -77,8 +79,11 @@ pub(crate) async fn dispatch(
                 status_code: None,
             };
             let next = Next::new(core.middlewares.clone(), route.handler.clone());
-            let result =
-                logging::scope(context, AssertUnwindSafe(next.run(request)).catch_unwind()).await;
+            let result = crate::transport::scope(
+                core.service.clone(),
+                logging::scope(context, AssertUnwindSafe(next.run(request)).catch_unwind()),
+            )
+            .await;
             let elapsed = started.map(|s| s.elapsed());
             let result = match result {
                 Ok(r) => r,
@@ -176,9 +181,12 @@ async fn error_status_response(
             status_code: Some(status.as_u16()),
         };
         let next = Next::new(core.middlewares.clone(), handler.clone());
-        let result = logging::scope(
-            context,
-            AssertUnwindSafe(next.run(request.clone())).catch_unwind(),
+        let result = crate::transport::scope(
+            core.service.clone(),
+            logging::scope(
+                context,
+                AssertUnwindSafe(next.run(request.clone())).catch_unwind(),
+            ),
         )
         .await
         .unwrap_or_else(|p| Err(panic_error(p)));

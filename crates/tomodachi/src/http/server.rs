@@ -81,6 +81,7 @@ pub(crate) struct HttpApp {
 
 impl HttpApp {
     pub(crate) fn new(
+        service: Arc<crate::transport::TransportContext>,
         router: Router,
         error_handlers: HashMap<u16, ErasedHandler>,
         middlewares: Vec<ErasedMiddleware>,
@@ -89,6 +90,7 @@ impl HttpApp {
         access_log: AccessLog,
     ) -> Self {
         let core = Arc::new(Dispatcher {
+            service,
             router,
             error_handlers,
             middlewares: middlewares.into(),

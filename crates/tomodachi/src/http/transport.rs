@@ -13,7 +13,7 @@ use super::server::HttpApp;
 use super::server::{BoundServer, RunningServer};
 use super::settings::settings;
 use crate::error::Error;
-use crate::options::{AccessLog as AccessLogOption, HttpOptions};
+use crate::options::AccessLog as AccessLogOption;
 use crate::transport::{
     BoxFuture, DeclaredTransport, RunningTransport, Transport, TransportContext,
 };
@@ -38,7 +38,7 @@ impl Transport for HttpTransport {
         ctx: TransportContext,
     ) -> BoxFuture<'static, Result<Box<dyn DeclaredTransport>, Error>> {
         Box::pin(async move {
-            let app = http_app(*self, &ctx.options.http)?;
+            let app = http_app(*self, &ctx)?;
             let bound = BoundServer::bind(app).await?;
             Ok(Box::new(bound) as Box<dyn DeclaredTransport>)
         })
@@ -66,7 +66,8 @@ impl RunningTransport for RunningServer {
 }
 
 /// Turns a service's HTTP definition into a server app with `options.http`.
-pub(crate) fn http_app(http: HttpTransport, o: &HttpOptions) -> Result<HttpApp, Error> {
+pub(crate) fn http_app(http: HttpTransport, ctx: &TransportContext) -> Result<HttpApp, Error> {
+    let o = &ctx.options.http;
     let settings = settings(o)?;
     let access_log = match &o.access_log {
         AccessLogOption::Disabled => AccessLog::disabled(),
@@ -75,6 +76,7 @@ pub(crate) fn http_app(http: HttpTransport, o: &HttpOptions) -> Result<HttpApp, 
     };
     let router = Router::new(http.routes).map_err(Error::msg)?;
     Ok(HttpApp::new(
+        std::sync::Arc::new(ctx.clone()),
         router,
         http.error_handlers,
         http.middlewares,

@@ -439,7 +439,8 @@ pub(crate) fn panic_text(panic: Box<dyn std::any::Any + Send>) -> String {
 /// ```
 #[derive(Clone)]
 pub struct HandlerChain {
-    pub(crate) info: TransportContext,
+    /// The service, for the handler's scope.
+    pub(crate) info: Arc<TransportContext>,
     pub(crate) name: Arc<str>,
     /// The log context's `type` (`tomodachi.amqp`, `tomodachi.aws_sns_sqs`).
     pub(crate) kind: &'static str,
@@ -463,7 +464,7 @@ impl HandlerChain {
         handler: MessageHandler,
     ) -> Self {
         Self {
-            info: ctx.clone(),
+            info: Arc::new(ctx.clone()),
             name: name.into(),
             kind,
             middlewares: ctx.message_middlewares(),

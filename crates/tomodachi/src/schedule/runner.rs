@@ -70,6 +70,7 @@ impl DeclaredTransport for DeclaredScheduler {
             TASKS.enable();
             let (stop_tx, stop_rx) = watch::channel(false);
             let mut tasks = Vec::with_capacity(self.functions.len());
+            let service = Arc::new(self.ctx.clone());
             for f in self.functions {
                 if *self.ctx.stop.borrow() {
                     tracing::warn!(target: "tomodachi.scheduler", handler = &*f.name,
@@ -77,7 +78,12 @@ impl DeclaredTransport for DeclaredScheduler {
                     continue;
                 }
                 let clock = self.ctx.clock.0.clone();
-                tasks.push(tokio::spawn(run(Arc::new(f), clock, stop_rx.clone())));
+                tasks.push(tokio::spawn(run(
+                    Arc::new(f),
+                    clock,
+                    stop_rx.clone(),
+                    service.clone(),
+                )));
             }
             Ok(Box::new(RunningSchedule { stop_tx, tasks }) as Box<dyn RunningTransport>)
         })
@@ -145,12 +151,23 @@ async fn pause(d: Duration, stop: &mut watch::Receiver<bool>) -> bool {
     !*stop.borrow()
 }
 
-async fn run(f: Arc<ScheduledFn>, clock: Arc<dyn Clock>, mut stop: watch::Receiver<bool>) {
+async fn run(
+    f: Arc<ScheduledFn>,
+    clock: Arc<dyn Clock>,
+    mut stop: watch::Receiver<bool>,
+    service: Arc<TransportContext>,
+) {
     let tracker = TaskTracker::new();
     let mut runs: Vec<(String, JoinHandle<()>)> = Vec::new();
     let mut after = wall(&*clock);
     if f.immediately {
-        runs.push(start_run(&f, &tracker, floor_second(after), &*clock));
+        runs.push(start_run(
+            &f,
+            &service,
+            &tracker,
+            floor_second(after),
+            &*clock,
+        ));
     }
     let mut too_many = false;
     let mut threshold = TASK_LIMIT;
@@ -191,7 +208,7 @@ async fn run(f: Arc<ScheduledFn>, clock: Arc<dyn Clock>, mut stop: watch::Receiv
         if *stop.borrow() {
             break;
         }
-        runs.push(start_run(&f, &tracker, next, &*clock));
+        runs.push(start_run(&f, &service, &tracker, next, &*clock));
         // The next fire follows this one; after a jump of the wall clock (or a suspended
         // machine) missed fires are not replayed one by one.
         let now = wall(&*clock);
@@ -219,6 +236,7 @@ async fn drain(f: &ScheduledFn, tracker: TaskTracker, mut runs: Vec<(String, Joi
 /// Starts one run as its own task.
 fn start_run(
     f: &Arc<ScheduledFn>,
+    service: &Arc<TransportContext>,
     tracker: &TaskTracker,
     at: Timestamp,
     clock: &dyn Clock,
@@ -233,14 +251,18 @@ fn start_run(
         wall(clock).strftime("%Y-%m-%dT%H:%M:%S%.6fZ")
     );
     let f = f.clone();
+    let service = service.clone();
     let handle = tracker.spawn(async move {
         TASKS.started();
         let span = tracing::info_span!(target: "tomodachi.schedule.handler", "handler",
             handler = &*f.name, r#type = "tomodachi.schedule");
         let handler = f.handler.clone();
-        let result = tracing::Instrument::instrument(
-            AssertUnwindSafe(async move { handler(invocation).await }).catch_unwind(),
-            span,
+        let result = crate::transport::scope(
+            service,
+            tracing::Instrument::instrument(
+                AssertUnwindSafe(async move { handler(invocation).await }).catch_unwind(),
+                span,
+            ),
         )
         .await;
         let error = match result {

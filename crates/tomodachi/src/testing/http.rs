@@ -34,7 +34,7 @@ impl Transport for InProcessHttp {
         ctx: TransportContext,
     ) -> BoxFuture<'static, Result<Box<dyn DeclaredTransport>, Error>> {
         Box::pin(async move {
-            let app = Arc::new(http_app(self.http, &ctx.options.http)?);
+            let app = Arc::new(http_app(self.http, &ctx)?);
             Ok(Box::new(Serving {
                 app,
                 slot: self.slot,

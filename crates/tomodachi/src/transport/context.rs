@@ -120,7 +120,7 @@ static CONTEXTS: Mutex<Vec<TransportContext>> = Mutex::new(Vec::new());
 
 tokio::task_local! {
     /// The service whose handler is running (publishing from a handler uses its identity).
-    static CURRENT: TransportContext;
+    static CURRENT: Arc<TransportContext>;
 }
 
 /// Registers a starting service's context.
@@ -137,9 +137,10 @@ pub(crate) fn unregister_context(ctx: &TransportContext) {
     }
 }
 
-/// Runs `future` as a handler of `ctx`'s service.
+/// Runs `future` as a handler of `ctx`'s service (HTTP handlers, message handlers and
+/// scheduled functions all run so: publishing from them publishes as their service).
 pub(crate) fn scope<F: std::future::Future>(
-    ctx: TransportContext,
+    ctx: Arc<TransportContext>,
     future: F,
 ) -> impl std::future::Future<Output = F::Output> {
     CURRENT.scope(ctx, future)
@@ -158,7 +159,7 @@ impl TransportContext {
         match name {
             Some(name) => all.iter().rev().find(|c| &*c.name == name).cloned(),
             None => CURRENT
-                .try_with(TransportContext::clone)
+                .try_with(|c| TransportContext::clone(c))
                 .ok()
                 .or_else(|| all.last().cloned()),
         }

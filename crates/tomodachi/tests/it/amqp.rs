@@ -10,7 +10,7 @@ use std::time::Duration;
 use eventually::eventually;
 use lapin::options::{BasicGetOptions, QueueDeclareOptions};
 use lapin::types::FieldTable;
-use tomodachi::amqp::{AmqpSubscription, FailurePolicy};
+use tomodachi::amqp::AmqpSubscription;
 use tomodachi::envelope::JsonBase;
 use tomodachi::message::{Message, MessageNext};
 use tomodachi::{App, Error, Options, Service};
@@ -252,93 +252,6 @@ async fn poison_messages_end_in_the_dead_letter_queue() {
         .queue_delete(dlq.as_str().into(), Default::default())
         .await;
     let _ = conn.close(200, "done".into()).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn discard_drop_policy_and_middlewares() {
-    #[derive(Clone)]
-    struct Tag(&'static str);
-    let rk = unique("test.mw");
-    let calls = Arc::new(AtomicU32::new(0));
-    let tags: Arc<Mutex<Vec<&'static str>>> = Arc::default();
-    let t = tags.clone();
-    let svc = Service::builder("amqp-mw", calls.clone())
-        .options(options())
-        .message_failure_policy(FailurePolicy::Drop)
-        .message_middleware(
-            move |_s: Arc<Arc<AtomicU32>>, mut msg: Message, next: MessageNext| {
-                let t = t.clone();
-                async move {
-                    msg.extensions_mut().insert(Tag("from-middleware"));
-                    let result = next.run(msg).await;
-                    t.lock().unwrap().push("after");
-                    result
-                }
-            },
-        )
-        .amqp(
-            AmqpSubscription::new(rk.clone()).raw(),
-            |c: Arc<Arc<AtomicU32>>, msg: Message| async move {
-                c.fetch_add(1, Ordering::SeqCst);
-                assert_eq!(msg.extension::<Tag>()?.0, "from-middleware");
-                match msg.data::<String>()?.as_str() {
-                    "discard" => Err(Error::discard("not for us")),
-                    "fail" => Err(Error::msg("dropped under FailurePolicy::Drop")),
-                    _ => Ok(()),
-                }
-            },
-        )
-        .build();
-    let running = App::new().service(svc).start().await.unwrap();
-    let raw = tomodachi::amqp::PublishOptions::new()
-        .raw()
-        .service("amqp-mw");
-    for body in ["ok", "discard", "fail"] {
-        tomodachi::amqp::publish_with(body, &rk, raw.clone())
-            .await
-            .unwrap();
-    }
-    eventually(30, "three handled", || calls.load(Ordering::SeqCst) == 3).await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(calls.load(Ordering::SeqCst), 3, "nothing was retried");
-    assert_eq!(tags.lock().unwrap().len(), 3);
-    running.stop().await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_middleware_swallowing_the_error_does_not_lose_the_message() {
-    let rk = unique("test.swallow");
-    let calls = Arc::new(AtomicU32::new(0));
-    let svc = Service::builder("amqp-swallow", calls.clone())
-        .options(options())
-        .message_middleware(
-            |_s: Arc<Arc<AtomicU32>>, msg: Message, next: MessageNext| async move {
-                let _ = next.run(msg).await; // swallows the handler's error
-                Ok::<_, Error>(())
-            },
-        )
-        .amqp(
-            AmqpSubscription::new(rk.clone()).raw(),
-            |c: Arc<Arc<AtomicU32>>, _msg: Message| async move {
-                if c.fetch_add(1, Ordering::SeqCst) == 0 {
-                    return Err(Error::msg("first attempt fails"));
-                }
-                Ok(())
-            },
-        )
-        .build();
-    let running = App::new().service(svc).start().await.unwrap();
-    tomodachi::amqp::publish_with(
-        "x",
-        &rk,
-        tomodachi::amqp::PublishOptions::new()
-            .raw()
-            .service("amqp-swallow"),
-    )
-    .await
-    .unwrap();
-    eventually(30, "the retry", || calls.load(Ordering::SeqCst) == 2).await;
-    running.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -594,59 +507,6 @@ async fn custom_exchange_and_prefixes() {
         .exchange_delete(exchange.as_str().into(), Default::default())
         .await;
     let _ = conn.close(200, "done".into()).await;
-}
-
-/// Two deliveries of one message (the same `message_uuid`) run the handler once; both are
-/// acknowledged (the queue ends empty).
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn duplicate_messages_are_handled_once() {
-    use tomodachi::envelope::{Envelope, Payload, ServiceIdentity};
-    let rk = unique("test.dedup");
-    let seen: Seen = Arc::default();
-    let svc = Service::builder("amqp-dedup", seen.clone())
-        .options(options())
-        .message_envelope(JsonBase)
-        .amqp(
-            AmqpSubscription::new(rk.clone())
-                .name("on_message")
-                .competing(true),
-            |s: Arc<Seen>, msg: Message| async move {
-                let data: serde_json::Value = msg.data()?;
-                s.lock().unwrap().push(data);
-                Ok::<_, Error>(())
-            },
-        )
-        .build();
-    let running = App::new().service(svc).start().await.unwrap();
-    let envelope = JsonBase
-        .build_message(
-            &ServiceIdentity::new("elsewhere", "u"),
-            &rk,
-            &Payload::from_serialize(&serde_json::json!({"once": true})).unwrap(),
-        )
-        .unwrap();
-    let as_svc = tomodachi::amqp::PublishOptions::new().service("amqp-dedup");
-    for _ in 0..2 {
-        tomodachi::amqp::publish_with(&envelope, &rk, as_svc.clone().raw())
-            .await
-            .unwrap();
-    }
-    tomodachi::amqp::publish_with(&serde_json::json!({"other": 1}), &rk, as_svc)
-        .await
-        .unwrap();
-    eventually(30, "two distinct messages", || {
-        seen.lock().unwrap().len() >= 2
-    })
-    .await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let got = seen.lock().unwrap().clone();
-    assert_eq!(got.len(), 2, "{got:?}");
-    assert_eq!(running.stop().await, 0);
-    let queue = tomodachi::amqp::queue_name(&rk, "on_message", "", Some(true), None, "");
-    assert!(
-        get_one(&queue).await.is_none(),
-        "the duplicate was acknowledged"
-    );
 }
 
 /// Deliveries are handled concurrently by default; `serial(true)` handles them one at a time

@@ -92,6 +92,7 @@ async fn python_and_rust_exchange_messages_over_sns_sqs() {
             &json!({"i": i, "from": "rust"}),
             "interop-rs-to-py",
             PublishOptions::new()
+                .service("rust-interop")
                 .message_attribute("source", source)
                 .message_attribute("amount", 1338.42)
                 .message_attribute("raw", bytes),

@@ -13,7 +13,7 @@ use lapin::types::{AMQPValue, FieldTable};
 use serde_json::{json, Value};
 use tomodachi::amqp::{AmqpDelivery, AmqpSubscription};
 use tomodachi::envelope::{Envelope, JsonBase, Payload, ServiceIdentity};
-use tomodachi::message::{Data, Message};
+use tomodachi::message::{Data, Extension, Message};
 use tomodachi::testing::{TestApp, TestKit};
 use tomodachi::{App, Error, RunningApp, Service};
 
@@ -766,4 +766,291 @@ async fn a_publish_to_a_missing_exchange_fails_like_rabbitmq() {
         "unable to publish to [amqp] exchange \"<p>-missing\" with routing key \"some.key\": \
          protocol error: AMQP soft error: NOT-FOUND: NOT_FOUND - no exchange '<p>-missing' in vhost '/'"
     );
+}
+
+// ------------------------------------------------------------------------------------------
+// The message pipeline (middlewares, verdicts, failure policies, duplicate suppression) is one
+// piece of code for every message transport: one suite, run over each transport on its real
+// broker and in the kit.
+
+#[derive(Clone)]
+struct Tag(&'static str);
+
+/// Where the pipeline suite runs.
+enum PipelineTarget {
+    Amqp(Bus),
+    Sns(SnsBus),
+}
+
+impl PipelineTarget {
+    fn options(&self) -> tomodachi::Options {
+        match self {
+            PipelineTarget::Amqp(_) => tomodachi::Options::default(),
+            PipelineTarget::Sns(bus) => bus.options(),
+        }
+    }
+
+    /// Subscribes `handler` to this target's source `name` (a routing key or an SQS queue).
+    fn subscribe<H, Args>(
+        &self,
+        builder: tomodachi::ServiceBuilder<Record>,
+        name: &str,
+        handler: H,
+    ) -> tomodachi::ServiceBuilder<Record>
+    where
+        H: tomodachi::message::MessageHandlerFn<Record, Args>,
+    {
+        match self {
+            PipelineTarget::Amqp(_) => {
+                builder.amqp(AmqpSubscription::new(name).queue_name(name), handler)
+            }
+            PipelineTarget::Sns(_) => builder.aws_sns_sqs(
+                SnsSqsSubscription::queue(name).visibility_timeout(1),
+                handler,
+            ),
+        }
+    }
+
+    async fn start(&self, services: Vec<Service>) -> Started {
+        match self {
+            PipelineTarget::Amqp(bus) => bus.start(services).await,
+            PipelineTarget::Sns(SnsBus::Moto(_)) => {
+                let mut app = App::new();
+                for s in services {
+                    app = app.service(s);
+                }
+                Started::Rabbit(app.start().await.expect("starts against moto"))
+            }
+            PipelineTarget::Sns(SnsBus::Kit(kit)) => {
+                Started::Kit(kit.start_all(services).await.expect("starts in the kit"))
+            }
+        }
+    }
+
+    /// Sends `body` as it is to `name`, as the service `service`.
+    async fn send_raw(&self, service: &str, name: &str, body: &str) {
+        match self {
+            PipelineTarget::Amqp(_) => tomodachi::amqp::publish_with(
+                body,
+                name,
+                tomodachi::amqp::PublishOptions::new()
+                    .raw()
+                    .service(service),
+            )
+            .await
+            .unwrap(),
+            PipelineTarget::Sns(_) => {
+                tomodachi::aws_sns_sqs::send_message_with(
+                    body,
+                    name,
+                    tomodachi::aws_sns_sqs::SendOptions::new()
+                        .raw()
+                        .service(service),
+                )
+                .await
+                .unwrap();
+            }
+        }
+    }
+
+    /// Messages left in the queue `name` (none: each was acknowledged or deleted, duplicates
+    /// too); the queue is deleted.
+    async fn messages_left(&self, name: &str) -> u64 {
+        match self {
+            PipelineTarget::Amqp(Bus::Rabbit(conn)) => {
+                let ch = conn.create_channel().await.unwrap();
+                let passive = QueueDeclareOptions {
+                    passive: true,
+                    ..QueueDeclareOptions::default()
+                };
+                let queue = ch
+                    .queue_declare(name.into(), passive, FieldTable::default())
+                    .await
+                    .unwrap();
+                let _ = ch
+                    .queue_delete(name.into(), QueueDeleteOptions::default())
+                    .await;
+                u64::from(queue.message_count())
+            }
+            PipelineTarget::Amqp(Bus::Kit(kit)) => kit
+                .amqp()
+                .queue_depth(name)
+                .map_or(0, |(ready, unacked)| (ready + unacked) as u64),
+            PipelineTarget::Sns(SnsBus::Moto(moto)) => {
+                let sqs = moto.sqs().await;
+                let url = sqs
+                    .get_queue_url()
+                    .queue_name(name)
+                    .send()
+                    .await
+                    .unwrap()
+                    .queue_url
+                    .unwrap();
+                let attributes = sqs
+                    .get_queue_attributes()
+                    .queue_url(url)
+                    .attribute_names(aws_sdk_sqs::types::QueueAttributeName::All)
+                    .send()
+                    .await
+                    .unwrap()
+                    .attributes
+                    .unwrap_or_default();
+                [
+                    aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages,
+                    aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessagesNotVisible,
+                ]
+                .iter()
+                .filter_map(|a| attributes.get(a)?.parse::<u64>().ok())
+                .sum()
+            }
+            PipelineTarget::Sns(SnsBus::Kit(kit)) => {
+                let url = kit.sns_sqs().get_queue_url(name).unwrap();
+                kit.sns_sqs()
+                    .queue_depth(&url)
+                    .map_or(0, |d| d.total() as u64)
+            }
+        }
+    }
+
+    /// Waits for `done`, then long enough for a wrong retry or redelivery to show.
+    async fn settle(&self, what: &str, done: impl FnMut() -> bool) {
+        match self {
+            PipelineTarget::Amqp(bus) => bus.settle(what, done).await,
+            PipelineTarget::Sns(bus) => bus.settle(what, done).await,
+        }
+        if matches!(
+            self,
+            PipelineTarget::Amqp(Bus::Rabbit(_)) | PipelineTarget::Sns(SnsBus::Moto(_))
+        ) {
+            tokio::time::sleep(Duration::from_secs(2)).await;
+        }
+    }
+}
+
+async fn pipeline_suite(target: PipelineTarget, p: String) -> Vec<String> {
+    let record: Record = Arc::default();
+    let handler = |service: &'static str| {
+        move |r: Arc<Record>, Extension(tag): Extension<Tag>, message: Message| async move {
+            let data: Value = message.data()?;
+            let kind = data["kind"].as_str().unwrap_or_default().to_owned();
+            let n = {
+                let mut r = r.lock().unwrap();
+                let n = r
+                    .iter()
+                    .filter(|l| l.starts_with(&format!("{service} {kind} ")))
+                    .count()
+                    + 1;
+                r.push(format!("{service} {kind} {n} tag={}", tag.0));
+                n
+            };
+            match kind.as_str() {
+                "discard" => Err(Error::discard("not for us")),
+                "flaky" if n == 1 => Err(Error::msg("first attempt fails")),
+                "fail" => Err(Error::msg("always fails")),
+                _ => Ok(()),
+            }
+        }
+    };
+    // tags every message, and swallows the handler's error: the message must not get lost
+    let swallowing =
+        |_r: Arc<Record>, mut message: Message, next: tomodachi::message::MessageNext| async move {
+            message.extensions_mut().insert(Tag("from-middleware"));
+            let _ = next.run(message).await;
+            Ok::<_, Error>(())
+        };
+    let retrying_name = format!("{p}-verdicts");
+    let dropping_name = format!("{p}-dropping");
+    let retrying = target
+        .subscribe(
+            Service::builder("pipeline-verdicts", record.clone())
+                .options(target.options())
+                .message_envelope(JsonBase)
+                .message_middleware(swallowing),
+            &retrying_name,
+            handler("verdicts"),
+        )
+        .build();
+    let dropping = target
+        .subscribe(
+            Service::builder("pipeline-dropping", record.clone())
+                .options(target.options())
+                .message_envelope(JsonBase)
+                .message_failure_policy(tomodachi::message::FailurePolicy::Drop)
+                .message_middleware(swallowing),
+            &dropping_name,
+            handler("dropping"),
+        )
+        .build();
+    let started = target.start(vec![retrying, dropping]).await;
+    for kind in ["ok", "discard", "flaky"] {
+        target
+            .send_raw(
+                "pipeline-verdicts",
+                &retrying_name,
+                &json_base(&retrying_name, &json!({"kind": kind})),
+            )
+            .await;
+    }
+    // one message delivered twice (the same message_uuid): handled once
+    let duplicate = json_base(&retrying_name, &json!({"kind": "dup"}));
+    for _ in 0..2 {
+        target
+            .send_raw("pipeline-verdicts", &retrying_name, &duplicate)
+            .await;
+    }
+    target
+        .send_raw(
+            "pipeline-dropping",
+            &dropping_name,
+            &json_base(&dropping_name, &json!({"kind": "fail"})),
+        )
+        .await;
+    let r = record.clone();
+    target
+        .settle("every handler call", move || r.lock().unwrap().len() >= 6)
+        .await;
+    started.stop().await;
+    let mut seen = lines(&record);
+    for queue in [&retrying_name, &dropping_name] {
+        seen.push(format!(
+            "left in a queue: {}",
+            target.messages_left(queue).await
+        ));
+    }
+    seen
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_pipeline_behaves_alike_on_every_transport() {
+    let expected: Vec<String> = [
+        "dropping fail 1 tag=from-middleware",
+        "verdicts discard 1 tag=from-middleware",
+        "verdicts dup 1 tag=from-middleware",
+        "verdicts flaky 1 tag=from-middleware",
+        "verdicts flaky 2 tag=from-middleware",
+        "verdicts ok 1 tag=from-middleware",
+        "left in a queue: 0",
+        "left in a queue: 0",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let targets = [
+        (
+            "amqp on rabbitmq",
+            PipelineTarget::Amqp(Bus::rabbit().await),
+        ),
+        ("amqp in the kit", PipelineTarget::Amqp(Bus::kit())),
+        (
+            "sns+sqs on moto",
+            PipelineTarget::Sns(SnsBus::Moto(Moto::start().await)),
+        ),
+        (
+            "sns+sqs in the kit",
+            PipelineTarget::Sns(SnsBus::Kit(TestKit::new())),
+        ),
+    ];
+    for (what, target) in targets {
+        assert_eq!(pipeline_suite(target, prefix()).await, expected, "{what}");
+    }
 }

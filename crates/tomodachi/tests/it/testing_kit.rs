@@ -164,3 +164,58 @@ async fn an_hour_of_a_minutely_schedule_fires_sixty_times() {
     assert_eq!(count.load(Ordering::SeqCst), 60);
     app.stop().await;
 }
+
+/// Publishing from an HTTP handler or a scheduled function publishes as that handler's
+/// service, also when another service of the same process started later.
+#[tokio::test(start_paused = true)]
+async fn handlers_publish_as_their_own_service() {
+    use tomodachi::envelope::{Envelope, JsonBase};
+
+    let kit = TestKit::new();
+    let publisher = Service::builder("publisher-a", ())
+        .message_envelope(JsonBase)
+        .http(Method::POST, "/publish", |_s: Arc<()>| async {
+            tomodachi::amqp::publish(&"from http", "who.published").await
+        })
+        .schedule(
+            "tick",
+            ScheduleSpec::interval("minutely"),
+            |_s: Arc<()>, _run: Invocation| async {
+                tomodachi::amqp::publish(&"from schedule", "who.published").await
+            },
+        )
+        .build();
+    let later = Service::builder("started-later-b", ())
+        .message_envelope(JsonBase)
+        .http(Method::GET, "/", |_s: Arc<()>| async { "b" })
+        .build();
+    let app = kit.start_all([publisher, later]).await.unwrap();
+    let res = app.http_of("publisher-a").post("/publish").send().await;
+    assert_eq!(res.status(), 200, "{}", res.text());
+    kit.advance(Duration::from_secs(61)).await;
+    let senders: Vec<(String, String)> = kit
+        .amqp()
+        .published()
+        .iter()
+        .map(|m| {
+            let parsed = JsonBase
+                .parse_message(std::str::from_utf8(&m.body).unwrap())
+                .unwrap();
+            (
+                parsed.message["service"]["name"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned(),
+                parsed.data.deserialize::<String>().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        senders,
+        [
+            ("publisher-a".to_owned(), "from http".to_owned()),
+            ("publisher-a".to_owned(), "from schedule".to_owned()),
+        ]
+    );
+    app.stop().await;
+}
