@@ -25,7 +25,7 @@ pub(crate) static TASKS: crate::transport::TaskCounter =
 /// What a service's HTTP handling consists of, shared by all requests.
 pub(crate) struct Dispatcher {
     /// The service the handlers belong to (publishing from a handler publishes as it).
-    pub(crate) service: Arc<crate::transport::TransportContext>,
+    pub(crate) service: Arc<dyn std::any::Any + Send + Sync>,
     pub(crate) router: Router,
     pub(crate) error_handlers: HashMap<u16, ErasedHandler>,
     pub(crate) middlewares: Arc<[ErasedMiddleware]>,
@@ -73,17 +73,11 @@ pub(crate) async fn dispatch(
             request.params = params;
             let fallback = request.clone();
             let started = core.timed.then(Instant::now);
-            let context = HandlerContext {
-                handler: route.name.clone(),
-                kind: "tomodachi.http",
-                status_code: None,
-            };
+            let context = HandlerContext::new(route.name.clone(), "tomodachi.http")
+                .service(core.service.clone());
             let next = Next::new(core.middlewares.clone(), route.handler.clone());
-            let result = crate::transport::scope(
-                core.service.clone(),
-                logging::scope(context, AssertUnwindSafe(next.run(request)).catch_unwind()),
-            )
-            .await;
+            let result =
+                logging::scope(context, AssertUnwindSafe(next.run(request)).catch_unwind()).await;
             let elapsed = started.map(|s| s.elapsed());
             let result = match result {
                 Ok(r) => r,
@@ -175,18 +169,16 @@ async fn error_status_response(
             break;
         };
         request.error_status = Some(status.as_u16());
-        let context = HandlerContext {
-            handler: Arc::from(format!("http_error_{}", status.as_u16())),
-            kind: "tomodachi.http_error",
-            status_code: Some(status.as_u16()),
-        };
+        let mut context = HandlerContext::new(
+            format!("http_error_{}", status.as_u16()),
+            "tomodachi.http_error",
+        )
+        .service(core.service.clone());
+        context.status_code = Some(status.as_u16());
         let next = Next::new(core.middlewares.clone(), handler.clone());
-        let result = crate::transport::scope(
-            core.service.clone(),
-            logging::scope(
-                context,
-                AssertUnwindSafe(next.run(request.clone())).catch_unwind(),
-            ),
+        let result = logging::scope(
+            context,
+            AssertUnwindSafe(next.run(request.clone())).catch_unwind(),
         )
         .await
         .unwrap_or_else(|p| Err(panic_error(p)));

@@ -81,7 +81,7 @@ pub(crate) struct HttpApp {
 
 impl HttpApp {
     pub(crate) fn new(
-        service: Arc<crate::transport::TransportContext>,
+        service: Arc<dyn std::any::Any + Send + Sync>,
         router: Router,
         error_handlers: HashMap<u16, ErasedHandler>,
         middlewares: Vec<ErasedMiddleware>,

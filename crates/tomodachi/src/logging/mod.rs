@@ -46,6 +46,7 @@ use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::registry::LookupSpan;
 
 pub use self::color::{color_allowed_by, color_decision, color_enabled_from_env};
+pub(crate) use self::context::current_service;
 pub use self::context::{current, scope, HandlerContext};
 pub use self::format::{LogFormat, ParseLogFormatError};
 pub use self::json::render_json_line;

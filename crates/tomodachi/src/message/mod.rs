@@ -440,7 +440,7 @@ pub(crate) fn panic_text(panic: Box<dyn std::any::Any + Send>) -> String {
 #[derive(Clone)]
 pub struct HandlerChain {
     /// The service, for the handler's scope.
-    pub(crate) info: Arc<TransportContext>,
+    pub(crate) info: Arc<dyn std::any::Any + Send + Sync>,
     pub(crate) name: Arc<str>,
     /// The log context's `type` (`tomodachi.amqp`, `tomodachi.aws_sns_sqs`).
     pub(crate) kind: &'static str,
@@ -505,17 +505,14 @@ impl HandlerChain {
             self.handler.clone(),
             outcome.clone(),
         );
-        let context = crate::logging::HandlerContext {
-            handler: self.name.clone(),
-            kind: self.kind,
-            status_code: None,
-        };
-        let result = crate::transport::scope(
-            self.info.clone(),
-            crate::logging::scope(context, AssertUnwindSafe(next.run(message)).catch_unwind()),
-        )
-        .await
-        .unwrap_or_else(|p| Err(Error::msg(format!("handler panicked: {}", panic_text(p)))));
+        let context = crate::logging::HandlerContext::new(self.name.clone(), self.kind)
+            .service(self.info.clone());
+        let result =
+            crate::logging::scope(context, AssertUnwindSafe(next.run(message)).catch_unwind())
+                .await
+                .unwrap_or_else(|p| {
+                    Err(Error::msg(format!("handler panicked: {}", panic_text(p))))
+                });
         let handler = outcome.lock().ok().and_then(|mut o| o.take());
         decide(result, handler)
     }

@@ -70,7 +70,7 @@ impl DeclaredTransport for DeclaredScheduler {
             TASKS.enable();
             let (stop_tx, stop_rx) = watch::channel(false);
             let mut tasks = Vec::with_capacity(self.functions.len());
-            let service = Arc::new(self.ctx.clone());
+            let service: Arc<dyn std::any::Any + Send + Sync> = Arc::new(self.ctx.clone());
             for f in self.functions {
                 if *self.ctx.stop.borrow() {
                     tracing::warn!(target: "tomodachi.scheduler", handler = &*f.name,
@@ -155,7 +155,7 @@ async fn run(
     f: Arc<ScheduledFn>,
     clock: Arc<dyn Clock>,
     mut stop: watch::Receiver<bool>,
-    service: Arc<TransportContext>,
+    service: Arc<dyn std::any::Any + Send + Sync>,
 ) {
     let tracker = TaskTracker::new();
     let mut runs: Vec<(String, JoinHandle<()>)> = Vec::new();
@@ -236,7 +236,7 @@ async fn drain(f: &ScheduledFn, tracker: TaskTracker, mut runs: Vec<(String, Joi
 /// Starts one run as its own task.
 fn start_run(
     f: &Arc<ScheduledFn>,
-    service: &Arc<TransportContext>,
+    service: &Arc<dyn std::any::Any + Send + Sync>,
     tracker: &TaskTracker,
     at: Timestamp,
     clock: &dyn Clock,
@@ -257,8 +257,10 @@ fn start_run(
         let span = tracing::info_span!(target: "tomodachi.schedule.handler", "handler",
             handler = &*f.name, r#type = "tomodachi.schedule");
         let handler = f.handler.clone();
-        let result = crate::transport::scope(
-            service,
+        let context = crate::logging::HandlerContext::new(f.name.clone(), "tomodachi.schedule")
+            .service(service);
+        let result = crate::logging::scope(
+            context,
             tracing::Instrument::instrument(
                 AssertUnwindSafe(async move { handler(invocation).await }).catch_unwind(),
                 span,

@@ -118,11 +118,6 @@ impl Shutdown {
 
 static CONTEXTS: Mutex<Vec<TransportContext>> = Mutex::new(Vec::new());
 
-tokio::task_local! {
-    /// The service whose handler is running (publishing from a handler uses its identity).
-    static CURRENT: Arc<TransportContext>;
-}
-
 /// Registers a starting service's context.
 pub(crate) fn register_context(ctx: TransportContext) {
     if let Ok(mut all) = CONTEXTS.lock() {
@@ -137,15 +132,6 @@ pub(crate) fn unregister_context(ctx: &TransportContext) {
     }
 }
 
-/// Runs `future` as a handler of `ctx`'s service (HTTP handlers, message handlers and
-/// scheduled functions all run so: publishing from them publishes as their service).
-pub(crate) fn scope<F: std::future::Future>(
-    ctx: Arc<TransportContext>,
-    future: F,
-) -> impl std::future::Future<Output = F::Output> {
-    CURRENT.scope(ctx, future)
-}
-
 impl TransportContext {
     /// The context of a running service: the one named `name`; without a name, the service
     /// whose handler is running, else the most recently started one. What a transport's
@@ -158,9 +144,9 @@ impl TransportContext {
         let all = CONTEXTS.lock().ok()?;
         match name {
             Some(name) => all.iter().rev().find(|c| &*c.name == name).cloned(),
-            None => CURRENT
-                .try_with(|c| TransportContext::clone(c))
-                .ok()
+            // the handler's log context carries its service (one task-local for both)
+            None => crate::logging::current_service()
+                .and_then(|s| s.downcast_ref::<TransportContext>().cloned())
                 .or_else(|| all.last().cloned()),
         }
     }

@@ -98,7 +98,7 @@ use std::pin::Pin;
 
 use crate::error::Error;
 
-pub(crate) use context::{register_context, scope, unregister_context};
+pub(crate) use context::{register_context, unregister_context};
 pub use context::{Shutdown, TransportContext};
 pub(crate) use counters::report as report_counters;
 pub use counters::TaskCounter;
