@@ -2,7 +2,7 @@
 //! names, queue policies, subscriptions, SNS notification unwrapping, message attributes and
 //! envelopes, on the official AWS SDK crates (feature `aws`, on by default).
 //!
-//! Handlers are registered on a [`ServiceBuilder`](crate::ServiceBuilder) (or with
+//! Handlers are registered on a [`ServiceBuilder`] (or with
 //! `#[aws_sns_sqs]`):
 //!
 //! ```no_run

@@ -1,6 +1,6 @@
 //! Test a service without a broker, an emulator or an open port (feature `testing`).
 //!
-//! A [`TestKit`] starts services the way [`App`](crate::App) does — the same lifecycle hooks,
+//! A [`TestKit`] starts services the way [`App`] does — the same lifecycle hooks,
 //! handlers, middlewares, envelopes and error handling — with their transports swapped for
 //! in-process ones:
 //!

@@ -24,7 +24,7 @@
 //! * SNS: `CreateTopic` (idempotent; FIFO topics, `ContentBasedDeduplication`), `DeleteTopic`,
 //!   `ListTopics`, `Subscribe` (protocol `sqs`; `RawMessageDelivery`, `FilterPolicy` and
 //!   `FilterPolicyScope` validated and evaluated with
-//!   [`FilterPolicy`](super::filter_policy::FilterPolicy)), `SetSubscriptionAttributes`,
+//!   [`FilterPolicy`]), `SetSubscriptionAttributes`,
 //!   `GetSubscriptionAttributes`, `Unsubscribe` and `Publish` (fan-out to every matching
 //!   subscription; FIFO group ids, deduplication by id or content within 5 minutes). Non-raw
 //!   deliveries are the SNS `Notification` JSON in AWS's text layout and key order
