@@ -213,3 +213,9 @@ mod tests {
         assert_eq!(Extension::<u8>::from_request(&req).unwrap().0, 9);
     }
 }
+
+impl FromRequest for crate::ExecutionContext {
+    fn from_request(_req: &HttpRequest) -> Result<Self, Error> {
+        Ok(crate::ExecutionContext(crate::get_execution_context()))
+    }
+}

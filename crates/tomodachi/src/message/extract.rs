@@ -40,7 +40,7 @@ use crate::transport::BoxFuture;
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be taken from a message",
     label = "this argument is neither one of the transport's keyword names nor a message extractor",
-    note = "message handler arguments are resolved by upstream's keyword names (`data`, `message`, `routing_key`, `topic`, ...) or by type: Data<T>, Message, Extension<T>, Metadata, AmqpDelivery, SnsSqsDelivery, MessageAttributes"
+    note = "message handler arguments are resolved by upstream's keyword names (`data`, `message`, `routing_key`, `topic`, ...) or by type: Data<T>, Message, Extension<T>, Metadata, ExecutionContext, AmqpDelivery, SnsSqsDelivery, MessageAttributes"
 )]
 pub trait FromMessage: Sized {
     /// Builds the value from the message.
@@ -107,6 +107,12 @@ impl FromMessage for Metadata {
 impl<T: Clone + Send + Sync + 'static> FromMessage for Extension<T> {
     fn from_message(message: &Message) -> Result<Self, Error> {
         message.extension().map(Extension)
+    }
+}
+
+impl FromMessage for crate::ExecutionContext {
+    fn from_message(_message: &Message) -> Result<Self, Error> {
+        Ok(crate::ExecutionContext(crate::get_execution_context()))
     }
 }
 

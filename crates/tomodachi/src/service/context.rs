@@ -72,3 +72,17 @@ pub fn get_execution_context() -> Map<String, Value> {
     crate::transport::report_counters(&mut m);
     m
 }
+
+/// The execution context as a handler argument (HTTP and message handlers): a snapshot of
+/// [`get_execution_context`] when the handler starts.
+///
+/// ```
+/// use std::sync::Arc;
+/// use tomodachi::ExecutionContext;
+///
+/// async fn health(_svc: Arc<()>, ExecutionContext(ctx): ExecutionContext) -> String {
+///     ctx["tomodachi_version"].to_string()
+/// }
+/// ```
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ExecutionContext(pub Map<String, Value>);

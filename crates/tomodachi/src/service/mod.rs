@@ -37,7 +37,7 @@ use crate::options::Options;
 use crate::transport::{AnyTransport, BoxFuture, Transport};
 
 pub use app::{App, RunningApp, StopHandle};
-pub use context::get_execution_context;
+pub use context::{get_execution_context, ExecutionContext};
 pub use exit::{exit, exit_code};
 pub use registry::{get_service, service_names};
 

@@ -219,3 +219,39 @@ async fn handlers_publish_as_their_own_service() {
     );
     app.stop().await;
 }
+
+/// The execution context is an extractor for HTTP and message handlers.
+#[tokio::test]
+async fn the_execution_context_is_an_argument() {
+    use tomodachi::amqp::AmqpSubscription;
+    use tomodachi::ExecutionContext;
+
+    let kit = TestKit::new();
+    let seen: Arc<std::sync::Mutex<Vec<serde_json::Value>>> = Arc::default();
+    let svc = Service::builder("ctx-args", seen.clone())
+        .http(
+            Method::GET,
+            "/ctx",
+            |_s: Arc<Arc<std::sync::Mutex<Vec<serde_json::Value>>>>,
+             ExecutionContext(ctx): ExecutionContext| async move {
+                ctx["tomodachi_version"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned()
+            },
+        )
+        .amqp(
+            AmqpSubscription::new("ctx.args"),
+            |s: Arc<Arc<std::sync::Mutex<Vec<serde_json::Value>>>>,
+             ExecutionContext(ctx): ExecutionContext| async move {
+                s.lock().unwrap().push(ctx["amqp_enabled"].clone());
+            },
+        );
+    let app = kit.start(svc).await.unwrap();
+    let res = app.http().get("/ctx").send().await;
+    assert_eq!(res.text(), env!("CARGO_PKG_VERSION"));
+    kit.publish_amqp("ctx.args", "x").unwrap();
+    kit.settle().await;
+    assert_eq!(*seen.lock().unwrap(), [serde_json::json!(true)]);
+    app.stop().await;
+}
