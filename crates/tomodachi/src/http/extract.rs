@@ -173,6 +173,12 @@ impl<T: FromRequest> FromRequest for Option<T> {
     }
 }
 
+impl FromRequest for crate::ExecutionContext {
+    fn from_request(_req: &HttpRequest) -> Result<Self, Error> {
+        Ok(crate::ExecutionContext(crate::get_execution_context()))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -211,11 +217,5 @@ mod tests {
         assert!(Extension::<u8>::from_request(&req).is_err());
         req.extensions_mut().insert(9u8);
         assert_eq!(Extension::<u8>::from_request(&req).unwrap().0, 9);
-    }
-}
-
-impl FromRequest for crate::ExecutionContext {
-    fn from_request(_req: &HttpRequest) -> Result<Self, Error> {
-        Ok(crate::ExecutionContext(crate::get_execution_context()))
     }
 }
