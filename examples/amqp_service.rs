@@ -11,7 +11,7 @@
 use std::sync::Arc;
 
 use tomodachi::envelope::JsonBase;
-use tomodachi::http::Extension;
+use tomodachi::message::Extension;
 use tomodachi::message::{Message, MessageNext, MessageResult};
 use tomodachi::Options;
 

@@ -14,7 +14,7 @@
 //! //! ```cargo
 //! //! [dependencies]
 //! //! rand = "0.9"
-//! //! tomodachi = { path = "../tomodachi", default-features = false, features = ["macros"] }
+//! //! tomodachi = { path = "../tomodachi", default-features = false, features = ["http", "macros"] }
 //! //!
 //! //! [package]
 //! //! edition = "2024"

@@ -48,7 +48,7 @@ fn cargo_block() -> String {
     format!(
         "//! ```cargo\n\
          //! [dependencies]\n\
-         //! tomodachi = {{ path = {path:?}, default-features = false, features = [\"macros\"] }}\n\
+         //! tomodachi = {{ path = {path:?}, default-features = false, features = [\"http\", \"macros\"] }}\n\
          //!\n\
          //! [profile.dev]\n\
          //! debug = false\n\
