@@ -64,9 +64,15 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match run(&args) {
         Ok(fires) => {
+            use std::io::Write;
+            let mut out = std::io::stdout().lock();
             for fire in fires {
-                println!("{fire}");
+                // a reader that stopped reading (`| head -1`) ends the listing, not a panic
+                if writeln!(out, "{fire}").is_err() {
+                    break;
+                }
             }
+            let _ = out.flush();
             ExitCode::SUCCESS
         }
         Err(message) => {

@@ -124,3 +124,29 @@ fn bad_input_is_a_clear_error() {
         assert!(out.stdout.is_empty());
     }
 }
+
+/// `cron_preview ... | head -1`: a reader that closes the pipe ends the listing quietly (it
+/// panicked on the broken pipe).
+#[test]
+fn a_closed_pipe_ends_the_listing_without_a_panic() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+
+    let mut child = Command::new(example_bin("cron_preview"))
+        // far more output than a pipe buffers
+        .args(["every second", "2017-06-16T18:50:00Z", "200000", "UTC"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run cron_preview");
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut first)
+        .expect("a first line");
+    // the reader is dropped here: the pipe is closed
+    assert_eq!(first.trim_end(), "2017-06-16T18:50:01Z");
+    let out = child.wait_with_output().expect("cron_preview exits");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(out.status.success(), "{:?} {stderr}", out.status);
+}
