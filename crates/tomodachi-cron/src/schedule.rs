@@ -87,6 +87,10 @@ pub enum ScheduleError {
         /// The crontab error, when the text was read as a crontab expression.
         cron: Option<CronError>,
     },
+    /// The interval text is empty or blank. Upstream reads it as a crontab expression with
+    /// every field missing, i.e. every minute; a blank interval is almost certainly a mistake
+    /// in a config, so it is an error here.
+    EmptyInterval,
     /// The timestamp fits none of the four formats, or names a year outside 1970-2099.
     InvalidTimestamp {
         /// The timestamp as given.
@@ -127,6 +131,9 @@ impl fmt::Display for ScheduleError {
                     ),
                 }
             }
+            ScheduleError::EmptyInterval => f.write_str(
+                "Invalid interval: \"\" (empty: give seconds, a word form such as \"minutely\", or a crontab expression)",
+            ),
             ScheduleError::UnknownTimezone(tz) => write!(f, "Unknown timezone: {tz}"),
         }
     }
@@ -521,6 +528,9 @@ fn parse_interval(interval: &Interval) -> Result<Trigger, ScheduleError> {
         Interval::Seconds(n) => return seconds(interval, i128::from(*n)),
         Interval::Text(text) => text.to_lowercase(),
     };
+    if text.trim().is_empty() {
+        return Err(ScheduleError::EmptyInterval);
+    }
     if text.ends_with('s') {
         let digits = text.replace("seconds", "").replace(['s', ' '], "");
         if let Some(n) = py_int(&digits) {

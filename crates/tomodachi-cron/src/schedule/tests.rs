@@ -487,3 +487,17 @@ fn leap_days_in_a_zone() {
     );
     assert!(ScheduleSpec::timestamp("2023-02-29 12:00").parse().is_err());
 }
+
+#[test]
+fn a_blank_interval_is_an_error_not_every_minute() {
+    for blank in ["", "   ", "\t"] {
+        let err = ScheduleSpec::interval(blank).parse().unwrap_err();
+        assert_eq!(err, ScheduleError::EmptyInterval, "{blank:?}");
+        assert!(
+            err.to_string().starts_with("Invalid interval: \"\" (empty"),
+            "{err}"
+        );
+    }
+    // missing trailing fields still default to `*`, as upstream
+    assert!(ScheduleSpec::interval("* *").parse().is_ok());
+}
