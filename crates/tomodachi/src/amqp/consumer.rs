@@ -10,7 +10,7 @@ use lapin::BasicProperties;
 use tokio::sync::watch;
 use tokio_util::task::TaskTracker;
 
-use super::link::{Backend, Chan, Conn, Consumer, Delivery};
+use super::link::{Chan, Conn, Consumer, Delivery};
 use super::publisher::Publisher;
 use super::{AmqpDelivery, ResolvedSubscription};
 use crate::error::Error;
@@ -34,7 +34,6 @@ pub(crate) struct Consuming {
     pub(crate) subscriptions: Vec<ResolvedSubscription>,
     pub(crate) policy: FailurePolicy,
     pub(crate) publisher: Arc<Publisher>,
-    pub(crate) backend: Backend,
 }
 
 /// A running consumer set; stopping cancels the consumers and awaits running handlers.
@@ -112,7 +111,7 @@ fn x_expires(queue_ttl: u64) -> FieldTable {
 /// Connects, declares exchanges and queues and binds them, as upstream (the QoS, exchange,
 /// queue and binding declarations of Python tomodachi's AMQP transport).
 async fn declare_session(c: &Consuming, patience: Duration) -> Result<(Conn, Chan), Error> {
-    let conn = c.backend.connect(&c.options, patience).await?;
+    let conn = c.publisher.backend().connect(&c.options, patience).await?;
     let channel = conn.channel().await?;
     let qos = &c.options.qos;
     channel.qos(qos.queue_prefetch_count, false).await?;

@@ -47,6 +47,15 @@ impl Backend {
         Backend::Lapin
     }
 
+    /// Which backend it is, for keys and logs.
+    pub(crate) fn kind(&self) -> &'static str {
+        match self {
+            Backend::Lapin => "lapin",
+            #[cfg(feature = "testing")]
+            Backend::Memory(_) => "memory",
+        }
+    }
+
     /// Connects, retrying with backoff for up to `patience` (RabbitMQ).
     pub(crate) async fn connect(&self, o: &AmqpOptions, patience: Duration) -> Result<Conn, Error> {
         match self {

@@ -265,7 +265,6 @@ fn resolve(info: &TransportContext, defs: Vec<AmqpHandlerDef>) -> consumer::Cons
         .collect();
     consumer::Consuming {
         publisher: publisher_for(info),
-        backend: link::Backend::of(info),
         options: o,
         subscriptions,
         policy: info.failure_policy(),
@@ -276,7 +275,10 @@ fn resolve(info: &TransportContext, defs: Vec<AmqpHandlerDef>) -> consumer::Cons
 static PUBLISHERS: Mutex<Option<HashMap<String, Arc<publisher::Publisher>>>> = Mutex::new(None);
 
 fn publisher_for(info: &TransportContext) -> Arc<publisher::Publisher> {
-    let key = format!("{}/{}", info.name, info.uuid);
+    let backend = link::Backend::of(info);
+    // the backend is part of the key: a service of the same name and uuid in the testing kit
+    // must not get RabbitMQ's publisher, nor the other way round
+    let key = format!("{}/{}/{}", info.name, info.uuid, backend.kind());
     let mut guard = PUBLISHERS.lock().unwrap_or_else(|p| p.into_inner());
     guard
         .get_or_insert_with(HashMap::new)
@@ -284,7 +286,7 @@ fn publisher_for(info: &TransportContext) -> Arc<publisher::Publisher> {
         .or_insert_with(|| {
             Arc::new(publisher::Publisher::new(
                 info.options.amqp.clone(),
-                link::Backend::of(info),
+                backend,
             ))
         })
         .clone()

@@ -28,6 +28,11 @@ impl Publisher {
         }
     }
 
+    /// The broker it publishes to (the consumers of the same service connect to it too).
+    pub(crate) fn backend(&self) -> &Backend {
+        &self.backend
+    }
+
     async fn channel(&self) -> Result<Chan, Error> {
         let mut link = self.link.lock().await;
         if let Some((conn, ch)) = link.as_ref() {

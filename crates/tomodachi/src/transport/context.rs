@@ -110,9 +110,22 @@ impl Shutdown {
         *self.0.borrow()
     }
 
-    /// Completes once a stop is requested.
+    /// Completes once a stop is requested; never for a context whose app is gone without
+    /// one (such as a context made with [`TransportContext::new`]).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let ctx = tomodachi::transport::TransportContext::new("svc", "u", Default::default());
+    /// let wait = tokio::time::timeout(std::time::Duration::from_millis(10), ctx.shutdown().requested());
+    /// assert!(wait.await.is_err(), "no stop was requested");
+    /// # }
+    /// ```
     pub async fn requested(mut self) {
-        let _ = self.0.wait_for(|stop| *stop).await;
+        if self.0.wait_for(|stop| *stop).await.is_err() {
+            // the signal's sender is gone without a stop: none will come
+            std::future::pending::<()>().await;
+        }
     }
 }
 

@@ -28,16 +28,44 @@ enum Bus {
 }
 
 enum Started {
-    Rabbit(RunningApp),
+    /// An app on the real broker or emulator.
+    Real(RunningApp),
     Kit(TestApp),
 }
 
 impl Started {
     async fn stop(self) {
         match self {
-            Started::Rabbit(r) => assert_eq!(r.stop().await, 0),
+            Started::Real(r) => assert_eq!(r.stop().await, 0),
             Started::Kit(k) => assert_eq!(k.stop().await, 0),
         }
+    }
+}
+
+/// Starts `services` in `kit`, or as an `App` on the real broker or emulator.
+async fn start_on(kit: Option<&TestKit>, services: Vec<Service>) -> Started {
+    match kit {
+        Some(kit) => Started::Kit(kit.start_all(services).await.expect("starts in the kit")),
+        None => {
+            let mut app = App::new();
+            for s in services {
+                app = app.service(s);
+            }
+            Started::Real(app.start().await.expect("starts against the real broker"))
+        }
+    }
+}
+
+/// Waits up to `secs` until `done` holds (the kit: until every delivery is settled, then
+/// checks).
+async fn settle_on(kit: Option<&TestKit>, secs: u64, what: &str, done: impl FnMut() -> bool) {
+    if let Some(kit) = kit {
+        tokio::time::timeout(Duration::from_secs(secs), kit.settle())
+            .await
+            .expect("the kit settles");
+        eventually(5, what, done).await;
+    } else {
+        eventually(secs, what, done).await;
     }
 }
 
@@ -62,19 +90,15 @@ impl Bus {
         Bus::Kit(TestKit::new())
     }
 
-    async fn start(&self, services: Vec<Service>) -> Started {
+    fn as_kit(&self) -> Option<&TestKit> {
         match self {
-            Bus::Rabbit(_) => {
-                let mut app = App::new();
-                for s in services {
-                    app = app.service(s);
-                }
-                Started::Rabbit(app.start().await.expect("starts against RabbitMQ"))
-            }
-            Bus::Kit(kit) => {
-                Started::Kit(kit.start_all(services).await.expect("starts in the kit"))
-            }
+            Bus::Rabbit(_) => None,
+            Bus::Kit(kit) => Some(kit),
         }
+    }
+
+    async fn start(&self, services: Vec<Service>) -> Started {
+        start_on(self.as_kit(), services).await
     }
 
     /// Publishes a body on `amq.topic` as a peer service would.
@@ -108,17 +132,8 @@ impl Bus {
             .await;
     }
 
-    /// Waits until `done` holds (the kit: until every delivery is settled, then checks).
     async fn settle(&self, what: &str, done: impl FnMut() -> bool) {
-        match self {
-            Bus::Rabbit(_) => eventually(30, what, done).await,
-            Bus::Kit(kit) => {
-                tokio::time::timeout(Duration::from_secs(30), kit.settle())
-                    .await
-                    .expect("the kit settles");
-                eventually(5, what, done).await;
-            }
-        }
+        settle_on(self.as_kit(), 30, what, done).await
     }
 
     /// Takes every message from `queue` (a dead-letter queue): body, then the tomodachi headers.
@@ -450,29 +465,19 @@ impl SnsBus {
         }
     }
 
-    async fn start(&self, service: Service) -> Started {
+    fn as_kit(&self) -> Option<&TestKit> {
         match self {
-            SnsBus::Moto(_) => Started::Rabbit(
-                App::new()
-                    .service(service)
-                    .start()
-                    .await
-                    .expect("starts against moto"),
-            ),
-            SnsBus::Kit(kit) => Started::Kit(kit.start(service).await.expect("starts in the kit")),
+            SnsBus::Moto(_) => None,
+            SnsBus::Kit(kit) => Some(kit),
         }
     }
 
+    async fn start(&self, service: Service) -> Started {
+        start_on(self.as_kit(), vec![service]).await
+    }
+
     async fn settle(&self, what: &str, done: impl FnMut() -> bool) {
-        match self {
-            SnsBus::Moto(_) => eventually(60, what, done).await,
-            SnsBus::Kit(kit) => {
-                tokio::time::timeout(Duration::from_secs(60), kit.settle())
-                    .await
-                    .expect("the kit settles");
-                eventually(5, what, done).await;
-            }
-        }
+        settle_on(self.as_kit(), 60, what, done).await
     }
 
     /// The bodies waiting in the queue named `queue` (a dead-letter queue), as JsonBase data.
@@ -811,20 +816,15 @@ impl PipelineTarget {
         }
     }
 
-    async fn start(&self, services: Vec<Service>) -> Started {
+    fn as_kit(&self) -> Option<&TestKit> {
         match self {
-            PipelineTarget::Amqp(bus) => bus.start(services).await,
-            PipelineTarget::Sns(SnsBus::Moto(_)) => {
-                let mut app = App::new();
-                for s in services {
-                    app = app.service(s);
-                }
-                Started::Rabbit(app.start().await.expect("starts against moto"))
-            }
-            PipelineTarget::Sns(SnsBus::Kit(kit)) => {
-                Started::Kit(kit.start_all(services).await.expect("starts in the kit"))
-            }
+            PipelineTarget::Amqp(bus) => bus.as_kit(),
+            PipelineTarget::Sns(bus) => bus.as_kit(),
         }
+    }
+
+    async fn start(&self, services: Vec<Service>) -> Started {
+        start_on(self.as_kit(), services).await
     }
 
     /// Sends `body` as it is to `name`, as the service `service`.
@@ -914,14 +914,8 @@ impl PipelineTarget {
 
     /// Waits for `done`, then long enough for a wrong retry or redelivery to show.
     async fn settle(&self, what: &str, done: impl FnMut() -> bool) {
-        match self {
-            PipelineTarget::Amqp(bus) => bus.settle(what, done).await,
-            PipelineTarget::Sns(bus) => bus.settle(what, done).await,
-        }
-        if matches!(
-            self,
-            PipelineTarget::Amqp(Bus::Rabbit(_)) | PipelineTarget::Sns(SnsBus::Moto(_))
-        ) {
+        settle_on(self.as_kit(), 60, what, done).await;
+        if self.as_kit().is_none() {
             tokio::time::sleep(Duration::from_secs(2)).await;
         }
     }
@@ -1053,4 +1047,42 @@ async fn the_pipeline_behaves_alike_on_every_transport() {
     for (what, target) in targets {
         assert_eq!(pipeline_suite(target, prefix()).await, expected, "{what}");
     }
+}
+
+/// A service of one name and uuid first in the kit, then on RabbitMQ, in one process: each
+/// publishes to its own broker (publishers are cached per service and per backend).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_kit_and_rabbitmq_never_share_a_publisher() {
+    let uuid = uuid::Uuid::new_v4().to_string();
+    let name = format!("scenario-same-identity-{uuid}");
+    let service = || {
+        Service::builder(name.clone(), ())
+            .uuid(uuid.clone())
+            .amqp(
+                AmqpSubscription::new(format!("{uuid}.unused")),
+                |_s: Arc<()>, _m: Message| async {},
+            )
+            .build()
+    };
+    let publish = || {
+        tomodachi::amqp::publish_with(
+            "x",
+            "scenario.identity",
+            tomodachi::amqp::PublishOptions::new().raw().service(&name),
+        )
+    };
+    let kit = Bus::kit();
+    let started = kit.start(vec![service()]).await;
+    publish().await.unwrap();
+    started.stop().await;
+    let real = Bus::rabbit().await;
+    let started = real.start(vec![service()]).await;
+    publish().await.unwrap();
+    started.stop().await;
+    let Bus::Kit(kit) = kit else { unreachable!() };
+    assert_eq!(
+        kit.amqp().published().len(),
+        1,
+        "the second publish went to RabbitMQ"
+    );
 }
