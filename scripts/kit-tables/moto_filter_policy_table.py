@@ -24,22 +24,20 @@ again when done.
 """
 
 import json
-import os
 import pathlib
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 
 import boto3
 import botocore.config
 import botocore.exceptions
 import botocore.parsers
 
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+from _moto import start_moto  # noqa: E402
+
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 OUT = ROOT / "crates/tomodachi/tests/data/sns_filter_policy_table.json"
-MOTO = pathlib.Path(sys.executable).parent / "moto_server"
 
 ATTR = "MessageAttributes"
 BODY = "MessageBody"
@@ -638,30 +636,6 @@ CASES = [
      "aws_error": "Invalid parameter: FilterPolicy: Empty arrays are not allowed",
      "note": LOCALSTACK_NOTE},
 ]
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def start_moto():
-    port = free_port()
-    proc = subprocess.Popen(
-        [str(MOTO), "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(200):
-        try:
-            urllib.request.urlopen(url + "/moto-api/", timeout=1).close()
-            return proc, url
-        except OSError:
-            time.sleep(0.1)
-    proc.terminate()
-    raise RuntimeError("moto_server did not start")
 
 
 def publish_args(message):

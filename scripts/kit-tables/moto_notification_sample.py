@@ -38,40 +38,16 @@ when done. Nothing is written to disk.
 
 import json
 import pathlib
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 
 import boto3
 import botocore.config
 
-MOTO = pathlib.Path(sys.executable).parent / "moto_server"
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+from _moto import start_moto  # noqa: E402
 
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def start_moto():
-    port = free_port()
-    proc = subprocess.Popen(
-        [str(MOTO), "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(200):
-        try:
-            urllib.request.urlopen(url + "/moto-api/", timeout=1).close()
-            return proc, url
-        except OSError:
-            time.sleep(0.1)
-    proc.terminate()
-    raise RuntimeError("moto_server did not start")
 
 
 def queue(sqs, name, **attributes):
