@@ -1,5 +1,6 @@
 //! The JSON line writer (Python `json.dumps` separators, `ensure_ascii` escaping).
 
+use super::limits::{field_reserve, prefix_at_most, value_budget, LogLimits};
 use super::value::{push_f64, push_i64, push_timestamp, push_u64, FieldValue};
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
@@ -57,6 +58,53 @@ pub(super) fn push_json_str(out: &mut String, s: &str) {
     out.push('"');
 }
 
+/// Appends one character of a JSON string, escaped as [`push_json_str`] does.
+fn push_json_char(out: &mut String, c: char) {
+    match c {
+        '"' => out.push_str("\\\""),
+        '\\' => out.push_str("\\\\"),
+        '\n' => out.push_str("\\n"),
+        '\r' => out.push_str("\\r"),
+        '\t' => out.push_str("\\t"),
+        '\u{8}' => out.push_str("\\b"),
+        '\u{c}' => out.push_str("\\f"),
+        ' '..='~' => out.push(c),
+        _ => {
+            let mut units = [0u16; 2];
+            for unit in c.encode_utf16(&mut units) {
+                push_unicode_escape(out, *unit);
+            }
+        }
+    }
+}
+
+/// Appends `s` as a JSON string literal like [`push_json_str`], with at most `field_cap` bytes
+/// of `s` and about `budget` bytes of output; a cut string ends with `\u2026(+N bytes)`.
+pub(super) fn push_json_str_capped(out: &mut String, s: &str, field_cap: usize, budget: usize) {
+    // An escaped character takes at most 6 bytes per byte of input.
+    if s.len() <= field_cap && s.len().saturating_mul(6) <= budget {
+        push_json_str(out, s);
+        return;
+    }
+    let head = prefix_at_most(s, field_cap);
+    let start = out.len();
+    out.push('"');
+    let mut written = head.len();
+    for (i, c) in head.char_indices() {
+        if out.len() - start >= budget {
+            written = i;
+            break;
+        }
+        push_json_char(out, c);
+    }
+    if written < s.len() {
+        out.push_str("\\u2026(+");
+        push_u64(out, (s.len() - written) as u64);
+        out.push_str(" bytes)");
+    }
+    out.push('"');
+}
+
 fn push_unicode_escape(out: &mut String, unit: u16) {
     out.push_str("\\u");
     for shift in [12u16, 8, 4, 0] {
@@ -64,10 +112,15 @@ fn push_unicode_escape(out: &mut String, unit: u16) {
     }
 }
 
-/// Appends `value` as a JSON value.
-pub(super) fn push_json_value(out: &mut String, value: &FieldValue<'_>) {
+/// Appends `value` as a JSON value (strings capped as [`push_json_str_capped`]).
+pub(super) fn push_json_value(
+    out: &mut String,
+    value: &FieldValue<'_>,
+    field_cap: usize,
+    budget: usize,
+) {
     match *value {
-        FieldValue::Str(s) => push_json_str(out, s),
+        FieldValue::Str(s) => push_json_str_capped(out, s, field_cap, budget),
         FieldValue::Int(v) => push_i64(out, v),
         FieldValue::UInt(v) => push_u64(out, v),
         FieldValue::Float(v) => push_f64(out, v, true),
@@ -76,8 +129,17 @@ pub(super) fn push_json_value(out: &mut String, value: &FieldValue<'_>) {
     }
 }
 
-/// Opens a record: `{"timestamp": "<now>", "logger": …, "level": …, "message": …`.
-pub(super) fn push_json_head(out: &mut String, logger: &str, level: &str, message: &str) {
+/// Opens a record: `{"timestamp": "<now>", "logger": …, "level": …, "message": …`, the message
+/// capped by `limits` with `reserved` bytes kept free for the fields to come.
+pub(super) fn push_json_head(
+    out: &mut String,
+    logger: &str,
+    level: &str,
+    message: &str,
+    limits: &LogLimits,
+    reserved: usize,
+) {
+    let start = out.len();
     out.push_str("{\"timestamp\": \"");
     push_timestamp(out);
     out.push_str("\", \"logger\": ");
@@ -85,15 +147,53 @@ pub(super) fn push_json_head(out: &mut String, logger: &str, level: &str, messag
     out.push_str(", \"level\": ");
     push_json_str(out, level);
     out.push_str(", \"message\": ");
-    push_json_str(out, message);
+    let budget = value_budget(limits.line_cap(), out.len() - start, reserved);
+    push_json_str_capped(out, message, limits.field_cap(), budget);
 }
 
-/// Appends one `, "key": value` member.
-pub(super) fn push_json_field(out: &mut String, key: &str, value: &FieldValue<'_>) {
+/// Appends one `, "key": value` member, its string value capped by `limits`: `used` is the
+/// length of the record so far and `reserved` the bytes kept free for the fields after it.
+pub(super) fn push_json_field(
+    out: &mut String,
+    key: &str,
+    value: &FieldValue<'_>,
+    limits: &LogLimits,
+    used: usize,
+    reserved: usize,
+) {
+    let start = out.len();
     out.push_str(", ");
     push_json_str(out, key);
     out.push_str(": ");
-    push_json_value(out, value);
+    let budget = value_budget(limits.line_cap(), used + (out.len() - start), reserved);
+    push_json_value(out, value, limits.field_cap(), budget);
+}
+
+/// Appends a whole JSON record: head, `fields` in order (keys passed through `rename`), tail.
+pub(super) fn push_json_record<'a, I>(
+    out: &mut String,
+    logger: &str,
+    level: &str,
+    message: &str,
+    fields: I,
+    limits: &LogLimits,
+) where
+    I: IntoIterator<Item = (&'a str, FieldValue<'a>)>,
+    I::IntoIter: Clone,
+{
+    let fields = fields.into_iter();
+    let line_start = out.len();
+    let mut reserved: usize = if limits.line_cap() == usize::MAX {
+        0
+    } else {
+        fields.clone().map(|(key, _)| field_reserve(key)).sum()
+    };
+    push_json_head(out, logger, level, message, limits, reserved);
+    for (key, value) in fields {
+        reserved = reserved.saturating_sub(field_reserve(key));
+        push_json_field(out, key, &value, limits, out.len() - line_start, reserved);
+    }
+    push_json_tail(out);
 }
 
 /// Closes a record and ends the line.
@@ -106,7 +206,8 @@ pub(super) fn push_json_tail(out: &mut String) {
 /// then `fields` in the given order (`event_`/`class_` renamed to `event`/`class`).
 ///
 /// This is the writer behind the HTTP access-log file (`options.http.access_log = "<path>"`),
-/// usable without `tracing`.
+/// usable without `tracing`. Values are capped by the process-wide [`LogLimits`]
+/// ([`limits`](super::limits())).
 ///
 /// ```
 /// use tomodachi::logging::{render_json_line, FieldValue};
@@ -132,9 +233,8 @@ pub fn render_json_line(
     message: &str,
     fields: &[(&str, FieldValue<'_>)],
 ) {
-    push_json_head(out, logger, level, message);
-    for (key, value) in fields {
-        push_json_field(out, super::rename_key(key), value);
-    }
-    push_json_tail(out);
+    let renamed = fields
+        .iter()
+        .map(|(key, value)| (super::rename_key(key), *value));
+    push_json_record(out, logger, level, message, renamed, &super::limits());
 }

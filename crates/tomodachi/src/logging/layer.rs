@@ -13,8 +13,9 @@ use tracing_subscriber::registry::LookupSpan;
 
 use super::console::{push_console_line, push_python_line};
 use super::format::LogFormat;
-use super::json::{push_json_field, push_json_head, push_json_tail};
+use super::json::push_json_record;
 use super::level::record_level_name;
+use super::limits::LogLimits;
 use super::value::FieldValue;
 use super::writer::StderrWriter;
 
@@ -48,6 +49,7 @@ pub struct TomodachiLayer<W = StderrWriter> {
     format: LogFormat,
     color: bool,
     make_writer: W,
+    limits: Option<LogLimits>,
 }
 
 impl TomodachiLayer<StderrWriter> {
@@ -68,7 +70,29 @@ where
             format,
             color,
             make_writer,
+            limits: None,
         }
+    }
+
+    /// Caps the records of this layer with `limits` instead of the process-wide
+    /// [`limits`](super::limits()).
+    ///
+    /// ```
+    /// use tomodachi::logging::{CaptureWriter, LogFormat, LogLimits, TomodachiLayer};
+    /// use tracing_subscriber::layer::SubscriberExt;
+    ///
+    /// let capture = CaptureWriter::new();
+    /// let limits = LogLimits { max_field_length: 8, max_line_length: 0 };
+    /// let subscriber = tracing_subscriber::registry()
+    ///     .with(TomodachiLayer::new(LogFormat::Console, false, capture.clone()).with_limits(limits));
+    /// tracing::subscriber::with_default(subscriber, || {
+    ///     tracing::info!(target: "t", message_uuid = "0123456789abcdef", "message received");
+    /// });
+    /// assert!(capture.contents().ends_with(" message_uuid=\"01234567…(+8 bytes)\"\n"));
+    /// ```
+    pub fn with_limits(mut self, limits: LogLimits) -> Self {
+        self.limits = Some(limits);
+        self
     }
 
     /// The output format of this layer.
@@ -135,18 +159,13 @@ where
             .unwrap_or("");
         let logger = metadata.target();
         let values = fields.iter().map(|entry| (entry.key, entry.val.get(arena)));
+        let limits = self.limits.unwrap_or_else(super::limits);
         match self.format {
-            LogFormat::Json => {
-                push_json_head(out, logger, level, message);
-                for (key, value) in values {
-                    push_json_field(out, key, &value);
-                }
-                push_json_tail(out);
-            }
+            LogFormat::Json => push_json_record(out, logger, level, message, values, &limits),
             LogFormat::Console => {
-                push_console_line(out, self.color, level, message, logger, values)
+                push_console_line(out, self.color, level, message, logger, values, &limits)
             }
-            LogFormat::Python => push_python_line(out, level, message, logger),
+            LogFormat::Python => push_python_line(out, level, message, logger, &limits),
             LogFormat::Disabled => return,
         }
         let mut writer = self.make_writer.make_writer_for(metadata);

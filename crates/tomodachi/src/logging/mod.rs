@@ -21,6 +21,12 @@
 //! `critical = true` prints as `critical`. Field names `event_`/`class_` are renamed to
 //! `event`/`class` and a raw-identifier prefix `r#` is dropped.
 //!
+//! Values come from requests and messages, so the console format never writes them raw: a
+//! value with spaces, `=`, quotes or control characters is quoted and escaped as logfmt does
+//! (`request_path="/x status_code=200"`), plain values stay bare, and control characters in
+//! the message are escaped. [`LogLimits`] caps each value and each line (4 KiB / 32 KiB by
+//! default, `options.logging.*`), marking a cut as `…(+5242880 bytes)`.
+//!
 //! [`render_json_line`] renders the same JSON lines without `tracing` (HTTP access-log file).
 
 #![warn(missing_docs)]
@@ -32,6 +38,7 @@ mod format;
 mod json;
 mod layer;
 mod level;
+mod limits;
 mod value;
 mod writer;
 
@@ -52,6 +59,9 @@ pub use self::format::{LogFormat, ParseLogFormatError};
 pub use self::json::render_json_line;
 pub use self::layer::TomodachiLayer;
 pub use self::level::{LogLevel, ParseLogLevelError};
+pub use self::limits::{
+    limits, set_limits, LogLimits, DEFAULT_MAX_FIELD_LENGTH, DEFAULT_MAX_LINE_LENGTH,
+};
 pub use self::value::FieldValue;
 pub use self::writer::{CaptureHandle, CaptureWriter, StderrWriter};
 

@@ -2,7 +2,7 @@ use std::collections::HashMap;
 
 use tracing_subscriber::layer::SubscriberExt;
 
-use super::console::push_console_line;
+use super::console::{push_console_line, push_console_str};
 use super::value::{push_f64, push_timestamp_of};
 use super::*;
 
@@ -76,7 +76,16 @@ fn console_pads_level_and_message() {
 #[test]
 fn console_message_not_padded_when_nothing_follows() {
     let mut out = String::new();
-    push_console_line(&mut out, false, "info", "hello", "", std::iter::empty());
+    let limits = LogLimits::default();
+    push_console_line(
+        &mut out,
+        false,
+        "info",
+        "hello",
+        "",
+        std::iter::empty(),
+        &limits,
+    );
     assert_eq!(mask(&out), "TS [info     ] hello\n");
     let mut out = String::new();
     push_console_line(
@@ -86,6 +95,7 @@ fn console_message_not_padded_when_nothing_follows() {
         "hello",
         "",
         [("k", FieldValue::Int(1))],
+        &limits,
     );
     assert_eq!(
         mask(&out),
@@ -113,7 +123,7 @@ fn console_values_are_python_repr_and_strings_bare() {
     });
     assert_eq!(
         mask(&out),
-        "TS [info     ] m                              [t] s=with spaces n=-5 u=7 f=0.5 big=1e+20 \
+        "TS [info     ] m                              [t] s=\"with spaces\" n=-5 u=7 f=0.5 big=1e+20 \
          b=True c=False d=Some(1) tb_location=<./svc.py:45> error_location=<unknown>\n"
     );
 }
@@ -528,4 +538,192 @@ fn reentrant_logging_from_a_field_does_not_panic() {
         mask(&out),
         "{\"timestamp\": \"TS\", \"logger\": \"outer\", \"level\": \"info\", \"message\": \"outer\", \"v\": \"noisy\"}\n"
     );
+}
+
+fn capture_with(format: LogFormat, limits: LogLimits, f: impl FnOnce()) -> String {
+    let capture = CaptureWriter::new();
+    let subscriber = tracing_subscriber::registry()
+        .with(TomodachiLayer::new(format, false, capture.clone()).with_limits(limits));
+    tracing::subscriber::with_default(subscriber, f);
+    capture.contents()
+}
+
+/// The `key=value` pairs of a console line, read back by a logfmt parser (the `logfmt` crate).
+fn logfmt_pairs(line: &str) -> Vec<(String, Option<String>)> {
+    logfmt::parse(line)
+        .into_iter()
+        .map(|pair| (pair.key, pair.val))
+        .collect()
+}
+
+#[test]
+fn console_values_that_would_forge_fields_are_quoted() {
+    let forged = "/x status_code=200 remote_ip=10.0.0.1";
+    let out = capture(LogFormat::Console, false, || {
+        tracing::info!(target: "tomodachi.http.response", status_code = 404u16,
+            remote_ip = "127.0.0.1", request_path = forged, user_agent = "a=\"b\" c", "");
+    });
+    assert!(
+        out.ends_with(
+            " status_code=404 remote_ip=127.0.0.1 request_path=\"/x status_code=200 remote_ip=10.0.0.1\" \
+             user_agent=\"a=\\\"b\\\" c\"\n"
+        ),
+        "{out}"
+    );
+    let pairs = logfmt_pairs(out.trim_end());
+    let values = |key: &str| -> Vec<Option<String>> {
+        pairs
+            .iter()
+            .filter(|(k, _)| k == key)
+            .map(|(_, v)| v.clone())
+            .collect()
+    };
+    assert_eq!(values("status_code"), [Some("404".to_owned())]);
+    assert_eq!(values("remote_ip"), [Some("127.0.0.1".to_owned())]);
+    assert_eq!(values("request_path"), [Some(forged.to_owned())]);
+    assert_eq!(values("user_agent"), [Some("a=\"b\" c".to_owned())]);
+}
+
+#[test]
+fn console_plain_values_stay_bare() {
+    let mut out = String::new();
+    for value in ["/health", "127.0.0.1", "curl/8.5.0", "0.00135s", "HTTP/1.1", "é/ü"] {
+        out.clear();
+        push_console_str(&mut out, value, usize::MAX, usize::MAX);
+        assert_eq!(out, value);
+    }
+    for (value, shown) in [
+        ("", ""),
+        ("a b", "\"a b\""),
+        ("a=b", "\"a=b\""),
+        ("say \"hi\"", "\"say \\\"hi\\\"\""),
+        ("back\\slash b", "\"back\\\\slash b\""),
+        ("nbsp\u{a0}x", "\"nbsp\u{a0}x\""),
+        ("line\u{2028}sep", "\"line\\u2028sep\""),
+    ] {
+        out.clear();
+        push_console_str(&mut out, value, usize::MAX, usize::MAX);
+        assert_eq!(out, shown, "{value:?}");
+    }
+}
+
+#[test]
+fn console_never_writes_control_characters_raw() {
+    let out = capture(LogFormat::Console, false, || {
+        tracing::info!(target: "t", path = "/a\nTS [info] forged\u{1b}[31m\u{7f}\u{85}\t\r\u{0}",
+            "message\nwith a line break\u{1b}[2J");
+    });
+    let body = out.strip_suffix('\n').unwrap();
+    assert!(
+        !body.chars().any(|c| c.is_control()),
+        "a control character reached the console: {out:?}"
+    );
+    assert!(
+        mask(&out).starts_with("TS [info     ] message\\nwith a line break\\u001b[2J [t] path="),
+        "{out}"
+    );
+    assert!(
+        out.ends_with(
+            " path=\"/a\\nTS [info] forged\\u001b[31m\\u007f\\u0085\\t\\r\\u0000\"\n"
+        ),
+        "{out}"
+    );
+    // A traceback keeps its line breaks, but no other control character.
+    let out = capture(LogFormat::Console, false, || {
+        tracing::error!(target: "exception", exception = "Traceback:\n\tboom \u{1b}[2J", "uncaught");
+    });
+    assert!(out.ends_with("\nTraceback:\n\tboom \\u001b[2J\n"), "{out:?}");
+    // The python format escapes the message too.
+    let out = capture(LogFormat::Python, false, || {
+        tracing::info!(target: "t", "two\nlines");
+    });
+    assert_eq!(out.matches('\n').count(), 1, "{out:?}");
+}
+
+#[test]
+fn a_long_value_is_cut_and_marked_in_both_formats() {
+    let uuid = "u".repeat(5 * 1024 * 1024);
+    let limits = LogLimits::default();
+    let console = capture_with(LogFormat::Console, limits, || {
+        tracing::info!(target: "t", message_uuid = uuid.as_str(), topic = "orders", "message received");
+    });
+    assert!(console.len() <= limits.max_line_length, "{}", console.len());
+    let kept = "u".repeat(4096);
+    let left_out = uuid.len() - 4096;
+    assert!(
+        console.ends_with(&format!(
+            " message_uuid=\"{kept}…(+{left_out} bytes)\" topic=orders\n"
+        )),
+        "{}",
+        &console[..200]
+    );
+    let json = capture_with(LogFormat::Json, limits, || {
+        tracing::info!(target: "t", message_uuid = uuid.as_str(), topic = "orders", "message received");
+    });
+    assert!(json.len() <= limits.max_line_length, "{}", json.len());
+    let record: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(
+        record["message_uuid"],
+        format!("{kept}…(+{left_out} bytes)").as_str()
+    );
+    assert_eq!(record["topic"], "orders");
+    // The message is capped as well.
+    let json = capture_with(LogFormat::Json, limits, || {
+        tracing::info!(target: "t", "{uuid}");
+    });
+    let record: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(
+        record["message"],
+        format!("{kept}…(+{left_out} bytes)").as_str()
+    );
+}
+
+#[test]
+fn the_line_cap_cuts_the_values_that_come_after_it() {
+    let limits = LogLimits {
+        max_field_length: 4096,
+        max_line_length: 10_000,
+    };
+    let value = "v".repeat(4000);
+    for format in [LogFormat::Console, LogFormat::Json] {
+        let out = capture_with(format, limits, || {
+            tracing::info!(target: "t", a = value.as_str(), b = value.as_str(),
+                c = value.as_str(), d = value.as_str(), status_code = 200, "m");
+        });
+        assert!(out.len() <= limits.max_line_length, "{format}: {}", out.len());
+        for key in ["a", "b", "c", "d", "status_code"] {
+            assert!(
+                out.contains(&format!(" {key}=")) || out.contains(&format!("\"{key}\": ")),
+                "{format}: {key} missing"
+            );
+        }
+        assert!(out.contains(" bytes)"), "{format}: no cut marker");
+        if format == LogFormat::Json {
+            let record: serde_json::Value = serde_json::from_str(&out).unwrap();
+            assert_eq!(record["status_code"], 200);
+            assert_eq!(record["a"], value.as_str());
+        }
+    }
+}
+
+#[test]
+fn unlimited_caps_keep_everything() {
+    let value = "x".repeat(100_000);
+    let out = capture_with(LogFormat::Json, LogLimits::UNLIMITED, || {
+        tracing::info!(target: "t", v = value.as_str(), "m");
+    });
+    let record: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(record["v"], value.as_str());
+}
+
+#[test]
+fn cutting_never_splits_a_character() {
+    let limits = LogLimits {
+        max_field_length: 5,
+        max_line_length: 0,
+    };
+    let out = capture_with(LogFormat::Console, limits, || {
+        tracing::info!(target: "t", v = "ééé", "m");
+    });
+    assert!(out.ends_with(" v=\"éé…(+2 bytes)\"\n"), "{out}");
 }

@@ -1,5 +1,6 @@
 //! Service options (`options.http.*`, `options.aws_sns_sqs.*`, `options.aws_endpoint_urls.*`,
-//! `options.amqp.*`, `options.amqp.qos.*`, `options.watcher.*`) and config files (`-c`).
+//! `options.amqp.*`, `options.amqp.qos.*`, `options.watcher.*`, and this port's
+//! `options.logging.*`) and config files (`-c`).
 //!
 //! [`Options`] holds every upstream option as a typed field with the upstream default. Options
 //! can be built with struct update syntax, read and written by dotted key ([`Options::get`],
@@ -30,6 +31,7 @@ mod aws;
 mod config_file;
 mod error;
 mod http;
+mod logging;
 mod value;
 mod watcher;
 
@@ -43,6 +45,7 @@ pub use self::aws::{AwsEndpointUrls, AwsSnsSqsOptions};
 pub use self::config_file::{load_config_files, merge_json_values, ConfigFile};
 pub use self::error::{ConfigError, OptionsError};
 pub use self::http::{parse_client_max_size, AccessLog, HttpOptions, DEFAULT_CLIENT_MAX_SIZE};
+pub use self::logging::LoggingOptions;
 pub use self::watcher::WatcherOptions;
 
 /// All options of a service, grouped in sections; `Default` gives the upstream defaults
@@ -88,6 +91,8 @@ pub struct Options {
     pub amqp: AmqpOptions,
     /// `watcher.*` – development file watcher.
     pub watcher: WatcherOptions,
+    /// `logging.*` – caps on log record sizes (not in upstream; listed after its sections).
+    pub logging: LoggingOptions,
 }
 
 /// The top-level section names, in `asdict()` order.
@@ -97,6 +102,7 @@ const SECTIONS: &[&str] = &[
     "aws_endpoint_urls",
     "amqp",
     "watcher",
+    "logging",
 ];
 
 /// The keys of a section (`""` is the top level), or `None` if `path` is not a section.
@@ -109,6 +115,7 @@ fn section_keys(path: &str) -> Option<&'static [&'static str]> {
         "amqp" => Some(AmqpOptions::KEYS),
         "amqp.qos" => Some(AmqpQosOptions::KEYS),
         "watcher" => Some(WatcherOptions::KEYS),
+        "logging" => Some(LoggingOptions::KEYS),
         _ => None,
     }
 }
@@ -365,6 +372,7 @@ impl Options {
         push("amqp", self.amqp.entries());
         push("amqp.qos", self.amqp.qos.entries());
         push("watcher", self.watcher.entries());
+        push("logging", self.logging.entries());
         out
     }
 
@@ -377,7 +385,7 @@ impl Options {
     /// use serde_json::Value;
     ///
     /// let flat = Options::default().to_flat_map();
-    /// assert_eq!(flat.len(), 43);
+    /// assert_eq!(flat.len(), 45); // upstream's 43 and this port's `logging.*`
     /// assert_eq!(flat["http.access_log"], true);
     /// assert_eq!(flat["http.max_keepalive_time"], Value::Null);
     /// ```
@@ -451,6 +459,7 @@ impl Options {
             "amqp" => self.amqp.set_key(key, full, value),
             "amqp.qos" => self.amqp.qos.set_key(key, full, value),
             "watcher" => self.watcher.set_key(key, full, value),
+            "logging" => self.logging.set_key(key, full, value),
             _ => Err(unknown_key(full)),
         }
     }

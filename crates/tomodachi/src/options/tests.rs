@@ -54,6 +54,9 @@ fn spec_defaults() -> Vec<(&'static str, Value)> {
         ("amqp.qos.global_prefetch_count", json!(400)),
         ("watcher.ignored_dirs", json!([])),
         ("watcher.watched_file_endings", json!([])),
+        // This port's addition, after upstream's listing.
+        ("logging.max_field_length", json!(4096)),
+        ("logging.max_line_length", json!(32768)),
     ]
 }
 
@@ -211,7 +214,7 @@ fn get_unknown_keys() {
     let e = o.get("invalid_option_key.key_does_not_exist").unwrap_err();
     assert_eq!(
         e.to_string(),
-        "option 'invalid_option_key.key_does_not_exist' is not a known option (valid top-level keys: http, aws_sns_sqs, aws_endpoint_urls, amqp, watcher)"
+        "option 'invalid_option_key.key_does_not_exist' is not a known option (valid top-level keys: http, aws_sns_sqs, aws_endpoint_urls, amqp, watcher, logging)"
     );
     assert_eq!(o.get("invalid.key").unwrap_or(json!(0)), json!(0));
     assert!(o.get("http.port.deeper").is_err());
@@ -951,6 +954,6 @@ fn config_apply_to_is_atomic_and_named() {
     let e = ConfigFile::from_json_str("inline.json", r#"{"options": {"nope": 1}}"#).unwrap_err();
     assert_eq!(
         e.to_string(),
-        "Invalid config file inline.json: option 'nope' is not a known option (valid top-level keys: http, aws_sns_sqs, aws_endpoint_urls, amqp, watcher)"
+        "Invalid config file inline.json: option 'nope' is not a known option (valid top-level keys: http, aws_sns_sqs, aws_endpoint_urls, amqp, watcher, logging)"
     );
 }

@@ -161,6 +161,7 @@ impl App {
 
         // Options: code, then config files (merged key by key), then validation.
         let mut services = self.services;
+        let mut log_limits: Option<crate::logging::LogLimits> = None;
         for svc in &mut services {
             if let Some(config) = &self.config {
                 if let Err(e) = config.apply_to(&mut svc.options) {
@@ -173,12 +174,18 @@ impl App {
             if let Err(e) = svc.options.validate() {
                 return Err(fail_init(&svc.name, e.to_string()));
             }
+            let limits = svc.options.logging.limits();
+            log_limits = Some(log_limits.map_or(limits, |l| l.min(limits)));
             let uuid = svc
                 .uuid
                 .get_or_insert_with(|| uuid::Uuid::new_v4().to_string());
             tracing::info!(target: "tomodachi.service", service = %svc.name, uuid = %uuid,
                 "initializing service instance");
             registry::register(&svc.name, svc.state.clone());
+        }
+        // Log record caps are process-wide: the smallest of the services' applies.
+        if let Some(limits) = log_limits {
+            crate::logging::set_limits(limits);
         }
         lifecycle("starting", "starting the service", None);
 

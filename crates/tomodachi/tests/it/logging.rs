@@ -96,3 +96,153 @@ async fn handler_logs_carry_context_and_access_records_follow_upstream() {
         assert!(recs.iter().any(|r| r["message"] == msg), "missing {msg:?}");
     }
 }
+
+fn console_capture() -> (CaptureWriter, tracing::subscriber::DefaultGuard) {
+    let capture = CaptureWriter::new();
+    let config = LoggingConfig {
+        format: LogFormat::Console,
+        level: LogLevel::Info,
+        color: false,
+    };
+    let guard = tracing::subscriber::set_default(build_subscriber(&config, capture.clone()));
+    (capture, guard)
+}
+
+// A request path with spaces and `=` cannot forge access-log fields: read back by a logfmt
+// parser, the line has one status_code and one remote_ip, the real ones.
+#[tokio::test]
+async fn a_forged_request_path_cannot_add_access_log_fields() {
+    let (capture, _guard) = console_capture();
+    let mut options = support::test_options();
+    options.http.access_log = tomodachi::options::AccessLog::Enabled;
+    let svc = Service::builder("forged", ())
+        .options(options)
+        .http_route(
+            tomodachi::http::HttpRoute::new(Method::GET, r"/hello"),
+            |_s: Arc<()>, _r: HttpRequest| async { "hi" },
+        )
+        .build();
+    let running = App::new().service(svc).start().await.unwrap();
+    let addr = running.http_addr(0).unwrap();
+    let resp = support::raw(
+        addr,
+        b"GET /x%20status_code=200%20remote_ip=10.0.0.1 HTTP/1.1\r\nHost: localhost\r\n\
+          User-Agent: evil remote_ip=10.9.9.9\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert_eq!(resp.status, 404);
+    running.stop().await;
+
+    let out = capture.contents();
+    let line = out
+        .lines()
+        .find(|l| l.contains("[tomodachi.http.response]"))
+        .unwrap_or_else(|| panic!("no access log line in {out}"));
+    let pairs = logfmt::parse(line);
+    let values = |key: &str| -> Vec<Option<String>> {
+        pairs
+            .iter()
+            .filter(|p| p.key == key)
+            .map(|p| p.val.clone())
+            .collect()
+    };
+    assert_eq!(values("status_code"), [Some("404".to_owned())], "{line}");
+    assert_eq!(values("remote_ip"), [Some("127.0.0.1".to_owned())], "{line}");
+    assert_eq!(
+        values("request_path"),
+        [Some("/x status_code=200 remote_ip=10.0.0.1".to_owned())],
+        "{line}"
+    );
+    assert_eq!(
+        values("user_agent"),
+        [Some("evil remote_ip=10.9.9.9".to_owned())],
+        "{line}"
+    );
+}
+
+// A JsonBase message with a 5 MiB message_uuid, over the real RabbitMQ: the handler's line
+// that logs the uuid and the framework's line that logs the handler's reason stay under the
+// line cap, both in the console format.
+#[tokio::test]
+async fn a_message_with_a_huge_uuid_writes_no_line_over_the_cap() {
+    use tomodachi::amqp::AmqpSubscription;
+    use tomodachi::envelope::{Envelope, JsonBase, Payload, ServiceIdentity};
+    use tomodachi::message::Message;
+
+    let (capture, _guard) = console_capture();
+    let rk = format!("test.huge-uuid.{}", uuid::Uuid::new_v4().simple());
+    let (done_tx, mut done_rx) = tokio::sync::mpsc::unbounded_channel::<usize>();
+    let svc = Service::builder("huge-uuid", done_tx)
+        .options(support::test_options())
+        .message_envelope(JsonBase)
+        .amqp(
+            AmqpSubscription::new(rk.clone()).name("on_message"),
+            |done: Arc<tokio::sync::mpsc::UnboundedSender<usize>>, msg: Message| async move {
+                let uuid = msg.message_uuid().unwrap_or_default().to_owned();
+                tracing::info!(target: "app", message_uuid = %uuid, "message received");
+                let _ = done.send(uuid.len());
+                Err::<(), _>(Error::discard(format!("not wanted: {uuid}")))
+            },
+        )
+        .build();
+    let running = App::new().service(svc).start().await.unwrap();
+
+    let body = JsonBase
+        .build_message(
+            &ServiceIdentity::new("sender", "0a1b"),
+            &rk,
+            &Payload::from_serialize(&serde_json::json!({"n": 1})).unwrap(),
+        )
+        .unwrap();
+    let mut doc: Value = serde_json::from_str(&body).unwrap();
+    let huge = "u".repeat(5 * 1024 * 1024);
+    doc["metadata"]["message_uuid"] = Value::from(huge.as_str());
+    let conn = lapin::Connection::connect(
+        "amqp://guest:guest@127.0.0.1:5672/%2f",
+        lapin::ConnectionProperties::default(),
+    )
+    .await
+    .expect("RabbitMQ must run on 127.0.0.1:5672 (scripts/test-env.sh starts it)");
+    let channel = conn.create_channel().await.unwrap();
+    channel
+        .basic_publish(
+            "amq.topic".into(),
+            rk.as_str().into(),
+            lapin::options::BasicPublishOptions::default(),
+            serde_json::to_vec(&doc).unwrap().as_slice(),
+            lapin::BasicProperties::default(),
+        )
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    let seen = tokio::time::timeout(std::time::Duration::from_secs(20), done_rx.recv())
+        .await
+        .expect("the message is handled")
+        .unwrap();
+    assert_eq!(seen, huge.len());
+    // The discard verdict is logged after the handler returns.
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    running.stop().await;
+    let _ = conn.close(200, "done".into()).await;
+
+    let out = capture.contents();
+    let cap = tomodachi::logging::DEFAULT_MAX_LINE_LENGTH;
+    let longest = out.lines().map(str::len).max().unwrap_or(0);
+    assert!(longest <= cap, "a line of {longest} bytes (cap {cap})");
+    let received = out
+        .lines()
+        .find(|l| l.contains("message received"))
+        .expect("the handler's line");
+    assert!(
+        received.ends_with(&format!("…(+{} bytes)\"", huge.len() - 4096)),
+        "{}",
+        &received[received.len() - 80..]
+    );
+    let dropped = out
+        .lines()
+        .find(|l| l.contains("message dropped"))
+        .expect("the framework's line");
+    assert!(dropped.contains(" bytes)\""), "{}", &dropped[..200]);
+    assert!(out.len() < 64 * 1024, "{} bytes of log", out.len());
+}
