@@ -31,6 +31,7 @@ mod path;
 mod request;
 mod response;
 pub(crate) mod router;
+mod conn;
 pub(crate) mod server;
 pub(crate) mod settings;
 mod shield;

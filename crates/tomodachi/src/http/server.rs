@@ -3,7 +3,7 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -20,6 +20,7 @@ use tokio_util::task::TaskTracker;
 
 use super::access_log::{AccessLog, AccessRecord};
 use super::body::ResponseBody;
+use super::conn::{ConnState, DrainAction, TrackedIo, IDLE_LINGER};
 use super::dispatch::{dispatch, plain, Dispatcher};
 use super::handler::{ErasedHandler, ErasedMiddleware};
 use super::layer::{self, HttpLayerService, LayerFn};
@@ -302,17 +303,8 @@ async fn accept_loop(
     }
 }
 
-/// Per-connection keep-alive bookkeeping.
-struct ConnState {
-    requests: AtomicU64,
-    opened: Instant,
-}
-
 async fn serve_connection(stream: TcpStream, peer: SocketAddr, app: Arc<HttpApp>, phases: Phases) {
-    let conn_state = Arc::new(ConnState {
-        requests: AtomicU64::new(0),
-        opened: Instant::now(),
-    });
+    let conn_state = Arc::new(ConnState::new());
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder.timer(TokioTimer::new());
     match app.settings.keepalive_timeout {
@@ -327,26 +319,50 @@ async fn serve_connection(stream: TcpStream, peer: SocketAddr, app: Arc<HttpApp>
     }
     let service = {
         let app = app.clone();
+        let conn_state = conn_state.clone();
         hyper::service::service_fn(move |req: Request<Incoming>| {
             let app = app.clone();
             let conn_state = conn_state.clone();
             async move { Ok::<_, std::convert::Infallible>(handle(app, conn_state, req, peer).await) }
         })
     };
-    let conn = builder.serve_connection(TokioIo::new(stream), service);
+    let io = TokioIo::new(TrackedIo::new(stream, conn_state.clone()));
+    let conn = builder.serve_connection(io, service);
     tokio::pin!(conn);
     let result = tokio::select! {
         r = conn.as_mut() => r,
         _ = phases.draining.cancelled() => {
-            conn.as_mut().graceful_shutdown();
+            // The connection's state when the drain begins decides what happens to it
+            // (see `conn`): a request being answered finishes (its response says
+            // `Connection: close`), half a request head is closed at once, an idle
+            // connection lingers so that a request already on its way is answered.
+            let mut action = conn_state.drain_action();
+            if action == DrainAction::Idle {
+                tokio::select! {
+                    r = conn.as_mut() => return finished(&app, r, peer),
+                    _ = tokio::time::sleep(IDLE_LINGER.min(app.settings.grace)) => {}
+                    _ = phases.force_close.cancelled() => return,
+                }
+                action = conn_state.after_linger();
+            }
+            match action {
+                DrainAction::Close => return,
+                DrainAction::Shutdown => conn.as_mut().graceful_shutdown(),
+                DrainAction::Finish | DrainAction::Idle => {}
+            }
             tokio::select! {
                 r = conn.as_mut() => r,
                 _ = phases.force_close.cancelled() => return,
             }
         }
     };
+    finished(&app, result, peer);
+}
+
+/// Logs how a connection ended, when it ended with an error.
+fn finished(app: &HttpApp, result: Result<(), hyper::Error>, peer: SocketAddr) {
     if let Err(e) = result {
-        log_connection_error(&app, &e, peer);
+        log_connection_error(app, &e, peer);
     }
 }
 
@@ -389,11 +405,7 @@ where
     B: http_body::Body<Data = Bytes>,
     B::Error: Into<crate::BoxError>,
 {
-    let conn_state = Arc::new(ConnState {
-        requests: AtomicU64::new(0),
-        opened: Instant::now(),
-    });
-    handle(app, conn_state, req, peer).await
+    handle(app, Arc::new(ConnState::new()), req, peer).await
 }
 
 async fn handle<B>(
@@ -407,7 +419,24 @@ where
     B::Error: Into<crate::BoxError>,
 {
     let received_at = Instant::now();
-    let nth_request = conn_state.requests.fetch_add(1, Ordering::Relaxed) + 1;
+    let nth_request = conn_state.request_started();
+    let response = respond(&app, &conn_state, req, peer, received_at, nth_request).await;
+    conn_state.request_answered();
+    response
+}
+
+async fn respond<B>(
+    app: &HttpApp,
+    conn_state: &ConnState,
+    req: Request<B>,
+    peer: SocketAddr,
+    received_at: Instant,
+    nth_request: u64,
+) -> Response<ResponseBody>
+where
+    B: http_body::Body<Data = Bytes>,
+    B::Error: Into<crate::BoxError>,
+{
     let (parts, body) = req.into_parts();
     let keep_alive = app.settings.keepalive_timeout.is_some()
         && client_wants_keepalive(parts.version, &parts.headers);
@@ -423,7 +452,7 @@ where
                 &app.settings.defaults,
             );
             let path = parts.uri.path().to_owned();
-            return reject(&app, &parts, &path, remote_ip, received_at, res);
+            return reject(app, &parts, &path, remote_ip, received_at, res);
         }
     };
 
@@ -436,7 +465,7 @@ where
         .and_then(|v| v.parse::<u64>().ok());
     if let Some(len) = declared_len.filter(|len| *len > max) {
         let path = decoded_or_raw(&parts, &path);
-        return too_large(&app, &parts, path, remote_ip, received_at, len.to_string());
+        return too_large(app, &parts, path, remote_ip, received_at, len.to_string());
     }
     let body = if http_body::Body::is_end_stream(&body) {
         Ok(Bytes::new())
@@ -451,7 +480,7 @@ where
         Err(e) if e.is::<http_body_util::LengthLimitError>() => {
             let path = decoded_or_raw(&parts, &path);
             return too_large(
-                &app,
+                app,
                 &parts,
                 path,
                 remote_ip,
@@ -518,7 +547,7 @@ where
 
     if app.access_log.enabled() && !ignore.ignores(response.status().as_u16()) {
         log_access(
-            &app,
+            app,
             &head.parts,
             head.path(),
             head.remote_ip,

@@ -587,7 +587,14 @@ fn console_values_that_would_forge_fields_are_quoted() {
 #[test]
 fn console_plain_values_stay_bare() {
     let mut out = String::new();
-    for value in ["/health", "127.0.0.1", "curl/8.5.0", "0.00135s", "HTTP/1.1", "é/ü"] {
+    for value in [
+        "/health",
+        "127.0.0.1",
+        "curl/8.5.0",
+        "0.00135s",
+        "HTTP/1.1",
+        "é/ü",
+    ] {
         out.clear();
         push_console_str(&mut out, value, usize::MAX, usize::MAX);
         assert_eq!(out, value);
@@ -623,16 +630,17 @@ fn console_never_writes_control_characters_raw() {
         "{out}"
     );
     assert!(
-        out.ends_with(
-            " path=\"/a\\nTS [info] forged\\u001b[31m\\u007f\\u0085\\t\\r\\u0000\"\n"
-        ),
+        out.ends_with(" path=\"/a\\nTS [info] forged\\u001b[31m\\u007f\\u0085\\t\\r\\u0000\"\n"),
         "{out}"
     );
     // A traceback keeps its line breaks, but no other control character.
     let out = capture(LogFormat::Console, false, || {
         tracing::error!(target: "exception", exception = "Traceback:\n\tboom \u{1b}[2J", "uncaught");
     });
-    assert!(out.ends_with("\nTraceback:\n\tboom \\u001b[2J\n"), "{out:?}");
+    assert!(
+        out.ends_with("\nTraceback:\n\tboom \\u001b[2J\n"),
+        "{out:?}"
+    );
     // The python format escapes the message too.
     let out = capture(LogFormat::Python, false, || {
         tracing::info!(target: "t", "two\nlines");
@@ -690,7 +698,11 @@ fn the_line_cap_cuts_the_values_that_come_after_it() {
             tracing::info!(target: "t", a = value.as_str(), b = value.as_str(),
                 c = value.as_str(), d = value.as_str(), status_code = 200, "m");
         });
-        assert!(out.len() <= limits.max_line_length, "{format}: {}", out.len());
+        assert!(
+            out.len() <= limits.max_line_length,
+            "{format}: {}",
+            out.len()
+        );
         for key in ["a", "b", "c", "d", "status_code"] {
             assert!(
                 out.contains(&format!(" {key}=")) || out.contains(&format!("\"{key}\": ")),

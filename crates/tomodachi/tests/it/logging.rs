@@ -147,7 +147,11 @@ async fn a_forged_request_path_cannot_add_access_log_fields() {
             .collect()
     };
     assert_eq!(values("status_code"), [Some("404".to_owned())], "{line}");
-    assert_eq!(values("remote_ip"), [Some("127.0.0.1".to_owned())], "{line}");
+    assert_eq!(
+        values("remote_ip"),
+        [Some("127.0.0.1".to_owned())],
+        "{line}"
+    );
     assert_eq!(
         values("request_path"),
         [Some("/x status_code=200 remote_ip=10.0.0.1".to_owned())],

@@ -509,3 +509,146 @@ async fn amqp_example_republishes_to_example_response() {
         0
     );
 }
+
+// A client that sent half a request head and stalls does not hold a SIGTERM: its connection
+// is closed at once, on a new connection as after earlier requests on a kept-alive one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_closes_connections_with_a_stalled_half_head_at_once() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let mut svc = json_service(
+        "hello",
+        &[],
+        &[("HTTP_KEEPALIVE_TIMEOUT", "30"), ("HTTP_ACCESS_LOG", "0")],
+    );
+    let addr = svc.http_addr();
+    // Half a head on a new connection.
+    let mut fresh = tokio::net::TcpStream::connect(addr).await.unwrap();
+    fresh
+        .write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\nX-Sta")
+        .await
+        .unwrap();
+    // Half a head after a complete request on a kept-alive connection.
+    let mut kept = tokio::net::TcpStream::connect(addr).await.unwrap();
+    kept.write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .await
+        .unwrap();
+    let first = support::read_response(&mut kept, false).await.unwrap();
+    assert_eq!(first.status, 200);
+    kept.write_all(b"GET / HTTP/1.1\r\nHost: loc")
+        .await
+        .unwrap();
+    // The last real request.
+    assert_eq!(get(addr, "/").await.status, 200);
+    let last_request = Instant::now();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    svc.signal("TERM");
+    let (code, output) = tokio::task::spawn_blocking(move || {
+        let code = svc.wait_exit(Duration::from_secs(40));
+        (code, svc.all_output())
+    })
+    .await
+    .unwrap();
+    let elapsed = last_request.elapsed();
+    assert_eq!(code, 0, "{output}");
+    assert!(
+        elapsed < Duration::from_secs(1),
+        "exited {elapsed:?} after the last request:\n{output}"
+    );
+    for stream in [&mut fresh, &mut kept] {
+        let mut rest = Vec::new();
+        let read =
+            tokio::time::timeout(Duration::from_secs(1), stream.read_to_end(&mut rest)).await;
+        assert!(
+            matches!(read, Ok(Ok(0)) | Ok(Err(_))),
+            "the stalled connection is closed without an answer: {read:?} {rest:?}"
+        );
+    }
+}
+
+// 64 keep-alive clients send requests back to back when SIGTERM comes: every request that
+// was sent on an open connection is answered (the answers during the drain say
+// `Connection: close`), none is lost, and the process exits 0.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_under_keep_alive_load_loses_no_request() {
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    use tokio::io::AsyncWriteExt;
+
+    let mut svc = json_service(
+        "hello",
+        &[],
+        &[("HTTP_KEEPALIVE_TIMEOUT", "30"), ("HTTP_ACCESS_LOG", "0")],
+    );
+    let addr = svc.http_addr();
+    let sent = Arc::new(AtomicU64::new(0));
+    let answered = Arc::new(AtomicU64::new(0));
+    let closed_by_server = Arc::new(AtomicU64::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let clients: Vec<_> = (0..64)
+        .map(|_| {
+            let (sent, answered, closed, stop) = (
+                sent.clone(),
+                answered.clone(),
+                closed_by_server.clone(),
+                stop.clone(),
+            );
+            tokio::spawn(async move {
+                let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+                let mut lost = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    if stream
+                        .write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
+                        .await
+                        .is_err()
+                    {
+                        break;
+                    }
+                    sent.fetch_add(1, Ordering::Relaxed);
+                    match support::read_response(&mut stream, false).await {
+                        Some(resp) => {
+                            assert_eq!(resp.status, 200);
+                            answered.fetch_add(1, Ordering::Relaxed);
+                            if resp.header("connection") == Some("close") {
+                                closed.fetch_add(1, Ordering::Relaxed);
+                                break;
+                            }
+                        }
+                        None => {
+                            lost += 1;
+                            break;
+                        }
+                    }
+                }
+                lost
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert!(sent.load(Ordering::Relaxed) > 64, "the clients are busy");
+    svc.signal("TERM");
+    let mut lost = 0;
+    for client in clients {
+        lost += tokio::time::timeout(Duration::from_secs(20), client)
+            .await
+            .expect("every client ends")
+            .expect("client task");
+    }
+    stop.store(true, Ordering::Relaxed);
+    let (code, output) = tokio::task::spawn_blocking(move || {
+        let code = svc.wait_exit(Duration::from_secs(40));
+        (code, svc.all_output())
+    })
+    .await
+    .unwrap();
+    let (sent, answered) = (
+        sent.load(Ordering::Relaxed),
+        answered.load(Ordering::Relaxed),
+    );
+    assert_eq!(
+        lost, 0,
+        "{lost} of {sent} requests lost ({answered} answered)"
+    );
+    assert_eq!(sent, answered);
+    assert_eq!(closed_by_server.load(Ordering::Relaxed), 64);
+    assert_eq!(code, 0, "{output}");
+}

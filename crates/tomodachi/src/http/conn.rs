@@ -1,0 +1,188 @@
+//! Per-connection bookkeeping: what a connection is doing when a graceful stop begins.
+//!
+//! The drain treats a connection by its state at that moment:
+//!
+//! * **in a request** (the head was read and the request is being answered): it is answered,
+//!   with `Connection: close`, and the connection closes after the response;
+//! * **holding part of a request head** (bytes arrived since the last complete head, and no
+//!   head is complete): it is closed at once, never waited on;
+//! * **idle** (nothing arrived since the last response, or a new connection that has sent
+//!   nothing yet): it stays open for a short linger, so that a request already on its way is
+//!   answered (with `Connection: close`) instead of lost; then it is closed.
+
+use std::io;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+/// How long an idle connection stays open once the drain begins, to answer a request that
+/// was already on its way when the stop came.
+pub(crate) const IDLE_LINGER: Duration = Duration::from_millis(500);
+
+/// The state of one connection, shared by its IO wrapper and its request handler.
+#[derive(Debug)]
+pub(crate) struct ConnState {
+    /// Requests whose head was read on this connection.
+    requests: AtomicU64,
+    /// A request head was read and its response is not built yet.
+    in_request: AtomicBool,
+    /// Bytes were read since the last complete request head (outside a request).
+    unparsed: AtomicBool,
+    /// When the connection was accepted.
+    pub(crate) opened: Instant,
+}
+
+/// What the drain does with a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum DrainAction {
+    /// A request is being answered: let it finish, then close.
+    Finish,
+    /// Part of a request head and nothing else: close now.
+    Close,
+    /// Part of a request head after earlier requests: let hyper close it (it finishes writing
+    /// a response first, if one is still being written).
+    Shutdown,
+    /// Nothing pending: keep it open for the linger.
+    Idle,
+}
+
+impl ConnState {
+    pub(crate) fn new() -> Self {
+        Self {
+            requests: AtomicU64::new(0),
+            in_request: AtomicBool::new(false),
+            unparsed: AtomicBool::new(false),
+            opened: Instant::now(),
+        }
+    }
+
+    /// A request head was read: returns its number on the connection (from 1).
+    pub(crate) fn request_started(&self) -> u64 {
+        self.in_request.store(true, Ordering::Relaxed);
+        self.unparsed.store(false, Ordering::Relaxed);
+        self.requests.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
+    /// The response of the current request is built (hyper writes it next).
+    pub(crate) fn request_answered(&self) {
+        self.in_request.store(false, Ordering::Relaxed);
+    }
+
+    fn bytes_read(&self) {
+        if !self.in_request.load(Ordering::Relaxed) {
+            self.unparsed.store(true, Ordering::Relaxed);
+        }
+    }
+
+    /// What the drain does with this connection now.
+    pub(crate) fn drain_action(&self) -> DrainAction {
+        if self.in_request.load(Ordering::Relaxed) {
+            DrainAction::Finish
+        } else if !self.unparsed.load(Ordering::Relaxed) {
+            DrainAction::Idle
+        } else if self.requests.load(Ordering::Relaxed) == 0 {
+            DrainAction::Close
+        } else {
+            DrainAction::Shutdown
+        }
+    }
+
+    /// What the drain does with this connection at the end of the linger.
+    pub(crate) fn after_linger(&self) -> DrainAction {
+        match self.drain_action() {
+            DrainAction::Idle if self.requests.load(Ordering::Relaxed) == 0 => DrainAction::Close,
+            DrainAction::Idle => DrainAction::Shutdown,
+            other => other,
+        }
+    }
+}
+
+/// A connection's socket, noting in its [`ConnState`] when bytes arrive between requests.
+pub(crate) struct TrackedIo<T> {
+    inner: T,
+    state: Arc<ConnState>,
+}
+
+impl<T> TrackedIo<T> {
+    pub(crate) fn new(inner: T, state: Arc<ConnState>) -> Self {
+        Self { inner, state }
+    }
+}
+
+impl<T: AsyncRead + Unpin> AsyncRead for TrackedIo<T> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let before = buf.filled().len();
+        let polled = Pin::new(&mut self.inner).poll_read(cx, buf);
+        if matches!(polled, Poll::Ready(Ok(()))) && buf.filled().len() > before {
+            self.state.bytes_read();
+        }
+        polled
+    }
+}
+
+impl<T: AsyncWrite + Unpin> AsyncWrite for TrackedIo<T> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_drain_action_follows_the_connection_state() {
+        let state = ConnState::new();
+        // A new connection that sent nothing: idle, closed after the linger.
+        assert_eq!(state.drain_action(), DrainAction::Idle);
+        assert_eq!(state.after_linger(), DrainAction::Close);
+        // Half a head on a new connection: closed at once.
+        state.bytes_read();
+        assert_eq!(state.drain_action(), DrainAction::Close);
+        // A complete head: answered.
+        assert_eq!(state.request_started(), 1);
+        state.bytes_read(); // body bytes
+        assert_eq!(state.drain_action(), DrainAction::Finish);
+        assert_eq!(state.after_linger(), DrainAction::Finish);
+        // Answered: idle between requests, shut down after the linger.
+        state.request_answered();
+        assert_eq!(state.drain_action(), DrainAction::Idle);
+        assert_eq!(state.after_linger(), DrainAction::Shutdown);
+        // Half of the next head.
+        state.bytes_read();
+        assert_eq!(state.drain_action(), DrainAction::Shutdown);
+        assert_eq!(state.request_started(), 2);
+    }
+}
