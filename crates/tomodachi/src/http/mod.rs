@@ -23,6 +23,7 @@
 pub(crate) mod access_log;
 mod body;
 mod builder;
+mod conn;
 pub(crate) mod dispatch;
 mod extract;
 pub(crate) mod handler;
@@ -31,7 +32,6 @@ mod path;
 mod request;
 mod response;
 pub(crate) mod router;
-mod conn;
 pub(crate) mod server;
 pub(crate) mod settings;
 mod shield;

@@ -8,9 +8,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http::header::{CONNECTION, CONTENT_LENGTH, USER_AGENT};
+use http::header::{CONNECTION, CONTENT_LENGTH, HOST, USER_AGENT};
 use http::{HeaderMap, HeaderName, HeaderValue, Request, Response, StatusCode, Version};
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use ipnet::IpNet;
@@ -27,7 +27,7 @@ use super::layer::{self, HttpLayerService, LayerFn};
 use super::path::decode_path;
 use super::request::RequestHead;
 use super::response::ResponseDefaults;
-use super::router::Router;
+use super::router::{Routed, Router};
 use super::shield::Shielded;
 use crate::error::Error;
 
@@ -48,6 +48,10 @@ pub(crate) struct HttpSettings {
     pub(crate) keepalive_header: Option<HeaderValue>,
     pub(crate) max_keepalive_requests: Option<u64>,
     pub(crate) max_keepalive_time: Option<Duration>,
+    /// Time a client has for a request head, then for its body (`options.http.read_timeout`).
+    pub(crate) read_timeout: Option<Duration>,
+    /// Most connections served at once (`options.http.max_connections`).
+    pub(crate) max_connections: Option<usize>,
     pub(crate) defaults: ResponseDefaults,
 }
 
@@ -65,6 +69,8 @@ impl Default for HttpSettings {
             keepalive_header: None,
             max_keepalive_requests: None,
             max_keepalive_time: None,
+            read_timeout: Some(Duration::from_secs(30)),
+            max_connections: None,
             defaults: ResponseDefaults::default(),
         }
     }
@@ -77,6 +83,8 @@ pub(crate) struct HttpApp {
     pub(crate) settings: HttpSettings,
     pub(crate) access_log: AccessLog,
     draining: AtomicBool,
+    /// Cancelled when the drain begins (request bodies still arriving then must keep coming).
+    drain_started: CancellationToken,
     requests: TaskTracker,
 }
 
@@ -105,15 +113,23 @@ impl HttpApp {
             settings,
             access_log,
             draining: AtomicBool::new(false),
+            drain_started: CancellationToken::new(),
             requests: TaskTracker::new(),
         }
+    }
+
+    /// Marks the start of the drain: responses say `Connection: close` from now on, and a
+    /// request body that stops arriving is given up on.
+    fn begin_drain(&self) {
+        self.draining.store(true, Ordering::SeqCst);
+        self.drain_started.cancel();
     }
 
     #[cfg(feature = "testing")]
     /// Drains without a listener (the testing kit's in-process server): later requests are
     /// answered with `Connection: close`, in-flight handlers get the grace period.
     pub(crate) async fn drain(&self) {
-        self.draining.store(true, Ordering::SeqCst);
+        self.begin_drain();
         self.requests.close();
         if tokio::time::timeout(self.settings.grace, self.requests.wait())
             .await
@@ -252,7 +268,7 @@ impl RunningServer {
     /// period (responses get `Connection: close`), then close what is left.
     pub(crate) async fn stop(self) {
         let grace = self.app.settings.grace;
-        self.app.draining.store(true, Ordering::SeqCst);
+        self.app.begin_drain();
         self.phases.draining.cancel();
         let _ = self.accept_task.await;
         self.connections.close();
@@ -284,14 +300,40 @@ async fn accept_loop(
     phases: Phases,
     connections: TaskTracker,
 ) {
+    let limit = app
+        .settings
+        .max_connections
+        .map(|n| Arc::new(tokio::sync::Semaphore::new(n)));
     loop {
+        // At the connection limit, new connections wait in the listen backlog.
+        let permit = match &limit {
+            None => None,
+            Some(slots) => match slots.clone().try_acquire_owned() {
+                Ok(permit) => Some(permit),
+                Err(_) => {
+                    tracing::warn!(target: "tomodachi.http",
+                        max_connections = app.settings.max_connections.unwrap_or_default(),
+                        "connection limit reached (options.http.max_connections); new connections wait until one closes");
+                    tokio::select! {
+                        biased;
+                        _ = phases.draining.cancelled() => break,
+                        permit = slots.clone().acquire_owned() => permit.ok(),
+                    }
+                }
+            },
+        };
         tokio::select! {
             biased;
             _ = phases.draining.cancelled() => break,
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
                     let _ = stream.set_nodelay(true);
-                    connections.spawn(serve_connection(stream, peer, app.clone(), phases.clone()));
+                    let app = app.clone();
+                    let phases = phases.clone();
+                    connections.spawn(async move {
+                        serve_connection(stream, peer, app, phases).await;
+                        drop(permit);
+                    });
                 }
                 Err(e) => {
                     // Out of file descriptors and similar: back off instead of spinning.
@@ -306,15 +348,19 @@ async fn accept_loop(
 async fn serve_connection(stream: TcpStream, peer: SocketAddr, app: Arc<HttpApp>, phases: Phases) {
     let conn_state = Arc::new(ConnState::new());
     let mut builder = hyper::server::conn::http1::Builder::new();
-    builder.timer(TokioTimer::new());
+    // A client that shuts down its write side after a complete request still gets the
+    // response (as aiohttp does).
+    builder.timer(TokioTimer::new()).half_close(true);
+    let read_timeout = app.settings.read_timeout;
     match app.settings.keepalive_timeout {
         Some(idle) => {
             // hyper arms the header-read timer while waiting for the next request, so it
             // doubles as the keep-alive idle timeout.
-            builder.keep_alive(true).header_read_timeout(idle);
+            let head = read_timeout.map_or(idle, |read| read.min(idle));
+            builder.keep_alive(true).header_read_timeout(head);
         }
         None => {
-            builder.keep_alive(false);
+            builder.keep_alive(false).header_read_timeout(read_timeout);
         }
     }
     let service = {
@@ -456,6 +502,33 @@ where
         }
     };
 
+    // HTTP/1.1 requires a Host header (RFC 9112 §3.2).
+    if parts.version == Version::HTTP_11 && !parts.headers.contains_key(HOST) {
+        let res = plain(
+            StatusCode::BAD_REQUEST,
+            "Bad Request: missing Host header",
+            &app.settings.defaults,
+        );
+        let path = decoded_or_raw(&parts, &path).to_owned();
+        return reject(app, &parts, &path, remote_ip, received_at, res);
+    }
+
+    // A request with a body is routed first: without a route for its path and method it is
+    // answered (404 / 405, through the error handlers) without reading the body, and the
+    // connection is closed after the answer.
+    let mut body_unread = false;
+    let has_body = !http_body::Body::is_end_stream(&body);
+    if has_body
+        && !matches!(
+            app.core
+                .router
+                .route(&parts.method, decoded_or_raw(&parts, &path)),
+            Routed::Found(..)
+        )
+    {
+        body_unread = true;
+    }
+
     // The body is read completely before the handler runs, bounded by client_max_size.
     let max = app.settings.client_max_size;
     let declared_len = parts
@@ -463,21 +536,18 @@ where
         .get(CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    if let Some(len) = declared_len.filter(|len| *len > max) {
+    if let Some(len) = declared_len.filter(|len| *len > max && !body_unread) {
         let path = decoded_or_raw(&parts, &path);
         return too_large(app, &parts, path, remote_ip, received_at, len.to_string());
     }
-    let body = if http_body::Body::is_end_stream(&body) {
+    let body = if !has_body || body_unread {
         Ok(Bytes::new())
     } else {
-        Limited::new(body, usize::try_from(max).unwrap_or(usize::MAX))
-            .collect()
-            .await
-            .map(|collected| collected.to_bytes())
+        read_body(app, body, max, received_at).await
     };
     let body = match body {
         Ok(bytes) => bytes,
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+        Err(BodyError::TooLarge) => {
             let path = decoded_or_raw(&parts, &path);
             return too_large(
                 app,
@@ -488,7 +558,16 @@ where
                 format!("> {max}"),
             );
         }
-        Err(e) => {
+        Err(BodyError::TimedOut) => {
+            let res = plain(
+                StatusCode::REQUEST_TIMEOUT,
+                "Request Timeout",
+                &app.settings.defaults,
+            );
+            let path = decoded_or_raw(&parts, &path);
+            return reject(app, &parts, path, remote_ip, received_at, res);
+        }
+        Err(BodyError::Aborted(e)) => {
             // The client went away before sending the whole body (logged as upstream's 499).
             if app.access_log.enabled() {
                 tracing::info!(target: "tomodachi.http.response", status_code = 499u16,
@@ -526,6 +605,7 @@ where
     // Keep-alive headers.
     let headers = response.headers_mut();
     let close = !keep_alive
+        || body_unread
         || app.draining.load(Ordering::Relaxed)
         || headers
             .get(CONNECTION)
@@ -558,6 +638,88 @@ where
         );
     }
     response
+}
+
+/// Why a request body could not be read.
+enum BodyError {
+    /// Longer than `client_max_size`.
+    TooLarge,
+    /// Not complete within `read_timeout` of the head, or stalled during a graceful stop.
+    TimedOut,
+    /// The client went away or sent a malformed body.
+    Aborted(crate::BoxError),
+}
+
+/// How long a request body may stall once the drain has begun.
+const DRAIN_BODY_STALL: Duration = Duration::from_secs(1);
+
+/// Reads a whole request body: at most `max` bytes, complete within `read_timeout` of the head,
+/// and, once a graceful stop has begun, with no pause longer than a second between its parts.
+async fn read_body<B>(
+    app: &HttpApp,
+    body: B,
+    max: u64,
+    received_at: Instant,
+) -> Result<Bytes, BodyError>
+where
+    B: http_body::Body<Data = Bytes>,
+    B::Error: Into<crate::BoxError>,
+{
+    let deadline = app
+        .settings
+        .read_timeout
+        .map(|t| tokio::time::Instant::from_std(received_at + t));
+    let mut body = std::pin::pin!(body);
+    let mut first: Option<Bytes> = None;
+    let mut rest: Option<bytes::BytesMut> = None;
+    let mut len: u64 = 0;
+    loop {
+        let frame = {
+            let next = body.frame();
+            tokio::pin!(next);
+            let stalled = async {
+                match deadline {
+                    Some(deadline) => tokio::time::sleep_until(deadline).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                biased;
+                frame = &mut next => frame,
+                _ = stalled => return Err(BodyError::TimedOut),
+                _ = app.drain_started.cancelled() => {
+                    match tokio::time::timeout(DRAIN_BODY_STALL, &mut next).await {
+                        Ok(frame) => frame,
+                        Err(_) => return Err(BodyError::TimedOut),
+                    }
+                }
+            }
+        };
+        let Some(frame) = frame else { break };
+        let frame = frame.map_err(|e| BodyError::Aborted(e.into()))?;
+        let Ok(data) = frame.into_data() else {
+            continue; // trailers
+        };
+        len += data.len() as u64;
+        if len > max {
+            return Err(BodyError::TooLarge);
+        }
+        match (&mut first, &mut rest) {
+            (None, _) => first = Some(data),
+            (Some(head), None) => {
+                let mut buf = bytes::BytesMut::with_capacity(head.len() + data.len());
+                buf.extend_from_slice(head);
+                buf.extend_from_slice(&data);
+                rest = Some(buf);
+            }
+            (Some(_), Some(buf)) => buf.extend_from_slice(&data),
+        }
+    }
+    Ok(match (first, rest) {
+        (_, Some(buf)) => buf.freeze(),
+        (Some(data), None) => data,
+        (None, None) => Bytes::new(),
+    })
 }
 
 /// The decoded path, or the URI's when it needed no decoding.

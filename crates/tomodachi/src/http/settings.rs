@@ -68,6 +68,8 @@ pub(crate) fn settings(o: &HttpOptions) -> Result<HttpSettings, Error> {
         }),
         max_keepalive_requests: o.max_keepalive_requests.filter(|m| *m > 0),
         max_keepalive_time: o.max_keepalive_time.and_then(seconds),
+        read_timeout: seconds(o.read_timeout),
+        max_connections: usize::try_from(o.max_connections).ok().filter(|n| *n > 0),
         defaults: ResponseDefaults::new(&o.content_type, &o.charset, &o.server_header)?,
     })
 }

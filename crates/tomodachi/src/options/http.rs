@@ -126,6 +126,14 @@ pub struct HttpOptions {
     pub max_keepalive_requests: Option<u64>,
     /// Value of the `Server` response header (`""` = none). Default `"tomodachi"`.
     pub server_header: String,
+    /// Seconds a client has to send a request head, and then its body (this port's addition;
+    /// `0` = no limit). Default `30`. A head not complete in time closes the connection; a body
+    /// not complete in time is answered `408 Request Timeout` and the connection is closed.
+    pub read_timeout: f64,
+    /// Most connections served at once (this port's addition; `0` = no limit). Default
+    /// `10000`. At the limit new connections wait in the listen backlog until one closes, and
+    /// a warning names the limit.
+    pub max_connections: u64,
 }
 
 impl Default for HttpOptions {
@@ -145,9 +153,16 @@ impl Default for HttpOptions {
             max_keepalive_time: None,
             max_keepalive_requests: None,
             server_header: "tomodachi".to_string(),
+            read_timeout: DEFAULT_READ_TIMEOUT,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
         }
     }
 }
+
+/// Default of [`HttpOptions::read_timeout`]: 30 seconds.
+pub const DEFAULT_READ_TIMEOUT: f64 = 30.0;
+/// Default of [`HttpOptions::max_connections`]: 10 000.
+pub const DEFAULT_MAX_CONNECTIONS: u64 = 10_000;
 
 impl HttpOptions {
     /// The keys of the section, in upstream `asdict()` order.
@@ -167,6 +182,8 @@ impl HttpOptions {
         "max_keepalive_time",
         "max_keepalive_requests",
         "server_header",
+        "read_timeout",
+        "max_connections",
     ];
 
     /// Whether HTTP keep-alive is enabled (`keepalive_timeout > 0`).
@@ -207,6 +224,8 @@ impl HttpOptions {
                 self.max_keepalive_requests.map_or(Value::Null, Value::from),
             ),
             ("server_header", Value::from(self.server_header.clone())),
+            ("read_timeout", value::number_value(self.read_timeout)),
+            ("max_connections", Value::from(self.max_connections)),
         ]
     }
 
@@ -264,6 +283,13 @@ impl HttpOptions {
             "max_keepalive_time" => self.max_keepalive_time = value::opt_seconds(full, v)?,
             "max_keepalive_requests" => self.max_keepalive_requests = value::opt_count(full, v)?,
             "server_header" => self.server_header = value::string_or(full, v, "")?,
+            "read_timeout" => self.read_timeout = value::opt_seconds(full, v)?.unwrap_or(0.0),
+            "max_connections" => {
+                self.max_connections = match v {
+                    Value::Null => 0,
+                    _ => value::u64_value(full, v, "a non-negative integer (0 = no limit)")?,
+                }
+            }
             _ => return Err(super::unknown_key(full)),
         }
         Ok(())
@@ -282,6 +308,15 @@ impl HttpOptions {
                 message: format!(
                     "Bad value for http option keepalive_timeout: {}",
                     self.keepalive_timeout
+                ),
+            });
+        }
+        if !self.read_timeout.is_finite() || self.read_timeout < 0.0 {
+            return Err(OptionsError::InvalidValue {
+                key: "http.read_timeout".to_string(),
+                message: format!(
+                    "Bad value for http option read_timeout: {}",
+                    self.read_timeout
                 ),
             });
         }

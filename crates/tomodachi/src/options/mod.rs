@@ -44,7 +44,10 @@ pub use self::amqp::{AmqpOptions, AmqpQosOptions};
 pub use self::aws::{AwsEndpointUrls, AwsSnsSqsOptions};
 pub use self::config_file::{load_config_files, merge_json_values, ConfigFile};
 pub use self::error::{ConfigError, OptionsError};
-pub use self::http::{parse_client_max_size, AccessLog, HttpOptions, DEFAULT_CLIENT_MAX_SIZE};
+pub use self::http::{
+    parse_client_max_size, AccessLog, HttpOptions, DEFAULT_CLIENT_MAX_SIZE,
+    DEFAULT_MAX_CONNECTIONS, DEFAULT_READ_TIMEOUT,
+};
 pub use self::logging::LoggingOptions;
 pub use self::watcher::WatcherOptions;
 
@@ -385,7 +388,7 @@ impl Options {
     /// use serde_json::Value;
     ///
     /// let flat = Options::default().to_flat_map();
-    /// assert_eq!(flat.len(), 45); // upstream's 43 and this port's `logging.*`
+    /// assert_eq!(flat.len(), 47); // upstream's 43 and this port's 4
     /// assert_eq!(flat["http.access_log"], true);
     /// assert_eq!(flat["http.max_keepalive_time"], Value::Null);
     /// ```

@@ -26,6 +26,9 @@ fn spec_defaults() -> Vec<(&'static str, Value)> {
         ("http.max_keepalive_time", Value::Null),
         ("http.max_keepalive_requests", Value::Null),
         ("http.server_header", json!("tomodachi")),
+        // This port's additions to the http section.
+        ("http.read_timeout", json!(30)),
+        ("http.max_connections", json!(10000)),
         ("aws_sns_sqs.region_name", Value::Null),
         ("aws_sns_sqs.aws_access_key_id", Value::Null),
         ("aws_sns_sqs.aws_secret_access_key", Value::Null),
@@ -454,7 +457,7 @@ fn unknown_key_errors() {
     );
     assert_eq!(
         e.to_string(),
-        "option 'http.prot' is not a known option (valid keys in 'http': port, host, reuse_port, content_type, charset, client_max_size, termination_grace_period_seconds, access_log, real_ip_from, real_ip_header, keepalive_timeout, keepalive_expiry, max_keepalive_time, max_keepalive_requests, server_header)"
+        "option 'http.prot' is not a known option (valid keys in 'http': port, host, reuse_port, content_type, charset, client_max_size, termination_grace_period_seconds, access_log, real_ip_from, real_ip_header, keepalive_timeout, keepalive_expiry, max_keepalive_time, max_keepalive_requests, server_header, read_timeout, max_connections)"
     );
     let e = Options::from_json(&json!({"amqp": {"qos.bogus": 1}})).unwrap_err();
     assert_eq!(
@@ -860,7 +863,7 @@ fn config_error_unknown_option_key() {
     assert_eq!(
         e.to_string(),
         format!(
-            "Invalid config file {}: option 'http.prot' is not a known option (valid keys in 'http': port, host, reuse_port, content_type, charset, client_max_size, termination_grace_period_seconds, access_log, real_ip_from, real_ip_header, keepalive_timeout, keepalive_expiry, max_keepalive_time, max_keepalive_requests, server_header)",
+            "Invalid config file {}: option 'http.prot' is not a known option (valid keys in 'http': port, host, reuse_port, content_type, charset, client_max_size, termination_grace_period_seconds, access_log, real_ip_from, real_ip_header, keepalive_timeout, keepalive_expiry, max_keepalive_time, max_keepalive_requests, server_header, read_timeout, max_connections)",
             bad.shown()
         )
     );

@@ -354,7 +354,10 @@ impl RunningApp {
     }
 
     async fn abort(mut self, error: Error) -> Error {
-        lifecycle("aborting", "failed to start service", None);
+        // The reason is on the line: some failures (an unresolvable http.host, a refused
+        // broker login) are not logged anywhere else.
+        tracing::info!(target: "tomodachi.lifecycle", state = "aborting", error_message = %error,
+            "failed to start service");
         self.signal.set_code(1);
         self.shutdown().await;
         error

@@ -13,6 +13,7 @@ mod envelope_python;
 mod example_pairs;
 mod exit;
 mod http_builder;
+mod http_limits;
 mod interop_amqp;
 mod interop_sns_sqs;
 mod logging;

@@ -652,3 +652,93 @@ async fn sigterm_under_keep_alive_load_loses_no_request() {
     assert_eq!(closed_by_server.load(Ordering::Relaxed), 64);
     assert_eq!(code, 0, "{output}");
 }
+
+/// The peak resident memory of a process, from `/proc/<pid>/status` (`VmHWM`), in KiB.
+fn peak_rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmHWM")
+}
+
+// Ten 90 MiB uploads to a path without a route are answered 404 without being read: the
+// service's peak memory stays small (it took 828 MB when bodies were read before routing).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unroutable_uploads_do_not_grow_the_service() {
+    use tokio::io::AsyncWriteExt;
+
+    let svc = json_service("hello", &[], &[("HTTP_ACCESS_LOG", "0")]);
+    let addr = svc.http_addr();
+    let before = peak_rss_kib(svc.child.id());
+    let uploads: Vec<_> = (0..10)
+        .map(|_| {
+            tokio::spawn(async move {
+                let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+                let size = 90 * 1024 * 1024;
+                let head =
+                    format!("POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: {size}\r\n\r\n");
+                stream.write_all(head.as_bytes()).await.unwrap();
+                let chunk = vec![b'x'; 64 * 1024];
+                let (mut rd, mut wr) = stream.into_split();
+                let writer = tokio::spawn(async move {
+                    let mut sent = 0;
+                    while sent < size {
+                        if wr.write_all(&chunk).await.is_err() {
+                            break;
+                        }
+                        sent += chunk.len();
+                    }
+                });
+                let mut answer = Vec::new();
+                let _ = tokio::time::timeout(
+                    Duration::from_secs(20),
+                    tokio::io::AsyncReadExt::read_to_end(&mut rd, &mut answer),
+                )
+                .await;
+                writer.abort();
+                String::from_utf8_lossy(&answer).into_owned()
+            })
+        })
+        .collect();
+    for upload in uploads {
+        let answer = upload.await.unwrap();
+        assert!(answer.starts_with("HTTP/1.1 404"), "{answer:?}");
+    }
+    let peak = peak_rss_kib(svc.child.id());
+    assert!(
+        peak < before + 32 * 1024,
+        "peak RSS grew from {before} KiB to {peak} KiB"
+    );
+}
+
+#[test]
+fn an_unresolvable_http_host_fails_the_start_saying_why() {
+    let cfg = write_config(
+        "badhost.json",
+        r#"{"options": {"http": {"host": "nonexistent.invalid", "port": 0}}}"#,
+    );
+    let mut p = Proc::spawn(
+        "hello",
+        &[
+            "--production",
+            "--logger",
+            "json",
+            "-c",
+            cfg.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(p.wait_exit(Duration::from_secs(20)), 1);
+    let aborting = p
+        .json_lines()
+        .into_iter()
+        .find(|r| r["state"] == "aborting")
+        .unwrap_or_else(|| panic!("no aborting record in {}", p.all_output()));
+    let reason = aborting["error_message"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains("unable to resolve http host \"nonexistent.invalid\""),
+        "{aborting}"
+    );
+}
