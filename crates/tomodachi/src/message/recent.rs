@@ -7,17 +7,40 @@
 //! Upstream leaves duplicates unacknowledged (AMQP) or undeleted (SQS); here a duplicate of a
 //! message that was handled is settled like the original, so it is not delivered again.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use sha2::{Digest, Sha256};
 use tokio::sync::watch;
 
 /// How long a handled message's uuid is remembered.
 pub(crate) const WINDOW: Duration = Duration::from_secs(60);
 
-/// Above this many remembered uuids, the ones older than [`WINDOW`] are pruned.
-const PRUNE_ABOVE: usize = 100_000;
+/// Most handled uuids remembered per handler: past it the oldest are forgotten early (their
+/// duplicates would be handled again), so the memory stays bounded whatever the traffic.
+pub(crate) const MAX_REMEMBERED: usize = 100_000;
+
+/// uuids longer than this are remembered by their SHA-256 digest.
+const MAX_KEY_LEN: usize = 96;
+
+/// How a uuid is remembered: itself when short (upstream's are 73 bytes), else its digest, so
+/// an entry never takes more than about a hundred bytes whatever the message carries.
+#[derive(Clone, PartialEq, Eq, Hash)]
+enum Key {
+    Short(Arc<str>),
+    Digest([u8; 32]),
+}
+
+impl Key {
+    fn of(uuid: &str) -> Self {
+        if uuid.len() <= MAX_KEY_LEN {
+            Key::Short(Arc::from(uuid))
+        } else {
+            Key::Digest(Sha256::digest(uuid.as_bytes()).into())
+        }
+    }
+}
 
 enum Seen {
     /// Being handled; the value becomes `Some(handled)` when it finishes.
@@ -26,10 +49,36 @@ enum Seen {
     Done(Instant),
 }
 
+#[derive(Default)]
+struct Memory {
+    seen: HashMap<Key, Seen>,
+    /// Handled uuids in the order they finished, for pruning from the oldest.
+    done: VecDeque<(Instant, Key)>,
+}
+
+impl Memory {
+    /// Forgets handled uuids older than [`WINDOW`], and the oldest beyond [`MAX_REMEMBERED`].
+    fn prune(&mut self, now: Instant) {
+        while let Some((at, _)) = self.done.front() {
+            let expired = now.saturating_duration_since(*at) >= WINDOW;
+            if !expired && self.done.len() <= MAX_REMEMBERED {
+                break;
+            }
+            let Some((at, key)) = self.done.pop_front() else {
+                break;
+            };
+            // Only if the entry is still this record (it may have been handled again since).
+            if matches!(self.seen.get(&key), Some(Seen::Done(t)) if *t == at) {
+                self.seen.remove(&key);
+            }
+        }
+    }
+}
+
 /// The uuids one handler saw recently.
 #[derive(Default)]
 pub(crate) struct RecentMessages {
-    seen: Mutex<HashMap<String, Seen>>,
+    memory: Mutex<Memory>,
 }
 
 /// Whether to handle a message.
@@ -43,36 +92,37 @@ pub(crate) enum Admission<'a> {
 /// A message being handled; dropping it unfinished forgets the uuid (as a failure would).
 pub(crate) struct Ticket<'a> {
     recent: &'a RecentMessages,
-    key: String,
+    key: Key,
     done: watch::Sender<Option<bool>>,
     finished: bool,
 }
 
 impl RecentMessages {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Seen>> {
-        self.seen.lock().unwrap_or_else(|p| p.into_inner())
+    fn lock(&self) -> std::sync::MutexGuard<'_, Memory> {
+        self.memory.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// How many uuids are remembered (handled and in flight).
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.lock().seen.len()
     }
 
     /// Admits a message with this uuid, waiting for a copy in flight to finish first.
     pub(crate) async fn admit(&self, uuid: &str) -> Admission<'_> {
+        let key = Key::of(uuid);
         loop {
             let mut in_flight = {
-                let mut seen = self.lock();
-                match seen.get(uuid) {
+                let mut memory = self.lock();
+                match memory.seen.get(&key) {
                     Some(Seen::Done(at)) if at.elapsed() < WINDOW => return Admission::Duplicate,
                     Some(Seen::InFlight(rx)) => rx.clone(),
                     _ => {
                         let (done, rx) = watch::channel(None);
-                        if seen.len() >= PRUNE_ABOVE {
-                            seen.retain(|_, s| match s {
-                                Seen::Done(at) => at.elapsed() < WINDOW,
-                                Seen::InFlight(_) => true,
-                            });
-                        }
-                        seen.insert(uuid.to_owned(), Seen::InFlight(rx));
+                        memory.seen.insert(key.clone(), Seen::InFlight(rx));
                         return Admission::Handle(Ticket {
                             recent: self,
-                            key: uuid.to_owned(),
+                            key,
                             done,
                             finished: false,
                         });
@@ -91,11 +141,14 @@ impl Ticket<'_> {
     pub(crate) fn finish(mut self, handled: bool) {
         self.finished = true;
         {
-            let mut seen = self.recent.lock();
+            let mut memory = self.recent.lock();
             if handled {
-                seen.insert(std::mem::take(&mut self.key), Seen::Done(Instant::now()));
+                let now = Instant::now();
+                memory.seen.insert(self.key.clone(), Seen::Done(now));
+                memory.done.push_back((now, self.key.clone()));
+                memory.prune(now);
             } else {
-                seen.remove(&self.key);
+                memory.seen.remove(&self.key);
             }
         }
         self.done.send_replace(Some(handled));
@@ -105,7 +158,7 @@ impl Ticket<'_> {
 impl Drop for Ticket<'_> {
     fn drop(&mut self) {
         if !self.finished {
-            self.recent.lock().remove(&self.key);
+            self.recent.lock().seen.remove(&self.key);
             self.done.send_replace(Some(false));
         }
     }
@@ -168,5 +221,80 @@ mod tests {
             waiting.await.unwrap(),
             "handled again after the first copy failed"
         );
+    }
+
+    #[tokio::test]
+    async fn huge_uuids_are_remembered_by_digest() {
+        let recent = RecentMessages::default();
+        let huge = "u".repeat(1024 * 1024);
+        let Admission::Handle(t) = recent.admit(&huge).await else {
+            panic!("first copy")
+        };
+        t.finish(true);
+        assert!(matches!(recent.admit(&huge).await, Admission::Duplicate));
+        let other = format!("{huge}v");
+        assert!(matches!(recent.admit(&other).await, Admission::Handle(_)));
+        // 20 handled messages with 1 MiB uuids keep a few hundred bytes, not 20 MiB.
+        for i in 0..20 {
+            let Admission::Handle(t) = recent.admit(&format!("{i}{huge}")).await else {
+                panic!("first copy")
+            };
+            t.finish(true);
+        }
+        let memory = recent.lock();
+        assert!(memory.seen.keys().all(|k| matches!(k, Key::Digest(_))));
+        let retained: usize = memory
+            .seen
+            .keys()
+            .chain(memory.done.iter().map(|(_, k)| k))
+            .map(|k| match k {
+                Key::Short(s) => s.len(),
+                Key::Digest(d) => d.len(),
+            })
+            .sum();
+        assert!(retained <= 2 * 22 * 32, "{retained} bytes of keys");
+    }
+
+    #[tokio::test]
+    async fn the_memory_is_bounded_whatever_the_traffic() {
+        let recent = RecentMessages::default();
+        for i in 0..MAX_REMEMBERED + 5_000 {
+            let Admission::Handle(t) = recent.admit(&format!("m-{i}")).await else {
+                panic!("first copy")
+            };
+            t.finish(true);
+        }
+        assert_eq!(recent.len(), MAX_REMEMBERED);
+        assert_eq!(recent.lock().done.len(), MAX_REMEMBERED);
+        // The newest are remembered, the oldest forgotten.
+        assert!(matches!(
+            recent.admit(&format!("m-{}", MAX_REMEMBERED + 4_999)).await,
+            Admission::Duplicate
+        ));
+        assert!(matches!(recent.admit("m-0").await, Admission::Handle(_)));
+    }
+
+    #[test]
+    fn expired_uuids_are_pruned_by_age() {
+        let mut memory = Memory::default();
+        let start = Instant::now();
+        for (i, key) in ["a", "b", "c"].into_iter().enumerate() {
+            let at = start + Duration::from_secs(i as u64 * 30);
+            memory.seen.insert(Key::of(key), Seen::Done(at));
+            memory.done.push_back((at, Key::of(key)));
+        }
+        memory.prune(start + Duration::from_secs(61));
+        let mut left: Vec<bool> = ["a", "b", "c"]
+            .into_iter()
+            .map(|k| memory.seen.contains_key(&Key::of(k)))
+            .collect();
+        assert_eq!(left, [false, true, true]);
+        memory.prune(start + Duration::from_secs(200));
+        left = ["a", "b", "c"]
+            .into_iter()
+            .map(|k| memory.seen.contains_key(&Key::of(k)))
+            .collect();
+        assert_eq!(left, [false, false, false]);
+        assert!(memory.done.is_empty());
     }
 }
