@@ -13,7 +13,8 @@
 //! `--timestamp` a timestamp (`"22:00"`, `"2017-06-15 10:20"`). A bare number is seconds (in
 //! the attribute, the string `"5"` would be the crontab minute 5). The time zone is an IANA name
 //! or an upstream offset alias; the host's zone by default. Fire times print in UTC, fewer than
-//! `count` when the schedule ends. Exit code 2 on a usage error or an invalid schedule.
+//! `count` when the schedule ends (none at all is said on stderr). Exit code 2 on a usage
+//! error or an invalid schedule (a range beyond a field's values included).
 
 use std::process::ExitCode;
 
@@ -23,7 +24,8 @@ use tomodachi_cron::jiff::Timestamp;
 const USAGE: &str =
     "usage: cron_preview [--timestamp] <interval-or-timestamp> <start RFC 3339> <count> [timezone]";
 
-fn run(args: &[String]) -> Result<Vec<String>, String> {
+/// The fire times, and the start time as given (for the note when there are none).
+fn run(args: &[String]) -> Result<(Vec<String>, String), String> {
     let (timestamp, rest) = match args.first().map(String::as_str) {
         Some("--timestamp") => (true, &args[1..]),
         _ => (false, args),
@@ -52,19 +54,22 @@ fn run(args: &[String]) -> Result<Vec<String>, String> {
     let count: usize = count
         .parse()
         .map_err(|_| format!("invalid count {count:?} (expected a whole number)"))?;
-    Ok(
-        std::iter::successors(schedule.next_fire(start), |fire| schedule.next_fire(*fire))
-            .take(count)
-            .map(format_utc)
-            .collect(),
-    )
+    let fires = std::iter::successors(schedule.next_fire(start), |fire| schedule.next_fire(*fire))
+        .take(count)
+        .map(format_utc)
+        .collect();
+    Ok((fires, format_utc(start)))
 }
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match run(&args) {
-        Ok(fires) => {
+        Ok((fires, start)) => {
             use std::io::Write;
+            if fires.is_empty() && !args.is_empty() {
+                // Not an error (a schedule can end), but never a silent empty answer.
+                eprintln!("cron_preview: the schedule does not fire after {start}");
+            }
             let mut out = std::io::stdout().lock();
             for fire in fires {
                 // a reader that stopped reading (`| head -1`) ends the listing, not a panic

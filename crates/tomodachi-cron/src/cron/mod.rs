@@ -301,6 +301,12 @@ fn parse_part(field: CronField, part: &str) -> Result<(Bits, bool), CronError> {
             b = py_int(b_value).ok_or_else(|| invalid(b_value))?;
         }
         let (min, max) = (a.min(b), a.max(b));
+        // Upstream clips an endpoint beyond the field's values (`1-100000000000` reads as
+        // `1-31`); here it is an error, like a single value beyond them. The year field keeps
+        // upstream's clipping (its values end at the last year the scheduler looks at).
+        if field != CronField::Year && (min < lo || max > hi) {
+            return Err(invalid(part));
+        }
         possible.retain(lo, len, |x| x >= min && x <= max);
         parsed = true;
     }

@@ -121,8 +121,7 @@ fn additional_edge_cases() {
             "2017-06-15 10:16:50",
             "2019-01-01 00:00",
         ),
-        // a range beyond the field is clipped, as upstream
-        ("50-70 * * * *", "2017-06-15 10:16:50", "2017-06-15 10:50"),
+        // (a range beyond the field, clipped upstream, is an error: see invalid_expressions)
         // an empty expression is every minute
         ("", "2017-06-15 10:16:50", "2017-06-15 10:17"),
         // `?` in the day of month counts as restricted: OR with the weekday
@@ -240,6 +239,27 @@ fn invalid_expressions() {
             "Invalid cron notation: invalid values for minute",
         ),
         ("* * 30 2 *", "Invalid cron notation: days out of scope"),
+        // Range endpoints beyond the field's values (upstream clips them).
+        (
+            "0 0 1-100000000000 * *",
+            "Invalid cron notation: invalid values for day (1-100000000000)",
+        ),
+        (
+            "0-60 * * * *",
+            "Invalid cron notation: invalid values for minute (0-60)",
+        ),
+        (
+            "* 0-24/2 * * *",
+            "Invalid cron notation: invalid values for hour (0-24/2)",
+        ),
+        (
+            "* * * 0-12 *",
+            "Invalid cron notation: invalid values for month (0-12)",
+        ),
+        (
+            "* * * * 1-8",
+            "Invalid cron notation: invalid values for isoweekday (1-8)",
+        ),
         (
             "* * * x-dec *",
             "Invalid cron notation: invalid values for month (x)",

@@ -95,6 +95,10 @@ fn timestamps_and_schedules_that_end() {
         "UTC",
     ]);
     assert_eq!(lines(&out), Vec::<String>::new());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "cron_preview: the schedule does not fire after 2017-06-15T10:16:50Z\n"
+    );
 }
 
 #[test]
@@ -115,6 +119,10 @@ fn bad_input_is_a_clear_error() {
         (&["hourly", "yesterday", "3"], "cron_preview: invalid start time \"yesterday\""),
         (&["hourly", "2017-06-15T10:16:50Z", "many"], "cron_preview: invalid count \"many\""),
         (&["hourly"], "usage: cron_preview"),
+        (
+            &["0 0 1-100000000000 * *", "2017-06-15T10:16:50Z", "3"],
+            "cron_preview: Invalid interval: \"0 0 1-100000000000 * *\" (Invalid cron notation: invalid values for day (1-100000000000))",
+        ),
     ];
     for (args, message) in cases {
         let out = preview(args);
