@@ -211,7 +211,7 @@ impl ConfigFile {
             return Ok(());
         };
         options
-            .merge_json(section)
+            .merge_merged_files(section)
             .map_err(|source| ConfigError::InvalidOptions {
                 // Name the file when there is only one candidate.
                 path: match self.paths.as_slice() {

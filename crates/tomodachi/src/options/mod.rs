@@ -123,6 +123,51 @@ fn section_keys(path: &str) -> Option<&'static [&'static str]> {
     }
 }
 
+/// The options one mapping has written so far: a mapping that gives one option twice with
+/// different values (`{"http.port": 1, "http": {"port": 2}}`, or an option and its legacy alias)
+/// is an error instead of the last one silently winning.
+#[derive(Default)]
+struct Written {
+    seen: Vec<(String, Value)>,
+    lenient: bool,
+}
+
+impl Written {
+    fn lenient() -> Self {
+        Self {
+            seen: Vec::new(),
+            lenient: true,
+        }
+    }
+
+    fn check(&mut self, full: &str, value: &Value) -> Result<(), OptionsError> {
+        if self.lenient {
+            return Ok(());
+        }
+        // `keepalive_expiry` is another name of `keepalive_timeout`.
+        let canonical = match full.strip_suffix(".keepalive_expiry") {
+            Some(section) => format!("{section}.keepalive_timeout"),
+            None => full.to_owned(),
+        };
+        match self.seen.iter().find(|(k, _)| *k == canonical) {
+            Some((_, first)) if first != value => Err(OptionsError::InvalidValue {
+                key: canonical.clone(),
+                message: format!(
+                    "option '{canonical}' is given twice with different values ({} and {}); \
+                     give it once",
+                    value::describe(first),
+                    value::describe(value)
+                ),
+            }),
+            Some(_) => Ok(()),
+            None => {
+                self.seen.push((canonical, value.clone()));
+                Ok(())
+            }
+        }
+    }
+}
+
 /// Whether `full` names a single option (not a section).
 fn is_leaf(full: &str) -> bool {
     match full.rsplit_once('.') {
@@ -284,7 +329,7 @@ impl Options {
     /// ```
     pub fn set(&mut self, key: &str, value: Value) -> Result<(), OptionsError> {
         let mut next = self.clone();
-        next.merge_key(key, &value)?;
+        next.merge_key(key, &value, &mut Written::default())?;
         *self = next;
         Ok(())
     }
@@ -331,8 +376,19 @@ impl Options {
     /// # Ok::<(), tomodachi::options::OptionsError>(())
     /// ```
     pub fn merge_json(&mut self, value: &Value) -> Result<(), OptionsError> {
+        self.merge_mapping(value, Written::default())
+    }
+
+    /// [`Options::merge_json`] of several config files merged together: an option given by
+    /// two files (once dotted, once nested) is no conflict there, the later file's value wins
+    /// (each file was checked on its own when it was loaded).
+    pub(crate) fn merge_merged_files(&mut self, value: &Value) -> Result<(), OptionsError> {
+        self.merge_mapping(value, Written::lenient())
+    }
+
+    fn merge_mapping(&mut self, value: &Value, mut written: Written) -> Result<(), OptionsError> {
         let mut next = self.clone();
-        next.merge_key("", value)?;
+        next.merge_key("", value, &mut written)?;
         *self = next;
         Ok(())
     }
@@ -407,7 +463,12 @@ impl Options {
     }
 
     /// Writes `value` at the (possibly dotted, possibly aliased) key `full`.
-    fn merge_key(&mut self, full: &str, value: &Value) -> Result<(), OptionsError> {
+    fn merge_key(
+        &mut self,
+        full: &str,
+        value: &Value,
+        written: &mut Written,
+    ) -> Result<(), OptionsError> {
         if section_keys(full).is_some() {
             let Value::Object(map) = value else {
                 return Err(value::type_error(
@@ -416,21 +477,22 @@ impl Options {
                     value,
                 ));
             };
-            return self.merge_children(full, map);
+            return self.merge_children(full, map, written);
         }
         if is_leaf(full) {
+            written.check(full, value)?;
             return self.set_leaf(full, value);
         }
         if let Some(targets) = aliases::targets(full) {
             for target in targets {
-                self.merge_key(target, value)
+                self.merge_key(target, value, written)
                     .map_err(|e| e.with_key(full))?;
             }
             return Ok(());
         }
         if let Value::Object(map) = value {
             if !aliases::children(full).is_empty() {
-                return self.merge_children(full, map);
+                return self.merge_children(full, map, written);
             }
         }
         Err(unknown_key(full))
@@ -440,12 +502,13 @@ impl Options {
         &mut self,
         prefix: &str,
         map: &Map<String, Value>,
+        written: &mut Written,
     ) -> Result<(), OptionsError> {
         for (key, value) in map {
             if key.is_empty() {
                 return Err(unknown_key(&join(prefix, key)));
             }
-            self.merge_key(&join(prefix, key), value)?;
+            self.merge_key(&join(prefix, key), value, written)?;
         }
         Ok(())
     }

@@ -960,3 +960,47 @@ fn config_apply_to_is_atomic_and_named() {
         "Invalid config file inline.json: option 'nope' is not a known option (valid top-level keys: http, aws_sns_sqs, aws_endpoint_urls, amqp, watcher, logging)"
     );
 }
+
+#[test]
+fn one_option_given_twice_in_a_mapping_is_an_error() {
+    let mut o = Options::default();
+    let err = o
+        .merge_json(&json!({"http.port": 1111, "http": {"port": 2222}}))
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "option 'http.port' is given twice with different values (number 1111 and number 2222); give it once"
+    );
+    assert_eq!(o.http.port, 9700, "nothing of a failed merge is applied");
+    // An option and its other name.
+    let err = o
+        .merge_json(&json!({"http": {"keepalive_timeout": 5, "keepalive_expiry": 6}}))
+        .unwrap_err();
+    assert_eq!(err.key(), "http.keepalive_timeout");
+    // The same value twice is no conflict; separate merges still override each other.
+    o.merge_json(&json!({"http.port": 1111, "http": {"port": 1111}}))
+        .unwrap();
+    o.merge_json(&json!({"http.port": 3333})).unwrap();
+    assert_eq!(o.http.port, 3333);
+}
+
+#[test]
+fn a_config_file_giving_an_option_twice_is_a_clear_error() {
+    let path = std::env::temp_dir().join(format!(
+        "tomodachi-options-twice-{}.json",
+        std::process::id()
+    ));
+    std::fs::write(
+        &path,
+        r#"{"options": {"amqp.qos.queue_prefetch_count": 5, "amqp": {"qos": {"queue_prefetch_count": 6}}}}"#,
+    )
+    .unwrap();
+    let err = load_config_files(std::slice::from_ref(&path)).unwrap_err();
+    let _ = std::fs::remove_file(&path);
+    assert!(
+        err.to_string().contains(
+            "option 'amqp.qos.queue_prefetch_count' is given twice with different values"
+        ),
+        "{err}"
+    );
+}
