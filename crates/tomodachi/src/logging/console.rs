@@ -19,17 +19,75 @@ const QUOTE_KEYS: [&str; 6] = [
     "error_filename",
 ];
 
-/// ASCII bytes that make a console value need quotes (logfmt): space and control
-/// characters, `=`, `"` and DEL. Non-ASCII bytes are looked at per character.
-const NEEDS_QUOTES: [bool; 128] = {
-    let mut table = [false; 128];
-    let mut b = 0;
-    while b < 128 {
-        table[b] = b <= 0x20 || b == b'=' as usize || b == b'"' as usize || b == 0x7f;
+/// Bytes that are not printable ASCII or that make a value need quotes (logfmt): space and
+/// control characters, `=`, `"`, DEL and every non-ASCII byte (looked at per character).
+const NOT_BARE: [bool; 256] = {
+    let mut table = [true; 256];
+    let mut b = 0x21;
+    while b < 0x7f {
+        table[b] = b == b'=' as usize || b == b'"' as usize;
         b += 1;
     }
     table
 };
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGHS: u64 = 0x8080_8080_8080_8080;
+
+/// Whether a word holds a byte below `n` (exact for `n <= 128`).
+#[inline(always)]
+fn has_below(x: u64, n: u8) -> bool {
+    x.wrapping_sub(ONES * u64::from(n)) & !x & HIGHS != 0
+}
+
+/// Whether a word holds the byte `b`.
+#[inline(always)]
+fn has_byte(x: u64, b: u8) -> bool {
+    let y = x ^ (ONES * u64::from(b));
+    y.wrapping_sub(ONES) & !y & HIGHS != 0
+}
+
+/// Whether a word holds DEL or a non-ASCII byte.
+#[inline(always)]
+fn has_del_or_high(x: u64) -> bool {
+    (x | x.wrapping_add(ONES)) & HIGHS != 0
+}
+
+/// Whether every byte of `s` is printable ASCII other than space, `=` and `"` (eight bytes at a
+/// time: this check runs on every value of every console line).
+#[inline]
+fn is_bare(s: &[u8]) -> bool {
+    let mut chunks = s.chunks_exact(8);
+    for chunk in &mut chunks {
+        let Ok(word) = <[u8; 8]>::try_from(chunk) else {
+            return false;
+        };
+        let x = u64::from_le_bytes(word);
+        if has_below(x, 0x21) || has_byte(x, b'=') || has_byte(x, b'"') || has_del_or_high(x) {
+            return false;
+        }
+    }
+    !chunks.remainder().iter().any(|&b| NOT_BARE[usize::from(b)])
+}
+
+/// Whether every byte of `s` is printable ASCII (space included).
+#[inline]
+fn is_printable_ascii(s: &[u8]) -> bool {
+    let mut chunks = s.chunks_exact(8);
+    for chunk in &mut chunks {
+        let Ok(word) = <[u8; 8]>::try_from(chunk) else {
+            return false;
+        };
+        let x = u64::from_le_bytes(word);
+        if has_below(x, 0x20) || has_del_or_high(x) {
+            return false;
+        }
+    }
+    chunks
+        .remainder()
+        .iter()
+        .all(|&b| (0x20..0x7f).contains(&b))
+}
 
 /// Whether `c` is written as an escape sequence: control characters (C0, DEL, C1) and the
 /// Unicode line and paragraph separators.
@@ -39,11 +97,9 @@ fn is_escaped(c: char) -> bool {
 
 /// Whether a console value must be quoted so that a logfmt reader can tell it apart.
 fn needs_quotes(s: &str) -> bool {
-    if s.is_ascii() {
-        return s.bytes().any(|b| NEEDS_QUOTES[usize::from(b)]);
-    }
-    s.chars()
-        .any(|c| c == '=' || c == '"' || c.is_whitespace() || is_escaped(c))
+    !is_bare(s.as_bytes())
+        && s.chars()
+            .any(|c| c == '=' || c == '"' || c.is_whitespace() || is_escaped(c))
 }
 
 /// Appends `c` escaped: `\n`, `\r`, `\t`, else `\u00XX` / `\uXXXX`.
@@ -98,11 +154,11 @@ fn push_escaped(out: &mut String, s: &str, mode: Escaping, start: usize, budget:
 /// does. At most `field_cap` bytes of `s` and about `budget` bytes of output are written; a cut
 /// value is quoted and ends with the `…(+N bytes)` marker.
 pub(super) fn push_console_str(out: &mut String, s: &str, field_cap: usize, budget: usize) {
-    let head = prefix_at_most(s, field_cap);
-    if head.len() == s.len() && head.len() <= budget && !needs_quotes(head) {
-        out.push_str(head);
+    if s.len() <= field_cap && s.len() <= budget && !needs_quotes(s) {
+        out.push_str(s);
         return;
     }
+    let head = prefix_at_most(s, field_cap);
     let start = out.len();
     out.push('"');
     let written = push_escaped(out, head, Escaping::Quoted, start, budget);
@@ -116,23 +172,13 @@ pub(super) fn push_console_str(out: &mut String, s: &str, field_cap: usize, budg
 /// `field_cap` bytes of `s` and about `budget` bytes of output; returns the number of
 /// characters written (for padding).
 fn push_bare(out: &mut String, s: &str, mode: Escaping, field_cap: usize, budget: usize) -> usize {
+    if s.len() <= field_cap && s.len() <= budget && is_printable_ascii(s.as_bytes()) {
+        out.push_str(s);
+        return s.len();
+    }
     let start = out.len();
     let head = prefix_at_most(s, field_cap);
-    let keeps = |c: char| mode == Escaping::Block && (c == '\n' || c == '\t');
-    let clean = if head.is_ascii() {
-        !head
-            .bytes()
-            .any(|b| (b < 0x20 || b == 0x7f) && !keeps(char::from(b)))
-    } else {
-        !head.chars().any(|c| is_escaped(c) && !keeps(c))
-    };
-    let plain = clean && head.len() == s.len() && head.len() <= budget;
-    let written = if plain {
-        out.push_str(head);
-        head.len()
-    } else {
-        push_escaped(out, head, mode, start, budget)
-    };
+    let written = push_escaped(out, head, mode, start, budget);
     if written < s.len() {
         push_cut_marker(out, s.len() - written);
     }
@@ -220,6 +266,47 @@ pub(super) fn push_console_line<'a, I>(
 {
     let fields = fields.into_iter();
     let line_start = out.len();
+    // Written once without room kept for the fields to come; a line that came out over the
+    // cap (rare) is written again keeping that room, so that every key fits.
+    let line = Line {
+        color,
+        level,
+        message,
+        logger,
+    };
+    render_console_line(out, &line, fields.clone(), limits, 0);
+    if out.len() - line_start > limits.line_cap() {
+        out.truncate(line_start);
+        let reserved = fields.clone().map(|(key, _)| field_reserve(key)).sum();
+        render_console_line(out, &line, fields, limits, reserved);
+    }
+}
+
+/// The parts of a console record other than its fields.
+struct Line<'a> {
+    color: bool,
+    level: &'a str,
+    message: &'a str,
+    logger: &'a str,
+}
+
+/// Writes one console record, keeping `reserved` bytes of the line cap for the fields.
+fn render_console_line<'a, I>(
+    out: &mut String,
+    line: &Line<'_>,
+    fields: I,
+    limits: &LogLimits,
+    mut reserved: usize,
+) where
+    I: Iterator<Item = (&'a str, FieldValue<'a>)>,
+{
+    let Line {
+        color,
+        level,
+        message,
+        logger,
+    } = *line;
+    let line_start = out.len();
     style(out, color, DIM);
     push_timestamp(out);
     style(out, color, RESET);
@@ -233,11 +320,6 @@ pub(super) fn push_console_line<'a, I>(
     out.push_str("] ");
     let field_cap = limits.field_cap();
     let line_cap = limits.line_cap();
-    let mut reserved = if line_cap == usize::MAX {
-        0
-    } else {
-        fields.clone().map(|(key, _)| field_reserve(key)).sum()
-    };
     style(out, color, BRIGHT);
     let budget = value_budget(line_cap, out.len() - line_start + logger.len(), reserved);
     push_padded_message(out, message, MESSAGE_WIDTH, field_cap, budget);
@@ -256,7 +338,9 @@ pub(super) fn push_console_line<'a, I>(
     }
     let mut exception = None;
     for (key, value) in fields {
-        reserved = reserved.saturating_sub(field_reserve(key));
+        if reserved > 0 {
+            reserved = reserved.saturating_sub(field_reserve(key));
+        }
         if key == "exception" {
             exception = Some(value);
             continue;
@@ -310,4 +394,33 @@ pub(super) fn push_python_line(
     out.push_str(" [");
     out.push_str(logger);
     out.push_str("]\n");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The word-at-a-time checks agree with a byte-by-byte reading for every byte value at
+    /// every position of a word, and in the tail.
+    #[test]
+    fn word_checks_match_byte_checks() {
+        let bare = |b: u8| (0x21..0x7f).contains(&b) && b != b'=' && b != b'"';
+        let printable = |b: u8| (0x20..0x7f).contains(&b);
+        for len in [1usize, 7, 8, 9, 16, 17] {
+            for at in 0..len {
+                for b in 0..=255u8 {
+                    let mut s = vec![b'a'; len];
+                    s[at] = b;
+                    assert_eq!(is_bare(&s), bare(b), "is_bare {b:#x} at {at} of {len}");
+                    assert_eq!(
+                        is_printable_ascii(&s),
+                        printable(b),
+                        "is_printable_ascii {b:#x} at {at} of {len}"
+                    );
+                }
+            }
+        }
+        assert!(is_bare(b""));
+        assert!(is_printable_ascii(b""));
+    }
 }

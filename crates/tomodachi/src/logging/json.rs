@@ -169,7 +169,9 @@ pub(super) fn push_json_field(
     push_json_value(out, value, limits.field_cap(), budget);
 }
 
-/// Appends a whole JSON record: head, `fields` in order (keys passed through `rename`), tail.
+/// Appends a whole JSON record: head, `fields` in order, tail. Written once without room kept
+/// for the fields to come; a record that came out over the line cap (rare) is written again
+/// keeping that room, so that every key fits.
 pub(super) fn push_json_record<'a, I>(
     out: &mut String,
     logger: &str,
@@ -183,14 +185,32 @@ pub(super) fn push_json_record<'a, I>(
 {
     let fields = fields.into_iter();
     let line_start = out.len();
-    let mut reserved: usize = if limits.line_cap() == usize::MAX {
-        0
-    } else {
-        fields.clone().map(|(key, _)| field_reserve(key)).sum()
-    };
+    render_json_record(out, logger, level, message, fields.clone(), limits, 0);
+    if out.len() - line_start > limits.line_cap() {
+        out.truncate(line_start);
+        let reserved = fields.clone().map(|(key, _)| field_reserve(key)).sum();
+        render_json_record(out, logger, level, message, fields, limits, reserved);
+    }
+}
+
+/// Writes one JSON record, keeping `reserved` bytes of the line cap for the fields.
+fn render_json_record<'a, I>(
+    out: &mut String,
+    logger: &str,
+    level: &str,
+    message: &str,
+    fields: I,
+    limits: &LogLimits,
+    mut reserved: usize,
+) where
+    I: Iterator<Item = (&'a str, FieldValue<'a>)>,
+{
+    let line_start = out.len();
     push_json_head(out, logger, level, message, limits, reserved);
     for (key, value) in fields {
-        reserved = reserved.saturating_sub(field_reserve(key));
+        if reserved > 0 {
+            reserved = reserved.saturating_sub(field_reserve(key));
+        }
         push_json_field(out, key, &value, limits, out.len() - line_start, reserved);
     }
     push_json_tail(out);
