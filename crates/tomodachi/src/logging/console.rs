@@ -96,10 +96,16 @@ fn is_escaped(c: char) -> bool {
 }
 
 /// Whether a console value must be quoted so that a logfmt reader can tell it apart.
+#[inline]
 fn needs_quotes(s: &str) -> bool {
-    !is_bare(s.as_bytes())
-        && s.chars()
-            .any(|c| c == '=' || c == '"' || c.is_whitespace() || is_escaped(c))
+    !is_bare(s.as_bytes()) && needs_quotes_slow(s)
+}
+
+#[cold]
+#[inline(never)]
+fn needs_quotes_slow(s: &str) -> bool {
+    s.chars()
+        .any(|c| c == '=' || c == '"' || c.is_whitespace() || is_escaped(c))
 }
 
 /// Appends `c` escaped: `\n`, `\r`, `\t`, else `\u00XX` / `\uXXXX`.
@@ -153,11 +159,19 @@ fn push_escaped(out: &mut String, s: &str, mode: Escaping, start: usize, budget:
 /// Appends a string value: bare when it needs no quotes, else quoted and escaped as logfmt
 /// does. At most `field_cap` bytes of `s` and about `budget` bytes of output are written; a cut
 /// value is quoted and ends with the `…(+N bytes)` marker.
+#[inline]
 pub(super) fn push_console_str(out: &mut String, s: &str, field_cap: usize, budget: usize) {
     if s.len() <= field_cap && s.len() <= budget && !needs_quotes(s) {
         out.push_str(s);
         return;
     }
+    push_quoted(out, s, field_cap, budget);
+}
+
+/// The slow path of [`push_console_str`]: quoted, escaped, maybe cut.
+#[cold]
+#[inline(never)]
+fn push_quoted(out: &mut String, s: &str, field_cap: usize, budget: usize) {
     let head = prefix_at_most(s, field_cap);
     let start = out.len();
     out.push('"');
@@ -171,11 +185,25 @@ pub(super) fn push_console_str(out: &mut String, s: &str, field_cap: usize, budg
 /// Appends `s` with control characters escaped (message column, traceback block), cut to
 /// `field_cap` bytes of `s` and about `budget` bytes of output; returns the number of
 /// characters written (for padding).
+#[inline]
 fn push_bare(out: &mut String, s: &str, mode: Escaping, field_cap: usize, budget: usize) -> usize {
     if s.len() <= field_cap && s.len() <= budget && is_printable_ascii(s.as_bytes()) {
         out.push_str(s);
         return s.len();
     }
+    push_bare_escaped(out, s, mode, field_cap, budget)
+}
+
+/// The slow path of [`push_bare`].
+#[cold]
+#[inline(never)]
+fn push_bare_escaped(
+    out: &mut String,
+    s: &str,
+    mode: Escaping,
+    field_cap: usize,
+    budget: usize,
+) -> usize {
     let start = out.len();
     let head = prefix_at_most(s, field_cap);
     let written = push_escaped(out, head, mode, start, budget);
@@ -193,8 +221,18 @@ fn push_bare(out: &mut String, s: &str, mode: Escaping, field_cap: usize, budget
 /// Appends `s` (escaped and capped as [`push_bare`]) padded with spaces to `width` characters.
 fn push_padded_message(out: &mut String, s: &str, width: usize, field_cap: usize, budget: usize) {
     let len = push_bare(out, s, Escaping::Controls, field_cap, budget);
-    for _ in len..width {
-        out.push(' ');
+    push_spaces(out, width.saturating_sub(len));
+}
+
+/// Appends `n` spaces (one copy, not `n` pushes: every line pads its level and message).
+#[inline]
+fn push_spaces(out: &mut String, n: usize) {
+    const SPACES: &str = "                                ";
+    let mut left = n;
+    while left > 0 {
+        let take = left.min(SPACES.len());
+        out.push_str(&SPACES[..take]);
+        left -= take;
     }
 }
 
@@ -206,9 +244,7 @@ fn push_padded(out: &mut String, s: &str, width: usize) {
     } else {
         s.chars().count()
     };
-    for _ in len..width {
-        out.push(' ');
-    }
+    push_spaces(out, width.saturating_sub(len));
 }
 
 #[inline]
