@@ -191,6 +191,13 @@ impl TestRequest {
         if !self.body.is_empty() && !has_length {
             builder = builder.header(http::header::CONTENT_LENGTH, self.body.len());
         }
+        // as every HTTP/1.1 client does (the server answers 400 without one)
+        let has_host = builder
+            .headers_ref()
+            .is_some_and(|h| h.contains_key(http::header::HOST));
+        if !has_host {
+            builder = builder.header(http::header::HOST, "localhost");
+        }
         let Ok(request) = builder.body(Full::new(self.body)) else {
             return TestResponse::plain(StatusCode::BAD_REQUEST);
         };
