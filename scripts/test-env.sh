@@ -2,9 +2,9 @@
 # Brings up what the broker and interop tests need, idempotently, and exports where it is:
 #   - RabbitMQ on 127.0.0.1:5672 (guest/guest): installs rabbitmq-server from Debian's packages
 #     if missing and starts it if it is not running;
-#   - .venv/ with the real Python tomodachi from PyPI (interop tests, envelope byte checks) and
-#     the moto server (the AWS SNS+SQS emulator; each test starts its own on an ephemeral
-#     loopback port and stops it).
+#   - .venv/ with the real Python tomodachi from PyPI and protobuf (interop tests, envelope byte
+#     checks) and the moto server (the AWS SNS+SQS emulator; each test starts its own on an
+#     ephemeral loopback port and stops it).
 # Source it: `. scripts/test-env.sh`. Exports TOMODACHI_TEST_AMQP_URL, TOMODACHI_TEST_PYTHON and
 # TOMODACHI_TEST_MOTO_SERVER.
 set -euo pipefail
@@ -38,7 +38,7 @@ if [ ! -x "$_venv/bin/python" ]; then
   python3 -m venv "$_venv"
   "$_venv/bin/pip" install -q --upgrade pip
 fi
-if ! "$_venv/bin/python" -c 'import tomodachi, moto.server' 2>/dev/null || [ ! -x "$_venv/bin/moto_server" ]; then
+if ! "$_venv/bin/python" -c 'import tomodachi, moto.server, google.protobuf' 2>/dev/null || [ ! -x "$_venv/bin/moto_server" ]; then
   _log "pip install -r scripts/requirements-test.txt"
   "$_venv/bin/pip" install -q -r "$_root/scripts/requirements-test.txt"
 fi

@@ -226,7 +226,11 @@ impl Transport for AmqpTransport {
         ctx: TransportContext,
     ) -> BoxFuture<'static, Result<Box<dyn DeclaredTransport>, Error>> {
         Box::pin(async move {
-            let declared = consumer::declare(resolve(&ctx, self.handlers)).await?;
+            let consuming = resolve(&ctx, self.handlers);
+            for s in &consuming.subscriptions {
+                crate::message::validate_envelope(s.envelope.as_ref(), "AMQP", s.chain.name())?;
+            }
+            let declared = consumer::declare(consuming).await?;
             Ok(Box::new(declared) as Box<dyn DeclaredTransport>)
         })
     }
@@ -350,14 +354,16 @@ impl PublishOptions {
 /// Publishes `data` with `routing_key` from the running service, in its envelope, and waits for
 /// the broker's confirm: upstream `tomodachi.amqp_publish(service, data, routing_key)`.
 ///
-/// Like upstream, the message has no properties (no content type, not persistent).
+/// Like upstream, the message has no properties (no content type, not persistent). `data` is
+/// anything serialisable, or a `Proto(message)` for a `ProtobufBase` envelope (feature
+/// `protobuf`).
 ///
 /// ```no_run
 /// # async fn demo() -> tomodachi::Result<()> {
 /// tomodachi::amqp::publish(&serde_json::json!({"id": 1}), "order.created").await?;
 /// # Ok(()) }
 /// ```
-pub async fn publish<T: serde::Serialize + ?Sized>(
+pub async fn publish<T: crate::envelope::ToPayload + ?Sized>(
     data: &T,
     routing_key: &str,
 ) -> Result<(), Error> {
@@ -365,7 +371,7 @@ pub async fn publish<T: serde::Serialize + ?Sized>(
 }
 
 /// [`publish`] with overrides.
-pub async fn publish_with<T: serde::Serialize + ?Sized>(
+pub async fn publish_with<T: crate::envelope::ToPayload + ?Sized>(
     data: &T,
     routing_key: &str,
     options: PublishOptions,

@@ -187,6 +187,8 @@ async fn prepare(info: TransportContext, defs: Vec<SnsSqsHandlerDef>) -> Result<
                 "AWS SNS+SQS handler {name} needs a topic or a queue_name"
             )));
         }
+        let envelope = s.envelope.resolve(info.envelope.as_ref());
+        crate::message::validate_envelope(envelope.as_ref(), "AWS SNS+SQS", &name)?;
         let queue_name = naming::queue_name(
             s.topic.as_deref(),
             &name,
@@ -210,7 +212,7 @@ async fn prepare(info: TransportContext, defs: Vec<SnsSqsHandlerDef>) -> Result<
             } else {
                 10
             },
-            envelope: s.envelope.resolve(info.envelope.as_ref()),
+            envelope,
         });
     }
     let clients = clients::for_service(&info).await?;

@@ -194,14 +194,18 @@ async fn service_clients(
 /// Publishes `data` to the SNS topic `topic` from the running service, in its envelope, and
 /// returns the SNS message id: upstream `tomodachi.aws_sns_sqs_publish(service, data, topic)`.
 ///
-/// The topic is looked up (created if it does not exist).
+/// The topic is looked up (created if it does not exist). `data` is anything serialisable, or a
+/// `Proto(message)` for a `ProtobufBase` envelope (feature `protobuf`).
 ///
 /// ```no_run
 /// # async fn demo() -> tomodachi::Result<()> {
 /// let id = tomodachi::aws_sns_sqs::publish(&serde_json::json!({"id": 1}), "order-created").await?;
 /// # Ok(()) }
 /// ```
-pub async fn publish<T: serde::Serialize + ?Sized>(data: &T, topic: &str) -> Result<String, Error> {
+pub async fn publish<T: crate::envelope::ToPayload + ?Sized>(
+    data: &T,
+    topic: &str,
+) -> Result<String, Error> {
     publish_with(data, topic, PublishOptions::default()).await
 }
 
@@ -240,7 +244,7 @@ fn sqs_attributes(
 }
 
 /// [`publish`] with overrides.
-pub async fn publish_with<T: serde::Serialize + ?Sized>(
+pub async fn publish_with<T: crate::envelope::ToPayload + ?Sized>(
     data: &T,
     topic: &str,
     options: PublishOptions,
@@ -328,7 +332,7 @@ pub async fn publish_with<T: serde::Serialize + ?Sized>(
 /// tomodachi::aws_sns_sqs::send_message(&serde_json::json!({"id": 1}), "orders-queue").await?;
 /// # Ok(()) }
 /// ```
-pub async fn send_message<T: serde::Serialize + ?Sized>(
+pub async fn send_message<T: crate::envelope::ToPayload + ?Sized>(
     data: &T,
     queue: &str,
 ) -> Result<String, Error> {
@@ -336,7 +340,7 @@ pub async fn send_message<T: serde::Serialize + ?Sized>(
 }
 
 /// [`send_message`] with overrides.
-pub async fn send_message_with<T: serde::Serialize + ?Sized>(
+pub async fn send_message_with<T: crate::envelope::ToPayload + ?Sized>(
     data: &T,
     queue: &str,
     options: SendOptions,

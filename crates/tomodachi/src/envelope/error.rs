@@ -13,6 +13,9 @@ pub enum EnvelopeErrorKind {
     Parse,
     /// [`Payload::deserialize`](super::Payload::deserialize) could not produce the requested type.
     Deserialize,
+    /// [`Envelope::validate_subscription`](super::Envelope::validate_subscription) refused a
+    /// subscription's envelope (e.g. `ProtobufBase` without a message type).
+    Validate,
 }
 
 /// An envelope or payload error. Converts into [`crate::Error`] with `?`.
@@ -56,6 +59,16 @@ impl EnvelopeError {
     /// A [`EnvelopeErrorKind::Deserialize`] error.
     pub fn deserialize(message: impl Into<String>) -> Self {
         Self::new(EnvelopeErrorKind::Deserialize, message)
+    }
+
+    /// A [`EnvelopeErrorKind::Validate`] error.
+    ///
+    /// ```
+    /// let err = tomodachi::envelope::EnvelopeError::validation("No proto_class defined");
+    /// assert_eq!(err.kind(), tomodachi::envelope::EnvelopeErrorKind::Validate);
+    /// ```
+    pub fn validation(message: impl Into<String>) -> Self {
+        Self::new(EnvelopeErrorKind::Validate, message)
     }
 
     /// What failed.

@@ -1,15 +1,15 @@
 //! The JsonBase envelope (`tomodachi-json-base--1.0.0`), byte-compatible with Python
 //! tomodachi's `tomodachi.envelope.JsonBase`.
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
-use flate2::read::ZlibDecoder;
 use flate2::write::ZlibEncoder;
 use flate2::Compression;
 use serde_json::{Map, Value};
 
+use super::inflate::MAX_INFLATED_SIZE;
 use super::json_base_wire as wire;
 use super::pyjson::{write_f64, write_str};
 use super::{Envelope, EnvelopeError, ParsedMessage, Payload, ServiceIdentity};
@@ -221,7 +221,8 @@ fn zlib_compress(bytes: &[u8]) -> Result<Vec<u8>, EnvelopeError> {
 }
 
 /// base64 → zlib → UTF-8 → JSON, like Python's
-/// `json.loads(zlib.decompress(base64.b64decode(data)).decode("utf-8"))`.
+/// `json.loads(zlib.decompress(base64.b64decode(data)).decode("utf-8"))`, inflating at most
+/// [`MAX_INFLATED_SIZE`] bytes (a decompression bomb is a parse failure, not gigabytes).
 fn decode_compressed(encoded: &str) -> Result<Value, EnvelopeError> {
     // `base64.b64decode` (non-strict) skips characters outside the alphabet, e.g. newlines.
     let cleaned: Vec<u8> = encoded
@@ -231,12 +232,7 @@ fn decode_compressed(encoded: &str) -> Result<Value, EnvelopeError> {
     let compressed = base64::engine::general_purpose::STANDARD
         .decode(&cleaned)
         .map_err(|e| EnvelopeError::parse(format!("JsonBase data is not valid base64: {e}")))?;
-    let mut text = Vec::with_capacity(compressed.len() * 4);
-    ZlibDecoder::new(compressed.as_slice())
-        .read_to_end(&mut text)
-        .map_err(|e| {
-            EnvelopeError::parse(format!("JsonBase data is not a valid zlib stream: {e}"))
-        })?;
+    let text = super::inflate::inflate_capped(&compressed, MAX_INFLATED_SIZE, "JsonBase")?;
     let text = String::from_utf8(text)
         .map_err(|e| EnvelopeError::parse(format!("JsonBase compressed data is not UTF-8: {e}")))?;
     serde_json::from_str(&text)
@@ -550,5 +546,45 @@ mod tests {
         let doc = json!({"metadata": {"data_encoding": "base64_gzip_json"}, "data": wrapped});
         let parsed = JsonBase.parse_message(&doc.to_string()).unwrap();
         assert_eq!(parsed.data, Payload::Json(json!({"a": [1, 2]})));
+    }
+
+    /// The peak resident memory of this process (`VmHWM` of `/proc/self/status`), in KiB.
+    fn peak_rss_kib() -> u64 {
+        std::fs::read_to_string("/proc/self/status")
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find_map(|l| l.strip_prefix("VmHWM:"))
+                    .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            })
+            .unwrap_or(0)
+    }
+
+    /// A decompression bomb (a JSON string of 200 MiB of spaces, compressed to a few hundred
+    /// KiB) is a parse error, and decoding it never holds more than the 64 MiB cap.
+    #[test]
+    fn a_decompression_bomb_is_a_parse_error_within_the_cap() {
+        let mut text = Vec::with_capacity(200 * 1024 * 1024 + 2);
+        text.push(b'"');
+        text.resize(200 * 1024 * 1024 + 1, b' ');
+        text.push(b'"');
+        let mut encoder = ZlibEncoder::new(Vec::new(), Compression::fast());
+        encoder.write_all(&text).unwrap();
+        drop(text);
+        let bomb = base64::engine::general_purpose::STANDARD.encode(encoder.finish().unwrap());
+        assert!(bomb.len() < 2 * 1024 * 1024, "{}", bomb.len());
+        let doc = json!({"metadata": {"data_encoding": "base64_gzip_json"}, "data": bomb});
+        let body = doc.to_string();
+        // Start the peak from here (Linux: `5` resets VmHWM to the current RSS).
+        std::fs::write("/proc/self/clear_refs", "5").expect("reset the peak RSS");
+        let before = peak_rss_kib();
+        let err = JsonBase.parse_message(&body).unwrap_err();
+        let grown = peak_rss_kib().saturating_sub(before);
+        assert_eq!(
+            err.to_string(),
+            format!("JsonBase compressed data inflates to more than {MAX_INFLATED_SIZE} bytes")
+        );
+        // 200 MiB without the cap; at most the cap (64 MiB) and change with it.
+        assert!(grown < 100 * 1024, "peak memory grew by {grown} KiB");
     }
 }

@@ -6,6 +6,9 @@
 //!
 //! * [`JsonBase`]: Python tomodachi's `JsonBase` (`tomodachi-json-base--1.0.0`),
 //!   byte-for-byte compatible;
+//! * [`ProtobufBase`] (feature `protobuf`): Python tomodachi's `ProtobufBase`
+//!   (`tomodachi-protobuf-base--1.0.0`), byte-for-byte compatible, with [`Proto`] for prost
+//!   messages as data;
 //! * [`Raw`]: no envelope (Python's raw mode), the body is the data.
 //!
 //! Custom envelopes implement [`Envelope`] and are shared as a [`SharedEnvelope`].
@@ -24,15 +27,23 @@
 //! ```
 
 mod error;
+mod inflate;
 mod json_base;
 mod json_base_wire;
 mod payload;
+#[cfg(feature = "protobuf")]
+mod protobuf_base;
+#[cfg(feature = "protobuf")]
+mod protobuf_wire;
 mod pyjson;
 mod raw;
 
 pub use error::{EnvelopeError, EnvelopeErrorKind};
+pub use inflate::MAX_INFLATED_SIZE;
 pub use json_base::JsonBase;
-pub use payload::Payload;
+pub use payload::{Payload, ToPayload};
+#[cfg(feature = "protobuf")]
+pub use protobuf_base::{Proto, ProtobufBase};
 pub use pyjson::{python_float_repr, to_python_json};
 pub use raw::Raw;
 
@@ -138,6 +149,18 @@ pub trait Envelope: Send + Sync + 'static {
     /// Parses a transport body. An error means the message cannot be understood; upstream
     /// logs it and drops the message.
     fn parse_message(&self, payload: &str) -> Result<ParsedMessage, EnvelopeError>;
+
+    /// Checks the envelope of a subscription when its service starts (upstream's
+    /// `validate(**decorator_kwargs)`): an error fails the start. The default accepts;
+    /// `ProtobufBase` without a message type refuses (`No proto_class defined`).
+    ///
+    /// ```
+    /// use tomodachi::envelope::{Envelope, JsonBase};
+    /// assert!(JsonBase.validate_subscription().is_ok());
+    /// ```
+    fn validate_subscription(&self) -> Result<(), EnvelopeError> {
+        Ok(())
+    }
 }
 
 /// An envelope shared between subscriptions and publishers.

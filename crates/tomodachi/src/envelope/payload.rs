@@ -184,6 +184,39 @@ impl From<Vec<u8>> for Payload {
     }
 }
 
+/// What can be published: anything serialisable (sent as [`Payload::Json`]), a [`Payload`]
+/// itself, and with the `protobuf` feature a `Proto(message)` (sent as [`Payload::Bytes`] of the
+/// encoded protobuf message, what the `ProtobufBase` envelope carries).
+///
+/// The publish helpers (`amqp::publish`, `aws_sns_sqs::publish`, `message::build_body`, ...)
+/// take any `ToPayload`.
+///
+/// ```
+/// use tomodachi::envelope::{Payload, ToPayload};
+///
+/// assert_eq!(serde_json::json!({"id": 1}).to_payload()?, Payload::Json(serde_json::json!({"id": 1})));
+/// assert_eq!("text".to_payload()?, Payload::Json(serde_json::json!("text")));
+/// let bytes = Payload::Bytes(bytes::Bytes::from_static(b"\x08\x01"));
+/// assert_eq!(bytes.to_payload()?, bytes);
+/// # Ok::<(), tomodachi::envelope::EnvelopeError>(())
+/// ```
+pub trait ToPayload {
+    /// The payload to build a message from.
+    fn to_payload(&self) -> Result<Payload, EnvelopeError>;
+}
+
+impl<T: serde::Serialize + ?Sized> ToPayload for T {
+    fn to_payload(&self) -> Result<Payload, EnvelopeError> {
+        Payload::from_serialize(self)
+    }
+}
+
+impl ToPayload for Payload {
+    fn to_payload(&self) -> Result<Payload, EnvelopeError> {
+        Ok(self.clone())
+    }
+}
+
 /// Deserialises a text or bytes payload: string-like targets get the text, byte targets the
 /// bytes, everything else the content parsed as JSON.
 struct OpaqueDeserializer<'a> {

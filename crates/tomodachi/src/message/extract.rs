@@ -89,6 +89,37 @@ impl<T: DeserializeOwned> FromMessage for Data<T> {
     }
 }
 
+/// The message's data decoded as the protobuf message `T` (a `ProtobufBase` subscription's
+/// data); data that is not a `T` dead-letters the message.
+///
+/// ```
+/// use std::sync::Arc;
+/// use tomodachi::amqp::AmqpSubscription;
+/// use tomodachi::envelope::{Proto, ProtobufBase};
+///
+/// #[derive(Clone, PartialEq, prost::Message)]
+/// struct Person {
+///     #[prost(string, tag = "1")]
+///     id: String,
+/// }
+///
+/// let service = tomodachi::Service::builder("people", ())
+///     .message_envelope(ProtobufBase::new())
+///     .amqp(
+///         AmqpSubscription::new("person.created").envelope(ProtobufBase::of::<Person>()),
+///         |_s: Arc<()>, Proto(person): Proto<Person>| async move {
+///             tracing::info!(id = %person.id, "person");
+///         },
+///     )
+///     .build();
+/// ```
+#[cfg(feature = "protobuf")]
+impl<T: prost::Message + Default> FromMessage for crate::envelope::Proto<T> {
+    fn from_message(message: &Message) -> Result<Self, Error> {
+        message.proto().map(crate::envelope::Proto)
+    }
+}
+
 /// The envelope's `metadata` object (upstream's `metadata` argument; `null` without one).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Metadata(pub Value);

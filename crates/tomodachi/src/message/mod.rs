@@ -26,6 +26,8 @@ mod recent;
 #[cfg(any(feature = "amqp", feature = "aws"))]
 mod setters;
 
+#[cfg(feature = "protobuf")]
+pub use crate::envelope::Proto;
 use crate::envelope::{ParsedMessage, Payload, SharedEnvelope};
 use crate::error::Error;
 pub use crate::extension::Extension;
@@ -118,6 +120,31 @@ impl Message {
                 self.handler
             ))
         })
+    }
+
+    /// The payload decoded as the protobuf message `T` (the data of a `ProtobufBase`
+    /// subscription); data that is not a `T` is an error that dead-letters the message.
+    ///
+    /// ```
+    /// # fn demo(message: &tomodachi::message::Message) -> tomodachi::Result<()> {
+    /// #[derive(Clone, PartialEq, prost::Message)]
+    /// struct Person {
+    ///     #[prost(string, tag = "1")]
+    ///     id: String,
+    /// }
+    /// let person: Person = message.proto()?;
+    /// # Ok(()) }
+    /// ```
+    #[cfg(feature = "protobuf")]
+    pub fn proto<T: prost::Message + Default>(&self) -> Result<T, Error> {
+        crate::envelope::Proto::<T>::from_payload(&self.parsed.data)
+            .map(|p| p.0)
+            .map_err(|e| {
+                Error::undecodable(format!(
+                    "unable to decode the message data for handler {}: {e}",
+                    self.handler
+                ))
+            })
     }
 
     /// The payload as decoded by the envelope.
@@ -331,9 +358,30 @@ impl EnvelopeChoice {
     }
 }
 
+/// Checks a subscription's envelope when its service starts
+/// ([`Envelope::validate_subscription`](crate::envelope::Envelope::validate_subscription));
+/// raw mode (`None`) always passes.
+#[cfg(any(feature = "amqp", feature = "aws"))]
+pub(crate) fn validate_envelope(
+    envelope: Option<&SharedEnvelope>,
+    transport: &str,
+    handler: &str,
+) -> Result<(), Error> {
+    match envelope {
+        Some(envelope) => envelope.validate_subscription().map_err(|e| {
+            Error::msg(format!(
+                "invalid message envelope {} for the {transport} handler {handler}: {e}",
+                envelope.name()
+            ))
+        }),
+        None => Ok(()),
+    }
+}
+
 /// Builds the body of an outgoing message: `data` in the envelope (as `info`'s service, for
 /// `topic`), or `data` itself without an envelope (it must serialize to a string). What every
-/// transport's publish helpers use.
+/// transport's publish helpers use. `data` is anything serialisable, a
+/// [`Payload`], or (feature `protobuf`) a [`Proto`](crate::envelope::Proto) message.
 ///
 /// ```
 /// use tomodachi::envelope::JsonBase;
@@ -345,13 +393,13 @@ impl EnvelopeChoice {
 /// assert!(body.contains(r#""name": "orders""#));
 /// assert_eq!(tomodachi::message::build_body(&ctx, None, "t", "plain").unwrap(), "plain");
 /// ```
-pub fn build_body<T: serde::Serialize + ?Sized>(
+pub fn build_body<T: crate::envelope::ToPayload + ?Sized>(
     info: &TransportContext,
     envelope: Option<&SharedEnvelope>,
     topic: &str,
     data: &T,
 ) -> Result<String, Error> {
-    let payload = Payload::from_serialize(data).map_err(Error::new)?;
+    let payload = data.to_payload().map_err(Error::new)?;
     match envelope {
         Some(envelope) => envelope
             .build_message(

@@ -19,6 +19,7 @@ mod interop_sns_sqs;
 mod logging;
 mod macros;
 mod process;
+mod protobuf;
 mod scenarios;
 mod schedule;
 mod testing_kit;

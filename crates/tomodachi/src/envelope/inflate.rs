@@ -1,0 +1,80 @@
+//! zlib decompression with a cap on the inflated size, shared by the envelopes: a small
+//! message must not be able to inflate into gigabytes of memory (a decompression bomb).
+
+use std::io::Read;
+
+use flate2::read::ZlibDecoder;
+
+use super::EnvelopeError;
+
+/// Compressed message data that inflates to more than this many bytes (64 MiB) is a parse
+/// error, whatever the envelope.
+pub const MAX_INFLATED_SIZE: usize = 64 * 1024 * 1024;
+
+/// zlib-decompresses `compressed`, reading at most `limit` bytes of output (the stream is not
+/// inflated any further once the cap is passed). `envelope` names the envelope in errors.
+pub(crate) fn inflate_capped(
+    compressed: &[u8],
+    limit: usize,
+    envelope: &str,
+) -> Result<Vec<u8>, EnvelopeError> {
+    let mut out = Vec::with_capacity(compressed.len().saturating_mul(4).min(limit));
+    ZlibDecoder::new(compressed)
+        .take(limit as u64 + 1)
+        .read_to_end(&mut out)
+        .map_err(|e| {
+            EnvelopeError::parse(format!("{envelope} data is not a valid zlib stream: {e}"))
+        })?;
+    if out.len() > limit {
+        return Err(EnvelopeError::parse(format!(
+            "{envelope} compressed data inflates to more than {limit} bytes"
+        )));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use flate2::write::ZlibEncoder;
+    use flate2::Compression;
+
+    use super::*;
+
+    fn zlib(data: &[u8]) -> Vec<u8> {
+        let mut encoder = ZlibEncoder::new(Vec::new(), Compression::new(9));
+        encoder.write_all(data).unwrap();
+        encoder.finish().unwrap()
+    }
+
+    #[test]
+    fn data_within_the_cap_inflates_whole() {
+        let data = vec![b'x'; 1000];
+        assert_eq!(
+            inflate_capped(&zlib(&data), 1000, "JsonBase").unwrap(),
+            data
+        );
+    }
+
+    /// A bomb (16 MiB of zeros in ~16 KiB) stops at the cap: the output buffer never grows
+    /// past it.
+    #[test]
+    fn a_bomb_stops_at_the_cap() {
+        let bomb = zlib(&vec![0u8; 16 * 1024 * 1024]);
+        assert!(bomb.len() < 64 * 1024);
+        let err = inflate_capped(&bomb, 1024 * 1024, "JsonBase").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "JsonBase compressed data inflates to more than 1048576 bytes"
+        );
+    }
+
+    #[test]
+    fn a_broken_stream_is_a_parse_error() {
+        let err = inflate_capped(b"not zlib", 1024, "ProtobufBase").unwrap_err();
+        assert!(err
+            .to_string()
+            .starts_with("ProtobufBase data is not a valid zlib stream"));
+    }
+}
