@@ -1,69 +1,40 @@
-//! Upstream's basic HTTP example: regex resources, a health endpoint answered with a response
-//! builder (the dict form upstream), a JSON response and a custom 404.
+//! Upstream's README HTTP example ("Basic HTTP based service"), route for route: a regex
+//! resource with a named group, a health check answered in the dict form (a status and a body,
+//! here the response builder), and a custom 404. Port 9700, upstream's default.
 //!
 //! ```sh
 //! cargo run --example http_service
-//! curl http://127.0.0.1:4711/example/1234
-//! curl http://127.0.0.1:4711/health
-//! curl http://127.0.0.1:4711/nothing-here   # error 404
+//! curl http://127.0.0.1:9700/resource/1234    # id = 1234
+//! curl http://127.0.0.1:9700/health           # Healthy
+//! curl http://127.0.0.1:9700/nothing-here     # error 404
 //! ```
-
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use tomodachi::prelude::*;
 
-struct ExampleHttpService {
-    healthy: AtomicBool,
-}
+#[derive(Default)]
+struct Service;
 
-impl Default for ExampleHttpService {
-    fn default() -> Self {
-        Self {
-            healthy: AtomicBool::new(true),
-        }
-    }
-}
-
-fn options() -> Options {
-    let mut options = Options::default();
-    options.http.port = 4711;
-    options.http.content_type = "text/plain; charset=utf-8".into();
-    options
-}
-
-#[tomodachi::service(name = "example-http-service", options = options())]
-impl ExampleHttpService {
-    #[http(GET, r"/example/?")]
-    async fn example(&self) -> &'static str {
-        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-        "友達"
+#[tomodachi::service(name = "http-example")]
+impl Service {
+    // Request paths are specified as regex for full flexibility
+    #[http(GET, r"/resource/(?P<id>[^/]+?)/?")]
+    async fn resource(&self, id: String) -> String {
+        // Returning a string value normally means 200 OK
+        format!("id = {id}")
     }
 
-    #[http(GET, r"/example/(?P<id>[^/]+?)/?")]
-    async fn example_with_id(&self, id: String) -> String {
-        format!("友達 (id: {id})")
-    }
-
-    #[http(GET, r"/response/?")]
-    async fn response_object(&self) -> HttpResponse {
-        HttpResponse::text(r#"{"data": true}"#)
-            .status(200)
-            .content_type("application/json")
-    }
-
-    #[http(GET, r"/health/?", ignore_logging = true)]
+    #[http(GET, r"/health")]
     async fn health_check(&self) -> HttpResponse {
-        if self.healthy.load(Ordering::Relaxed) {
-            HttpResponse::text("healthy").status(200)
-        } else {
-            HttpResponse::text("not healthy").status(503)
-        }
+        // Return can also be a (status, body) tuple or an HttpResponse for more complex
+        // responses - for example to send byte data, set a status code or headers
+        HttpResponse::text("Healthy").status(200)
     }
 
+    // Specify custom 404 catch-all response
     #[http_error(status_code = 404)]
     async fn error_404(&self) -> &'static str {
         "error 404"
     }
 }
 
-tomodachi::main!(ExampleHttpService);
+tomodachi::main!(Service);

@@ -291,10 +291,37 @@ async fn docker_example_serves_context_health_and_json_errors() {
     );
 }
 
+// Upstream's README HTTP example, route for route.
 #[tokio::test]
-async fn http_service_example() {
+async fn http_service_example_is_upstreams_readme_example() {
     let cfg = write_config("http-port.json", r#"{"options": {"http": {"port": 0}}}"#);
     let svc = json_service("http_service", &["-c", cfg.to_str().unwrap()], &[]);
+    let addr = svc.http_addr();
+    for (path, status, body) in [
+        ("/resource/1234", 200, "id = 1234"),
+        ("/resource/1234/", 200, "id = 1234"),
+        ("/resource/", 404, "error 404"),
+        ("/health", 200, "Healthy"),
+        ("/health/", 404, "error 404"),
+        ("/nothing-here", 404, "error 404"),
+    ] {
+        let r = get(addr, path).await;
+        assert_eq!((r.status, r.text().as_str()), (status, body), "{path}");
+        assert_eq!(r.header("content-type"), Some("text/plain; charset=utf-8"));
+        assert_eq!(r.header("server"), Some("tomodachi"));
+    }
+    let started = svc
+        .json_lines()
+        .into_iter()
+        .find(|r| r["message"] == "initializing service instance")
+        .expect("the service's first line");
+    assert_eq!(started["service"], "http-example");
+}
+
+#[tokio::test]
+async fn http_features_example() {
+    let cfg = write_config("http-port.json", r#"{"options": {"http": {"port": 0}}}"#);
+    let svc = json_service("http_features", &["-c", cfg.to_str().unwrap()], &[]);
     let addr = svc.http_addr();
     let r = get(addr, "/example/1234").await;
     assert_eq!(r.text(), "友達 (id: 1234)");
