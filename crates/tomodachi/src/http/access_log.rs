@@ -35,9 +35,50 @@ pub(crate) struct AccessLog {
     file: Option<Mutex<Option<File>>>,
 }
 
+/// Seconds with 5 decimals and an `s` suffix, e.g. `0.00135s` (rounded half up to 10 µs),
+/// written without float formatting or an allocation: two of these are on every access-log
+/// record.
+pub(crate) struct Seconds {
+    buf: [u8; 32],
+    start: usize,
+}
+
+impl Seconds {
+    pub(crate) fn new(d: Duration) -> Self {
+        // At most u64::MAX seconds (20 digits, 21 after rounding up), 5 decimals and `s`.
+        let tens_of_micros = (d.as_nanos() + 5_000) / 10_000;
+        let mut whole = tens_of_micros / 100_000;
+        let mut frac = tens_of_micros % 100_000;
+        let mut buf = [0u8; 32];
+        let mut len = buf.len();
+        len -= 1;
+        buf[len] = b's';
+        for _ in 0..5 {
+            len -= 1;
+            buf[len] = b'0' + (frac % 10) as u8;
+            frac /= 10;
+        }
+        len -= 1;
+        buf[len] = b'.';
+        loop {
+            len -= 1;
+            buf[len] = b'0' + (whole % 10) as u8;
+            whole /= 10;
+            if whole == 0 || len == 0 {
+                break;
+            }
+        }
+        Self { buf, start: len }
+    }
+
+    pub(crate) fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.buf[self.start..]).unwrap_or("0.00000s")
+    }
+}
+
 /// Seconds with 5 decimals and an `s` suffix, e.g. `0.00135s`.
 pub(crate) fn format_seconds(d: Duration) -> String {
-    format!("{:.5}s", d.as_secs_f64())
+    Seconds::new(d).as_str().to_owned()
 }
 
 fn version_str(v: Version) -> &'static str {
@@ -132,8 +173,8 @@ impl AccessLog {
         if !self.enabled {
             return;
         }
-        let handler_elapsed = r.handler_elapsed.map(format_seconds);
-        let request_time = format_seconds(r.request_time);
+        let handler_elapsed = r.handler_elapsed.map(Seconds::new);
+        let request_time = Seconds::new(r.request_time);
         tracing::info!(
             target: "tomodachi.http.response",
             status_code = r.status_code,
@@ -146,7 +187,7 @@ impl AccessLog {
             request_content_length = r.request_content_length,
             request_content_read_length = r.request_content_length,
             user_agent = r.user_agent,
-            handler_elapsed_time = handler_elapsed.as_deref(),
+            handler_elapsed_time = handler_elapsed.as_ref().map(Seconds::as_str),
             request_time = request_time.as_str(),
             ""
         );
@@ -171,9 +212,9 @@ impl AccessLog {
             }
             fields.push(("user_agent", FieldValue::Str(r.user_agent)));
             if let Some(h) = &handler_elapsed {
-                fields.push(("handler_elapsed_time", FieldValue::Str(h)));
+                fields.push(("handler_elapsed_time", FieldValue::Str(h.as_str())));
             }
-            fields.push(("request_time", FieldValue::Str(&request_time)));
+            fields.push(("request_time", FieldValue::Str(request_time.as_str())));
             self.write_line("tomodachi.http.response", "", &fields);
         }
     }
@@ -187,6 +228,30 @@ mod tests {
     fn seconds_have_five_decimals() {
         assert_eq!(format_seconds(Duration::from_micros(1350)), "0.00135s");
         assert_eq!(format_seconds(Duration::from_secs(2)), "2.00000s");
+        assert_eq!(format_seconds(Duration::ZERO), "0.00000s");
+        assert_eq!(format_seconds(Duration::from_nanos(4_999)), "0.00000s");
+        assert_eq!(format_seconds(Duration::from_nanos(5_000)), "0.00001s");
+        assert_eq!(
+            format_seconds(Duration::from_nanos(1_234_567_890)),
+            "1.23457s"
+        );
+        assert_eq!(
+            format_seconds(Duration::from_micros(9_999_996)),
+            "10.00000s"
+        );
+        assert_eq!(
+            format_seconds(Duration::from_secs(u64::MAX)),
+            format!("{}.00000s", u64::MAX)
+        );
+        // The same text as float formatting, away from rounding ties.
+        for micros in [1u64, 17, 999, 12_345, 1_000_001, 98_765_432] {
+            let d = Duration::from_micros(micros) + Duration::from_nanos(1_234);
+            assert_eq!(
+                format_seconds(d),
+                format!("{:.5}s", d.as_secs_f64()),
+                "{d:?}"
+            );
+        }
     }
 
     #[test]
