@@ -89,21 +89,21 @@ impl Transport for SnsSqsTransport {
     ) -> BoxFuture<'static, Result<Box<dyn DeclaredTransport>, Error>> {
         Box::pin(async move {
             let consuming = prepare(ctx, self.handlers).await?;
-            let mut urls = Vec::with_capacity(consuming.subscriptions.len());
+            let mut queues = Vec::with_capacity(consuming.subscriptions.len());
             for sub in &consuming.subscriptions {
-                let url = setup::subscribe(&consuming.clients, &consuming.options, &sub.spec())
+                let queue = setup::subscribe(&consuming.clients, &consuming.options, &sub.spec())
                     .await
                     .inspect_err(|_| {
                         clients::forget(&consuming.info.name, &consuming.info.uuid);
                     })?;
-                tracing::debug!(target: TARGET, queue_url = %url, handler = &*sub.chain.name,
+                tracing::debug!(target: TARGET, queue_url = %queue.url, handler = &*sub.chain.name,
                     topic = sub.topic.as_deref().unwrap_or(""), "consuming");
-                urls.push(url);
+                queues.push(queue);
             }
             TASKS.enable();
             Ok(Box::new(Declared {
                 consuming: Arc::new(consuming),
-                urls,
+                queues,
             }) as Box<dyn DeclaredTransport>)
         })
     }
@@ -112,7 +112,7 @@ impl Transport for SnsSqsTransport {
 /// Every topic, queue and subscription set up; the receive loops not started yet.
 struct Declared {
     consuming: Arc<Consuming>,
-    urls: Vec<String>,
+    queues: Vec<setup::QueueState>,
 }
 
 impl DeclaredTransport for Declared {
@@ -120,11 +120,16 @@ impl DeclaredTransport for Declared {
         Box::pin(async move {
             let mut declared = *self;
             let consuming = declared.consuming.clone();
-            let urls = std::mem::take(&mut declared.urls);
+            let queues = std::mem::take(&mut declared.queues);
             let (stop_tx, stop_rx) = watch::channel(false);
             let tracker = tokio_util::task::TaskTracker::new();
-            for (index, url) in urls.into_iter().enumerate() {
-                tracker.spawn(receive_loop(consuming.clone(), index, url, stop_rx.clone()));
+            for (index, queue) in queues.into_iter().enumerate() {
+                tracker.spawn(receive_loop(
+                    consuming.clone(),
+                    index,
+                    queue,
+                    stop_rx.clone(),
+                ));
             }
             tracker.close();
             Ok(Box::new(Receiving {
@@ -244,7 +249,7 @@ async fn sleep_or_stop(d: Duration, rx: &watch::Receiver<bool>) -> bool {
 async fn receive_loop(
     c: Arc<Consuming>,
     index: usize,
-    mut queue_url: String,
+    mut queue: setup::QueueState,
     stop: watch::Receiver<bool>,
 ) {
     let sub = &c.subscriptions[index];
@@ -254,6 +259,7 @@ async fn receive_loop(
         if *stop.borrow() {
             break;
         }
+        let queue_url = queue.url.clone();
         let n = if queue_url.ends_with(".fifo") {
             1
         } else {
@@ -286,7 +292,7 @@ async fn receive_loop(
                 let settled: Vec<String> = futures_util::future::join_all(
                     messages
                         .into_iter()
-                        .map(|m| handle_message(&c, sub, &queue_url, m)),
+                        .map(|m| handle_message(&c, sub, &queue, m)),
                 )
                 .await
                 .into_iter()
@@ -300,7 +306,7 @@ async fn receive_loop(
                 failing = true;
                 setup::clear_caches();
                 match setup::subscribe(&c.clients, &c.options, &sub.spec()).await {
-                    Ok(url) => queue_url = url,
+                    Ok(again) => queue = again,
                     Err(e) => {
                         tracing::warn!(target: TARGET, error_message = %e, "Unable to set up the subscription again");
                         if sleep_or_stop(backoff, &stop).await {
@@ -392,17 +398,18 @@ fn excerpt(body: &str) -> &str {
 async fn handle_message(
     c: &Consuming,
     sub: &Subscription,
-    queue_url: &str,
+    queue: &setup::QueueState,
     message: aws_sdk_sqs::types::Message,
 ) -> Option<String> {
     TASKS.started();
+    let queue_url = queue.url.as_str();
     let raw = message.body().unwrap_or_default();
     let verdict = match body::unwrap_body(raw) {
         Err(e) => {
             tracing::warn!(target: TARGET, handler = &*sub.chain.name, queue_url = %queue_url,
                 sqs_message_id = message.message_id().unwrap_or_default(),
                 message_body = excerpt(raw), "unsupported format of message body ({e})");
-            Verdict::DeadLetter(format!("unsupported format of message body: {e}"))
+            unparsable(queue, format!("unsupported format of message body: {e}"))
         }
         Ok(notification) if notification.message.as_deref() == Some(DRAIN_MARKER) => {
             Verdict::Discard("drain marker".into())
@@ -412,10 +419,10 @@ async fn handle_message(
                 tracing::warn!(target: TARGET, handler = &*sub.chain.name, queue_url = %queue_url,
                     sqs_message_id = message.message_id().unwrap_or_default(),
                     message_body = excerpt(raw), "message body has no Message to handle");
-                Verdict::DeadLetter("message body has no Message".into())
+                unparsable(queue, "message body has no Message".into())
             }
             Some(payload) => match parse_body(sub.envelope.as_ref(), payload) {
-                Err(e) => Verdict::DeadLetter(e.to_string()),
+                Err(e) => unparsable(queue, e.to_string()),
                 Ok(parsed) => {
                     let info =
                         message_info(queue_url, &message, &notification, &c.options.topic_prefix);
@@ -426,9 +433,73 @@ async fn handle_message(
             },
         },
     };
-    let delete = settle(c, sub, queue_url, &message, verdict);
+    let settled = settle(c, sub, queue, &message, verdict);
+    if let Settled::BackOff(seconds) = settled {
+        back_off(c, queue_url, &message, seconds).await;
+    }
     TASKS.finished();
-    delete.then(|| message.receipt_handle.unwrap_or_default())
+    (settled == Settled::Delete).then(|| message.receipt_handle.unwrap_or_default())
+}
+
+/// A body that cannot be parsed: left for the dead-letter queue when the queue has one;
+/// without one it is deleted, as upstream does (it would come back forever).
+fn unparsable(queue: &setup::QueueState, why: String) -> Verdict {
+    if queue.redrive {
+        Verdict::DeadLetter(why)
+    } else {
+        Verdict::Discard(format!(
+            "{why} (no dead-letter queue: deleted, as upstream)"
+        ))
+    }
+}
+
+/// What becomes of a handled message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Settled {
+    /// Deleted from the queue.
+    Delete,
+    /// Left for redelivery after the visibility timeout (and the dead-letter queue).
+    Keep,
+    /// Left for redelivery after this many seconds: a failing message on a queue without a
+    /// dead-letter queue is redelivered less and less often instead of forever at the same pace.
+    BackOff(u32),
+}
+
+/// The longest visibility timeout SQS allows (12 hours).
+const MAX_VISIBILITY_TIMEOUT: u32 = 43_200;
+
+/// The visibility timeout after the `receive_count`th failed delivery: the queue's timeout
+/// doubled for each delivery after the first, at most 12 hours.
+fn back_off_seconds(visibility_timeout: u32, receive_count: u32) -> u32 {
+    let doublings = receive_count.saturating_sub(1).min(16);
+    visibility_timeout
+        .max(1)
+        .saturating_mul(1 << doublings)
+        .min(MAX_VISIBILITY_TIMEOUT)
+}
+
+/// Makes a failed message invisible for `seconds` (`ChangeMessageVisibility`).
+async fn back_off(
+    c: &Consuming,
+    queue_url: &str,
+    message: &aws_sdk_sqs::types::Message,
+    seconds: u32,
+) {
+    let Some(receipt_handle) = message.receipt_handle() else {
+        return;
+    };
+    let request = c
+        .clients
+        .sqs
+        .change_message_visibility()
+        .queue_url(queue_url)
+        .receipt_handle(receipt_handle)
+        .visibility_timeout(i32::try_from(seconds).unwrap_or(i32::MAX))
+        .send();
+    if let Err(e) = call("ChangeMessageVisibility", request).await {
+        tracing::warn!(target: TARGET, queue_url = %queue_url, error_message = %e,
+            "unable to delay the redelivery of a failed message");
+    }
 }
 
 /// Whether to delete the message, or leave it for redelivery (and eventually the dead-letter
@@ -436,34 +507,48 @@ async fn handle_message(
 fn settle(
     c: &Consuming,
     sub: &Subscription,
-    queue_url: &str,
+    queue: &setup::QueueState,
     message: &aws_sdk_sqs::types::Message,
     verdict: Verdict,
-) -> bool {
+) -> Settled {
     let name = &*sub.chain.name;
+    let queue_url = queue.url.as_str();
     let sqs_message_id = message.message_id().unwrap_or_default();
     let log_failure = |why: &str| {
         tracing::error!(target: "exception", handler = name, queue_url = %queue_url,
             sqs_message_id = sqs_message_id, "uncaught exception: {why}");
     };
     match verdict {
-        Verdict::Ack => true,
+        Verdict::Ack => Settled::Delete,
         Verdict::Discard(why) => {
             if why != "drain marker" {
                 tracing::warn!(target: TARGET, handler = name, queue_url = %queue_url,
                     sqs_message_id = sqs_message_id, reason = %why, "message dropped");
             }
-            true
+            Settled::Delete
         }
         Verdict::Retry(why) | Verdict::DeadLetter(why) => {
             log_failure(&why);
             if c.policy == FailurePolicy::Drop {
-                true
-            } else {
+                return Settled::Delete;
+            }
+            let receive_count = message
+                .attributes()
+                .and_then(|a| a.get(&MessageSystemAttributeName::ApproximateReceiveCount))
+                .and_then(|n| n.parse::<u32>().ok())
+                .unwrap_or(1);
+            if queue.redrive {
                 tracing::info!(target: TARGET, handler = name, queue_url = %queue_url,
-                    sqs_message_id = sqs_message_id,
+                    sqs_message_id = sqs_message_id, receive_count = receive_count,
                     "message left in the queue for redelivery after its visibility timeout");
-                false
+                Settled::Keep
+            } else {
+                let seconds = back_off_seconds(queue.visibility_timeout, receive_count);
+                tracing::warn!(target: TARGET, handler = name, queue_url = %queue_url,
+                    sqs_message_id = sqs_message_id, receive_count = receive_count,
+                    next_delivery_in_seconds = seconds,
+                    "message failed again and the queue has no dead-letter queue; its redelivery backs off");
+                Settled::BackOff(seconds)
             }
         }
     }
@@ -568,5 +653,17 @@ mod tests {
         let long = "ä".repeat(1500);
         assert_eq!(excerpt(&long).chars().count(), 1000);
         assert_eq!(excerpt("short"), "short");
+    }
+
+    #[test]
+    fn failed_deliveries_back_off_up_to_twelve_hours() {
+        assert_eq!(back_off_seconds(30, 1), 30);
+        assert_eq!(back_off_seconds(30, 2), 60);
+        assert_eq!(back_off_seconds(30, 5), 480);
+        assert_eq!(back_off_seconds(30, 20), MAX_VISIBILITY_TIMEOUT);
+        assert_eq!(back_off_seconds(30, u32::MAX), MAX_VISIBILITY_TIMEOUT);
+        // A zero visibility timeout still backs off from a second.
+        assert_eq!(back_off_seconds(0, 1), 1);
+        assert_eq!(back_off_seconds(0, 4), 8);
     }
 }

@@ -36,8 +36,11 @@
 //! **Delivery is at-least-once.** A message is deleted only after its handler (and the message
 //! middlewares) succeeded. A failed or panicking handler's message is left in the queue: SQS
 //! delivers it again after the queue's visibility timeout, and after `max_receive_count`
-//! deliveries the redrive policy moves it to the dead-letter queue. Bodies that cannot be
-//! decoded are logged and left for the dead-letter queue too. A handler returns
+//! deliveries the redrive policy moves it to the dead-letter queue. On a queue without a redrive
+//! policy a failing message is not redelivered forever at that pace: each failed delivery
+//! doubles the time before the next one (`ChangeMessageVisibility`, at most 12 hours) and the
+//! receive count is logged. Bodies that cannot be decoded are logged and left for the
+//! dead-letter queue too, or deleted (as upstream) when the queue has none. A handler returns
 //! [`Error::discard`](crate::Error::discard) to delete a message on purpose;
 //! [`FailurePolicy::Drop`](crate::message::FailurePolicy::Drop) restores upstream's
 //! delete-on-error behaviour.

@@ -216,12 +216,23 @@ pub(crate) struct SubscriptionSpec<'a> {
     pub(crate) dead_letter: &'a DeadLetter,
 }
 
-/// Upstream's setup sequence for one handler; returns the queue URL to consume.
+/// What the consumer needs to know of a queue it consumes after the setup.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct QueueState {
+    /// The queue URL.
+    pub(crate) url: String,
+    /// The queue has a redrive policy (failed messages end in a dead-letter queue).
+    pub(crate) redrive: bool,
+    /// The queue's visibility timeout in seconds.
+    pub(crate) visibility_timeout: u32,
+}
+
+/// Upstream's setup sequence for one handler; returns the queue to consume.
 pub(crate) async fn subscribe(
     clients: &AwsClients,
     options: &AwsSnsSqsOptions,
     spec: &SubscriptionSpec<'_>,
-) -> Result<String, Error> {
+) -> Result<QueueState, Error> {
     // 1–2. the queue
     let queue_url = if naming::is_queue_arn(spec.queue_name) {
         let reference = naming::queue_ref(spec.queue_name, "").map_err(Error::msg)?;
@@ -292,7 +303,7 @@ pub(crate) async fn subscribe(
     };
 
     // 6. queue attributes and subscriptions
-    update_queue_attributes(
+    let (redrive, visibility_timeout) = update_queue_attributes(
         clients,
         options,
         &queue_url,
@@ -305,7 +316,11 @@ pub(crate) async fn subscribe(
     for topic_arn in &topic_arns {
         subscribe_topic(clients, topic_arn, &queue_arn, spec.filter_policy).await?;
     }
-    Ok(queue_url)
+    Ok(QueueState {
+        url: queue_url,
+        redrive,
+        visibility_timeout,
+    })
 }
 
 /// All existing topics matching a wildcard topic (every page of `ListTopics`; upstream keeps
@@ -500,7 +515,8 @@ pub(crate) async fn find_topic(
     }
 }
 
-/// The queue policy, visibility timeout, redrive policy and KMS settings.
+/// The queue policy, visibility timeout, redrive policy and KMS settings; returns whether the
+/// queue has a redrive policy afterwards and its visibility timeout.
 async fn update_queue_attributes(
     clients: &AwsClients,
     options: &AwsSnsSqsOptions,
@@ -509,7 +525,7 @@ async fn update_queue_attributes(
     topic_arns: &[String],
     visibility_timeout: Option<u32>,
     redrive: Option<&Value>,
-) -> Result<(), Error> {
+) -> Result<(bool, u32), Error> {
     let out = call(
         "GetQueueAttributes",
         clients
@@ -527,6 +543,19 @@ async fn update_queue_attributes(
     .await?;
     let current = |name: QueueAttributeName| out.attributes().and_then(|a| a.get(&name)).cloned();
     let had_policy = current(QueueAttributeName::Policy).is_some();
+    let has_redrive = match redrive {
+        Some(desired) => !matches!(desired, Value::Object(m) if m.is_empty()),
+        None => current(QueueAttributeName::RedrivePolicy).is_some_and(|p| {
+            !p.trim().is_empty()
+                && !matches!(serde_json::from_str::<Value>(&p), Ok(Value::Object(m)) if m.is_empty())
+        }),
+    };
+    let effective_visibility = visibility_timeout.filter(|s| *s > 0).unwrap_or_else(|| {
+        current(QueueAttributeName::VisibilityTimeout)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(30)
+    });
+    let state = (has_redrive, effective_visibility);
     let mut changes: Vec<(QueueAttributeName, String)> = Vec::new();
 
     if !topic_arns.is_empty() {
@@ -577,7 +606,7 @@ async fn update_queue_attributes(
         }
     }
     if changes.is_empty() {
-        return Ok(());
+        return Ok(state);
     }
     let mut request = clients.sqs.set_queue_attributes().queue_url(queue_url);
     for (name, value) in changes {
@@ -588,7 +617,7 @@ async fn update_queue_attributes(
         request = request.attributes(name, value);
     }
     call("SetQueueAttributes", request.send()).await?;
-    Ok(())
+    Ok(state)
 }
 
 fn redrive_text(desired: &Value) -> String {

@@ -76,11 +76,6 @@ impl Seconds {
     }
 }
 
-/// Seconds with 5 decimals and an `s` suffix, e.g. `0.00135s`.
-pub(crate) fn format_seconds(d: Duration) -> String {
-    Seconds::new(d).as_str().to_owned()
-}
-
 fn version_str(v: Version) -> &'static str {
     match v {
         Version::HTTP_09 => "HTTP/0.9",
@@ -223,6 +218,10 @@ impl AccessLog {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn format_seconds(d: Duration) -> String {
+        Seconds::new(d).as_str().to_owned()
+    }
 
     #[test]
     fn seconds_have_five_decimals() {

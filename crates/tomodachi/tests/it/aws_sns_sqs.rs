@@ -475,6 +475,101 @@ async fn undecodable_bodies_go_to_the_dead_letter_queue() {
     assert_eq!(app.stop().await, 0);
 }
 
+/// When each delivery came, with its receive count.
+type Deliveries = Arc<Mutex<Vec<(std::time::Instant, Option<u32>)>>>;
+
+/// Without a dead-letter queue, a handler that always fails is not redelivered forever at the
+/// queue's pace: each failure doubles the time before the next delivery (visibility timeout
+/// 1 s: deliveries at about 0, 1, 3 and 7 s), and the receive count is logged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failing_handlers_without_a_dead_letter_queue_back_off() {
+    let moto = Moto::start().await;
+    let seen: Deliveries = Arc::default();
+    let svc = Service::builder("backoff-1", seen.clone())
+        .options(moto.options())
+        .message_envelope(JsonBase)
+        .aws_sns_sqs(
+            SnsSqsSubscription::queue("backoff-queue").visibility_timeout(1),
+            |seen: Arc<Deliveries>, msg: Message| async move {
+                let count = msg.aws_sns_sqs().unwrap().approximate_receive_count;
+                seen.lock()
+                    .unwrap()
+                    .push((std::time::Instant::now(), count));
+                Err::<(), _>(Error::msg("always fails"))
+            },
+        )
+        .build();
+    let app = App::new().service(svc).start().await.unwrap();
+    send_message_as(
+        "backoff-1",
+        &json!({"poison": true}),
+        "backoff-queue",
+        SendOptions::new(),
+    )
+    .await
+    .unwrap();
+    eventually(30, "four deliveries", || seen.lock().unwrap().len() >= 4).await;
+    let seen = seen.lock().unwrap().clone();
+    let counts: Vec<Option<u32>> = seen.iter().map(|(_, c)| *c).collect();
+    assert_eq!(&counts[..4], &[Some(1), Some(2), Some(3), Some(4)]);
+    let gaps: Vec<f64> = seen
+        .windows(2)
+        .map(|w| (w[1].0 - w[0].0).as_secs_f64())
+        .collect();
+    // 1 s, then 2 s, then 4 s (the long poll and moto add a little to each).
+    assert!(gaps[0] >= 0.8 && gaps[0] < 2.0, "gaps {gaps:?}");
+    assert!(gaps[1] >= 1.8 && gaps[1] < 3.5, "gaps {gaps:?}");
+    assert!(gaps[2] >= 3.8 && gaps[2] < 6.0, "gaps {gaps:?}");
+    assert_eq!(app.stop().await, 0);
+}
+
+/// Without a dead-letter queue, a body that cannot be parsed is deleted (as upstream), not
+/// redelivered forever; the consumer keeps going.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn undecodable_bodies_without_a_dead_letter_queue_are_deleted() {
+    let moto = Moto::start().await;
+    let log: Log = Arc::default();
+    let svc = Service::builder("bad-bodies-7", log.clone())
+        .options(moto.options())
+        .message_envelope(JsonBase)
+        .aws_sns_sqs(
+            SnsSqsSubscription::queue("bad-queue-no-dlq").visibility_timeout(1),
+            |log: Arc<Log>, msg: Message| async move { record(&log, &msg) },
+        )
+        .build();
+    let app = App::new().service(svc).start().await.unwrap();
+    let sqs = moto.sqs().await;
+    let url = queue_url(&sqs, "bad-queue-no-dlq").await;
+    for body in ["not json at all", r#"{"Type": "Notification"}"#] {
+        sqs.send_message()
+            .queue_url(&url)
+            .message_body(body)
+            .send()
+            .await
+            .unwrap();
+    }
+    send_message_as(
+        "bad-bodies-7",
+        &json!({"good": true}),
+        "bad-queue-no-dlq",
+        SendOptions::new(),
+    )
+    .await
+    .unwrap();
+    eventually(20, "the good message", || !log.lock().unwrap().is_empty()).await;
+    let mut n = u64::MAX;
+    for _ in 0..40 {
+        n = messages_in(&sqs, &url).await;
+        if n == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert_eq!(n, 0, "the bad bodies are deleted");
+    assert_eq!(log.lock().unwrap().len(), 1);
+    assert_eq!(app.stop().await, 0);
+}
+
 /// The emulator restarts (losing every topic, queue and subscription): the consumer sets its
 /// subscription up again and handles what is published afterwards, without a process restart.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
