@@ -104,7 +104,7 @@ async def publish(body, count):
     transport, protocol = await aioamqp.connect("127.0.0.1", 5672, login="guest", password="guest")
     channel = await protocol.channel()
     for i in range(count):
-        await channel.basic_publish(body.replace('"b0.1"', f'"b0.{i + 1}"'),
+        await channel.basic_publish(body.replace('"b0.1"', f'"b0.{i + 1}"').encode(),
                                     exchange_name="amq.topic", routing_key="bench.in")
     await protocol.close()
     transport.close()
