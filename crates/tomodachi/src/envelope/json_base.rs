@@ -2,7 +2,6 @@
 //! tomodachi's `tomodachi.envelope.JsonBase`.
 
 use std::io::Write;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
 use flate2::write::ZlibEncoder;
@@ -140,11 +139,7 @@ impl Envelope for JsonBase {
         topic: &str,
         data: &Payload,
     ) -> Result<String, EnvelopeError> {
-        let now = match SystemTime::now().duration_since(UNIX_EPOCH) {
-            Ok(since) => since.as_secs_f64(),
-            Err(before) => -before.duration().as_secs_f64(),
-        };
-        let uuid4 = uuid::Uuid::new_v4().to_string();
+        let (uuid4, now) = super::fresh_stamp();
         self.build_message_with(service, topic, data, &uuid4, now)
     }
 
@@ -301,8 +296,8 @@ mod tests {
         let uuid4 = uuid::Uuid::parse_str(&message_uuid[37..]).unwrap();
         assert_eq!(uuid4.get_version_num(), 4);
         assert_eq!(uuid4.to_string(), &message_uuid[37..]);
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
             .unwrap()
             .as_secs_f64();
         let ts = parsed.timestamp.unwrap();

@@ -172,6 +172,17 @@ impl std::fmt::Debug for dyn Envelope {
     }
 }
 
+/// A fresh uuid4 and the current time in seconds since the Unix epoch: what a built message is
+/// stamped with.
+pub(crate) fn fresh_stamp() -> (String, f64) {
+    use std::time::{SystemTime, UNIX_EPOCH};
+    let now = match SystemTime::now().duration_since(UNIX_EPOCH) {
+        Ok(since) => since.as_secs_f64(),
+        Err(before) => -before.duration().as_secs_f64(),
+    };
+    (uuid::Uuid::new_v4().to_string(), now)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,7 +5,6 @@
 use std::fmt;
 use std::io::Write;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use base64::Engine as _;
@@ -322,11 +321,7 @@ impl Envelope for ProtobufBase {
         topic: &str,
         data: &Payload,
     ) -> Result<String, EnvelopeError> {
-        let now = match SystemTime::now().duration_since(UNIX_EPOCH) {
-            Ok(since) => since.as_secs_f64(),
-            Err(before) => -before.duration().as_secs_f64(),
-        };
-        let uuid4 = uuid::Uuid::new_v4().to_string();
+        let (uuid4, now) = super::fresh_stamp();
         self.build_message_with(service, topic, data, &uuid4, now)
     }
 
@@ -896,8 +891,8 @@ mod tests {
         let uuid = parsed.message_uuid.unwrap();
         assert_eq!(uuid.len(), 73);
         assert!(uuid.starts_with(&format!("{SERVICE_UUID}.")));
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
             .unwrap()
             .as_secs_f64();
         assert!((now - parsed.timestamp.unwrap()).abs() < 60.0);

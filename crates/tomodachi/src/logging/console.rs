@@ -1,7 +1,9 @@
 //! The console line writer (structlog `ConsoleRenderer` layout) and the `python` format.
 
 use super::color::{level_style, BLUE, BRIGHT, CYAN, DIM, MAGENTA, RESET};
-use super::limits::{field_reserve, prefix_at_most, push_cut_marker, value_budget, LogLimits};
+use super::limits::{
+    field_reserve, prefix_at_most, push_cut_marker, render_within_cap, value_budget, LogLimits,
+};
 use super::value::{push_f64, push_i64, push_timestamp, push_u64, FieldValue};
 
 /// Width the level name is padded to (the longest structlog level name, `exception`).
@@ -300,22 +302,15 @@ pub(super) fn push_console_line<'a, I>(
     I: IntoIterator<Item = (&'a str, FieldValue<'a>)>,
     I::IntoIter: Clone,
 {
-    let fields = fields.into_iter();
-    let line_start = out.len();
-    // Written once without room kept for the fields to come; a line that came out over the
-    // cap (rare) is written again keeping that room, so that every key fits.
     let line = Line {
         color,
         level,
         message,
         logger,
     };
-    render_console_line(out, &line, fields.clone(), limits, 0);
-    if out.len() - line_start > limits.line_cap() {
-        out.truncate(line_start);
-        let reserved = fields.clone().map(|(key, _)| field_reserve(key)).sum();
-        render_console_line(out, &line, fields, limits, reserved);
-    }
+    render_within_cap(out, fields.into_iter(), limits, |out, fields, reserved| {
+        render_console_line(out, &line, fields, limits, reserved)
+    });
 }
 
 /// The parts of a console record other than its fields.

@@ -1,6 +1,6 @@
 //! The JSON line writer (Python `json.dumps` separators, `ensure_ascii` escaping).
 
-use super::limits::{field_reserve, prefix_at_most, value_budget, LogLimits};
+use super::limits::{field_reserve, prefix_at_most, render_within_cap, value_budget, LogLimits};
 use super::value::{push_f64, push_i64, push_timestamp, push_u64, FieldValue};
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
@@ -169,9 +169,8 @@ pub(super) fn push_json_field(
     push_json_value(out, value, limits.field_cap(), budget);
 }
 
-/// Appends a whole JSON record: head, `fields` in order, tail. Written once without room kept
-/// for the fields to come; a record that came out over the line cap (rare) is written again
-/// keeping that room, so that every key fits.
+/// Appends a whole JSON record: head, `fields` in order, tail, within the line cap
+/// ([`render_within_cap`]).
 pub(super) fn push_json_record<'a, I>(
     out: &mut String,
     logger: &str,
@@ -183,14 +182,9 @@ pub(super) fn push_json_record<'a, I>(
     I: IntoIterator<Item = (&'a str, FieldValue<'a>)>,
     I::IntoIter: Clone,
 {
-    let fields = fields.into_iter();
-    let line_start = out.len();
-    render_json_record(out, logger, level, message, fields.clone(), limits, 0);
-    if out.len() - line_start > limits.line_cap() {
-        out.truncate(line_start);
-        let reserved = fields.clone().map(|(key, _)| field_reserve(key)).sum();
-        render_json_record(out, logger, level, message, fields, limits, reserved);
-    }
+    render_within_cap(out, fields.into_iter(), limits, |out, fields, reserved| {
+        render_json_record(out, logger, level, message, fields, limits, reserved)
+    });
 }
 
 /// Writes one JSON record, keeping `reserved` bytes of the line cap for the fields.

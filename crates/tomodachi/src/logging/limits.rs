@@ -134,6 +134,26 @@ pub(super) fn value_budget(line_cap: usize, used: usize, reserved: usize) -> usi
     line_cap.saturating_sub(used.saturating_add(reserved).saturating_add(MARKER_RESERVE))
 }
 
+/// Writes a record with `render(out, fields, reserved)`: once without room kept for the fields
+/// to come (`reserved` 0), and, when that came out over the line cap (rare), again keeping that
+/// room, so that every key fits.
+pub(super) fn render_within_cap<'a, I>(
+    out: &mut String,
+    fields: I,
+    limits: &LogLimits,
+    mut render: impl FnMut(&mut String, I, usize),
+) where
+    I: Iterator<Item = (&'a str, super::FieldValue<'a>)> + Clone,
+{
+    let start = out.len();
+    render(out, fields.clone(), 0);
+    if out.len() - start > limits.line_cap() {
+        out.truncate(start);
+        let reserved = fields.clone().map(|(key, _)| field_reserve(key)).sum();
+        render(out, fields, reserved);
+    }
+}
+
 /// The marker appended to a cut value: `…(+<n> bytes)`.
 pub(super) fn push_cut_marker(out: &mut String, left_out: usize) {
     out.push_str("…(+");

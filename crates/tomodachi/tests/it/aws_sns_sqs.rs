@@ -368,6 +368,20 @@ async fn raw_subscriptions_get_the_message_text() {
     assert_eq!(app.stop().await, 0);
 }
 
+/// Polls the messages in a queue (visible or in flight) every 250 ms, up to `tries` times,
+/// until there are `want`; returns the last count.
+async fn settle_count(sqs: &aws_sdk_sqs::Client, url: &str, want: u64, tries: u32) -> u64 {
+    let mut n = messages_in(sqs, url).await;
+    for _ in 1..tries {
+        if n == want {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        n = messages_in(sqs, url).await;
+    }
+    n
+}
+
 /// A handler that fails is redelivered after the visibility timeout (the receive count grows)
 /// and lands in the dead-letter queue after `max_receive_count`; nothing is deleted.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -462,14 +476,7 @@ async fn undecodable_bodies_go_to_the_dead_letter_queue() {
     .unwrap();
     eventually(20, "the good message", || !log.lock().unwrap().is_empty()).await;
     let dlq = queue_url(&sqs, "bad-dlq").await;
-    let mut n = 0;
-    for _ in 0..80 {
-        n = messages_in(&sqs, &dlq).await;
-        if n == 4 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
+    let n = settle_count(&sqs, &dlq, 4, 80).await;
     assert_eq!(n, 4, "every bad body in the dead-letter queue");
     assert_eq!(log.lock().unwrap().len(), 1);
     assert_eq!(app.stop().await, 0);
@@ -557,14 +564,7 @@ async fn undecodable_bodies_without_a_dead_letter_queue_are_deleted() {
     .await
     .unwrap();
     eventually(20, "the good message", || !log.lock().unwrap().is_empty()).await;
-    let mut n = u64::MAX;
-    for _ in 0..40 {
-        n = messages_in(&sqs, &url).await;
-        if n == 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
+    let n = settle_count(&sqs, &url, 0, 40).await;
     assert_eq!(n, 0, "the bad bodies are deleted");
     assert_eq!(log.lock().unwrap().len(), 1);
     assert_eq!(app.stop().await, 0);
