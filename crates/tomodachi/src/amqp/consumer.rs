@@ -14,7 +14,7 @@ use super::link::{Chan, Conn, Consumer, Delivery};
 use super::publisher::Publisher;
 use super::{AmqpDelivery, ResolvedSubscription};
 use crate::error::Error;
-use crate::message::{parse_body, FailurePolicy, Message, Verdict};
+use crate::message::{parse_body_off_worker, FailurePolicy, Message, Verdict};
 use crate::options::AmqpOptions;
 use crate::transport::{BoxFuture, DeclaredTransport, RunningTransport};
 
@@ -315,9 +315,12 @@ async fn handle_delivery(c: Arc<Consuming>, index: usize, delivery: Delivery) {
     let sub = &c.subscriptions[index];
     TASKS.started();
     let attempt = attempt_of(delivery.properties());
-    let parsed = std::str::from_utf8(delivery.data())
-        .map_err(|e| Error::undecodable(format!("message body is not UTF-8: {e}")))
-        .and_then(|body| parse_body(sub.envelope.as_ref(), body));
+    let parsed = match std::str::from_utf8(delivery.data()) {
+        Ok(body) => parse_body_off_worker(sub.envelope.as_ref(), body).await,
+        Err(e) => Err(Error::undecodable(format!(
+            "message body is not UTF-8: {e}"
+        ))),
+    };
     let verdict = match parsed {
         Err(e) => Verdict::DeadLetter(e.to_string()),
         Ok(parsed) => {

@@ -16,7 +16,7 @@ use super::setup::{self, call, SubscriptionSpec};
 use super::{naming, DeadLetter, SnsSqsDelivery, SnsSqsHandlerDef};
 use crate::envelope::SharedEnvelope;
 use crate::error::Error;
-use crate::message::{parse_body, FailurePolicy, HandlerChain, Message, Verdict};
+use crate::message::{parse_body_off_worker, FailurePolicy, HandlerChain, Message, Verdict};
 use crate::options::AwsSnsSqsOptions;
 
 /// The SNS+SQS transport's tasks in the execution context.
@@ -421,7 +421,7 @@ async fn handle_message(
                     message_body = excerpt(raw), "message body has no Message to handle");
                 unparsable(queue, "message body has no Message".into())
             }
-            Some(payload) => match parse_body(sub.envelope.as_ref(), payload) {
+            Some(payload) => match parse_body_off_worker(sub.envelope.as_ref(), payload).await {
                 Err(e) => unparsable(queue, e.to_string()),
                 Ok(parsed) => {
                     let info =

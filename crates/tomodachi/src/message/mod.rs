@@ -439,6 +439,32 @@ pub fn parse_body(envelope: Option<&SharedEnvelope>, body: &str) -> Result<Parse
     }
 }
 
+/// Bodies at least this long are parsed on tokio's blocking pool instead of a runtime worker:
+/// a large (or compressed) body takes milliseconds to decode, during which a worker would
+/// serve nothing else.
+#[cfg(any(feature = "amqp", feature = "aws"))]
+pub(crate) const PARSE_OFF_WORKER_ABOVE: usize = 64 * 1024;
+
+/// [`parse_body`] for the transports: small bodies inline, large ones on the blocking pool.
+#[cfg(any(feature = "amqp", feature = "aws"))]
+pub(crate) async fn parse_body_off_worker(
+    envelope: Option<&SharedEnvelope>,
+    body: &str,
+) -> Result<ParsedMessage, Error> {
+    if body.len() < PARSE_OFF_WORKER_ABOVE {
+        return parse_body(envelope, body);
+    }
+    let envelope = envelope.cloned();
+    let body = body.to_owned();
+    tokio::task::spawn_blocking(move || parse_body(envelope.as_ref(), &body))
+        .await
+        .unwrap_or_else(|e| {
+            Err(Error::undecodable(format!(
+                "unable to parse the envelope: the parser failed ({e})"
+            )))
+        })
+}
+
 /// Decides from the chain's result and what the handler itself did (a middleware that
 /// swallows the handler's error does not make the message disappear).
 fn decide(result: Result<(), Error>, handler: Option<Verdict>) -> Verdict {
@@ -569,6 +595,66 @@ impl HandlerChain {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An envelope whose parsing takes 300 ms of blocking work.
+    #[cfg(any(feature = "amqp", feature = "aws"))]
+    struct SlowEnvelope;
+
+    #[cfg(any(feature = "amqp", feature = "aws"))]
+    impl crate::envelope::Envelope for SlowEnvelope {
+        fn name(&self) -> &str {
+            "slow"
+        }
+
+        fn build_message(
+            &self,
+            _service: &crate::envelope::ServiceIdentity<'_>,
+            _topic: &str,
+            _data: &Payload,
+        ) -> Result<String, crate::envelope::EnvelopeError> {
+            Ok(String::new())
+        }
+
+        fn parse_message(
+            &self,
+            payload: &str,
+        ) -> Result<ParsedMessage, crate::envelope::EnvelopeError> {
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            crate::envelope::Envelope::parse_message(&crate::envelope::Raw, payload)
+        }
+    }
+
+    /// Ticks of a 10 ms interval on the same single-threaded runtime while one body is parsed.
+    #[cfg(any(feature = "amqp", feature = "aws"))]
+    async fn ticks_while_parsing(len: usize) -> u32 {
+        let envelope: SharedEnvelope = std::sync::Arc::new(SlowEnvelope);
+        let ticks = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
+        let counter = ticks.clone();
+        let ticker = tokio::spawn(async move {
+            let mut every = tokio::time::interval(std::time::Duration::from_millis(10));
+            loop {
+                every.tick().await;
+                counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+        });
+        tokio::task::yield_now().await;
+        let before = ticks.load(std::sync::atomic::Ordering::Relaxed);
+        let body = "x".repeat(len);
+        let parsed = parse_body_off_worker(Some(&envelope), &body).await.unwrap();
+        assert_eq!(parsed.data, Payload::Text(body));
+        let during = ticks.load(std::sync::atomic::Ordering::Relaxed) - before;
+        ticker.abort();
+        during
+    }
+
+    /// A large body is parsed off the runtime's worker: other tasks keep running meanwhile;
+    /// a small one is parsed inline (the worker is busy for it).
+    #[cfg(any(feature = "amqp", feature = "aws"))]
+    #[tokio::test(flavor = "current_thread")]
+    async fn large_bodies_are_parsed_off_the_worker() {
+        assert!(ticks_while_parsing(PARSE_OFF_WORKER_ABOVE).await >= 10);
+        assert!(ticks_while_parsing(100).await <= 1);
+    }
 
     #[test]
     fn verdicts() {
