@@ -769,3 +769,85 @@ fn an_unresolvable_http_host_fails_the_start_saying_why() {
         "{aborting}"
     );
 }
+
+// Chaos, short form: `kill -9` of a service in the middle of a handler. RabbitMQ requeues the
+// unacknowledged message and the restarted service (same uuid, so the same queue) handles it:
+// handled once more, nothing lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_mid_handler_loses_no_amqp_message() {
+    use tomodachi::envelope::{Envelope, JsonBase, Payload, ServiceIdentity};
+
+    let routing_key = format!("chaos.{}", uuid::Uuid::new_v4().simple());
+    let uuid = uuid::Uuid::new_v4().to_string();
+    let cfg = write_config(
+        &format!("chaos-{uuid}.json"),
+        &format!(r#"{{"uuid": "{uuid}"}}"#),
+    );
+    let cfg = cfg.to_str().unwrap().to_owned();
+    let mut first = json_service(
+        "amqp_slow_count",
+        &["-c", &cfg],
+        &[("ROUTING_KEY", &routing_key), ("HANDLER_SLEEP_MS", "60000")],
+    );
+    first.http_addr();
+
+    let body = JsonBase
+        .build_message(
+            &ServiceIdentity::new("chaos-sender", "c0"),
+            &routing_key,
+            &Payload::from_serialize(&serde_json::json!({"n": 1})).unwrap(),
+        )
+        .unwrap();
+    let conn = lapin::Connection::connect(
+        "amqp://guest:guest@127.0.0.1:5672/%2f",
+        lapin::ConnectionProperties::default(),
+    )
+    .await
+    .expect("RabbitMQ must run on 127.0.0.1:5672 (scripts/test-env.sh starts it)");
+    let channel = conn.create_channel().await.unwrap();
+    channel
+        .basic_publish(
+            "amq.topic".into(),
+            routing_key.as_str().into(),
+            lapin::options::BasicPublishOptions::default(),
+            body.as_bytes(),
+            lapin::BasicProperties::default(),
+        )
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+    let _ = conn.close(200, "done".into()).await;
+
+    let handling = first.wait_line("handling", Duration::from_secs(20));
+    let first_uuid = serde_json::from_str::<Value>(&handling).unwrap()["message_uuid"].clone();
+    first.signal("KILL");
+    let code = first.wait_exit(Duration::from_secs(10));
+    assert_ne!(code, 0, "killed");
+
+    let mut second = json_service(
+        "amqp_slow_count",
+        &["-c", &cfg],
+        &[("ROUTING_KEY", &routing_key), ("HANDLER_SLEEP_MS", "0")],
+    );
+    let addr = second.http_addr();
+    let mut count = String::new();
+    for _ in 0..100 {
+        count = get(addr, "/count").await.text();
+        if count == "1" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(
+        count, "1",
+        "the message is handled by the restarted service"
+    );
+    let redelivered = second.wait_line("handling", Duration::from_secs(5));
+    assert_eq!(
+        serde_json::from_str::<Value>(&redelivered).unwrap()["message_uuid"],
+        first_uuid
+    );
+    second.signal("TERM");
+    assert_eq!(second.wait_exit(Duration::from_secs(15)), 0);
+}
