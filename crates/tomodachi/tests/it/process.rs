@@ -851,3 +851,72 @@ async fn kill_9_mid_handler_loses_no_amqp_message() {
     second.signal("TERM");
     assert_eq!(second.wait_exit(Duration::from_secs(15)), 0);
 }
+
+// Chaos, short form, SQS: `kill -9` mid-handler; the message becomes visible again after the
+// queue's visibility timeout (2 s) and the restarted service handles it: nothing lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_mid_handler_loses_no_sqs_message() {
+    use crate::support::moto::{Moto, REGION};
+
+    let moto = Moto::start().await;
+    let uuid = uuid::Uuid::new_v4().to_string();
+    let config = serde_json::json!({"uuid": uuid, "options": {
+        "aws_sns_sqs": {"region_name": REGION, "aws_access_key_id": "testing",
+                        "aws_secret_access_key": "testing"},
+        "aws_endpoint_urls": {"sns": moto.url(), "sqs": moto.url(), "sts": moto.url()}
+    }});
+    let cfg = write_config(&format!("chaos-sqs-{uuid}.json"), &config.to_string());
+    let cfg = cfg.to_str().unwrap().to_owned();
+    let env = |sleep: &'static str| vec![("SQS_QUEUE", "chaos-queue"), ("HANDLER_SLEEP_MS", sleep)];
+    let mut first = json_service("amqp_slow_count", &["-c", &cfg], &env("60000"));
+    first.http_addr();
+
+    let sqs = moto.sqs().await;
+    let url = sqs
+        .get_queue_url()
+        .queue_name("chaos-queue")
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    let body = serde_json::json!({"Type": "Notification", "Message": tomodachi::envelope::Envelope::build_message(
+        &tomodachi::envelope::JsonBase,
+        &tomodachi::envelope::ServiceIdentity::new("chaos-sender", "c0"),
+        "chaos-queue",
+        &tomodachi::envelope::Payload::from_serialize(&serde_json::json!({"n": 1})).unwrap(),
+    ).unwrap()});
+    sqs.send_message()
+        .queue_url(&url)
+        .message_body(body.to_string())
+        .send()
+        .await
+        .unwrap();
+
+    let handling = first.wait_line("handling", Duration::from_secs(30));
+    let first_uuid = serde_json::from_str::<Value>(&handling).unwrap()["message_uuid"].clone();
+    first.signal("KILL");
+    assert_ne!(first.wait_exit(Duration::from_secs(10)), 0, "killed");
+
+    let mut second = json_service("amqp_slow_count", &["-c", &cfg], &env("0"));
+    let addr = second.http_addr();
+    let mut count = String::new();
+    for _ in 0..150 {
+        count = get(addr, "/count").await.text();
+        if count == "1" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(
+        count, "1",
+        "the message is handled by the restarted service"
+    );
+    let redelivered = second.wait_line("handling", Duration::from_secs(5));
+    assert_eq!(
+        serde_json::from_str::<Value>(&redelivered).unwrap()["message_uuid"],
+        first_uuid
+    );
+    second.signal("TERM");
+    assert_eq!(second.wait_exit(Duration::from_secs(30)), 0);
+}
