@@ -79,6 +79,8 @@ pub mod message;
 pub mod options;
 pub mod schedule;
 mod service;
+#[cfg(test)]
+mod test_alloc;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod transport;

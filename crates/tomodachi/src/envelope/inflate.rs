@@ -11,24 +11,44 @@ use super::EnvelopeError;
 /// error, whatever the envelope.
 pub const MAX_INFLATED_SIZE: usize = 64 * 1024 * 1024;
 
-/// zlib-decompresses `compressed`, reading at most `limit` bytes of output (the stream is not
-/// inflated any further once the cap is passed). `envelope` names the envelope in errors.
+/// zlib-decompresses `compressed`, holding at most `limit` bytes of output: the stream is read
+/// in 64 KiB chunks and the output grows by doubling but never past `limit` (a plain
+/// `read_to_end` would double to twice the cap before noticing). `envelope` names the envelope
+/// in errors.
 pub(crate) fn inflate_capped(
     compressed: &[u8],
     limit: usize,
     envelope: &str,
 ) -> Result<Vec<u8>, EnvelopeError> {
-    let mut out = Vec::with_capacity(compressed.len().saturating_mul(4).min(limit));
-    ZlibDecoder::new(compressed)
-        .take(limit as u64 + 1)
-        .read_to_end(&mut out)
-        .map_err(|e| {
-            EnvelopeError::parse(format!("{envelope} data is not a valid zlib stream: {e}"))
-        })?;
-    if out.len() > limit {
-        return Err(EnvelopeError::parse(format!(
-            "{envelope} compressed data inflates to more than {limit} bytes"
-        )));
+    const CHUNK: usize = 64 * 1024;
+    let mut out: Vec<u8> = Vec::with_capacity(compressed.len().saturating_mul(4).min(limit));
+    let mut chunk = vec![0u8; CHUNK];
+    let mut decoder = ZlibDecoder::new(compressed);
+    loop {
+        let n = match decoder.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                return Err(EnvelopeError::parse(format!(
+                    "{envelope} data is not a valid zlib stream: {e}"
+                )))
+            }
+        };
+        if out.len() + n > limit {
+            return Err(EnvelopeError::parse(format!(
+                "{envelope} compressed data inflates to more than {limit} bytes"
+            )));
+        }
+        if out.capacity() - out.len() < n {
+            let target = out
+                .capacity()
+                .saturating_mul(2)
+                .max(out.len() + n)
+                .min(limit);
+            out.reserve_exact(target - out.len());
+        }
+        out.extend_from_slice(&chunk[..n]);
     }
     Ok(out)
 }
