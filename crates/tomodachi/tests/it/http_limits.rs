@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tomodachi::http::{HttpRequest, HttpRoute, Method};
-use tomodachi::logging::{build_subscriber, CaptureWriter, LogFormat, LogLevel, LoggingConfig};
+use tomodachi::logging::LogFormat;
 use tomodachi::{App, Options, RunningApp, Service};
 
 async fn start(options: Options) -> (RunningApp, SocketAddr) {
@@ -165,13 +165,7 @@ async fn http_1_1_without_host_is_a_bad_request() {
 // one closes, and a warning names the limit.
 #[tokio::test]
 async fn the_connection_limit_holds_new_connections_until_one_closes() {
-    let capture = CaptureWriter::new();
-    let config = LoggingConfig {
-        format: LogFormat::Json,
-        level: LogLevel::Info,
-        color: false,
-    };
-    let _guard = tracing::subscriber::set_default(build_subscriber(&config, capture.clone()));
+    let (capture, _guard) = support::capture_logs(LogFormat::Json);
     let mut options = support::test_options();
     options.http.max_connections = 2;
     options.http.keepalive_timeout = 30.0;

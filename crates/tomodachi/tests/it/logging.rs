@@ -98,14 +98,7 @@ async fn handler_logs_carry_context_and_access_records_follow_upstream() {
 }
 
 fn console_capture() -> (CaptureWriter, tracing::subscriber::DefaultGuard) {
-    let capture = CaptureWriter::new();
-    let config = LoggingConfig {
-        format: LogFormat::Console,
-        level: LogLevel::Info,
-        color: false,
-    };
-    let guard = tracing::subscriber::set_default(build_subscriber(&config, capture.clone()));
-    (capture, guard)
+    support::capture_logs(LogFormat::Console)
 }
 
 // A request path with spaces and `=` cannot forge access-log fields: read back by a logfmt
@@ -201,25 +194,7 @@ async fn a_message_with_a_huge_uuid_writes_no_line_over_the_cap() {
     let mut doc: Value = serde_json::from_str(&body).unwrap();
     let huge = "u".repeat(5 * 1024 * 1024);
     doc["metadata"]["message_uuid"] = Value::from(huge.as_str());
-    let conn = lapin::Connection::connect(
-        "amqp://guest:guest@127.0.0.1:5672/%2f",
-        lapin::ConnectionProperties::default(),
-    )
-    .await
-    .expect("RabbitMQ must run on 127.0.0.1:5672 (scripts/test-env.sh starts it)");
-    let channel = conn.create_channel().await.unwrap();
-    channel
-        .basic_publish(
-            "amq.topic".into(),
-            rk.as_str().into(),
-            lapin::options::BasicPublishOptions::default(),
-            serde_json::to_vec(&doc).unwrap().as_slice(),
-            lapin::BasicProperties::default(),
-        )
-        .await
-        .unwrap()
-        .await
-        .unwrap();
+    support::publish_raw_amqp(&rk, &serde_json::to_vec(&doc).unwrap()).await;
     let seen = tokio::time::timeout(std::time::Duration::from_secs(20), done_rx.recv())
         .await
         .expect("the message is handled")
@@ -228,7 +203,6 @@ async fn a_message_with_a_huge_uuid_writes_no_line_over_the_cap() {
     // The discard verdict is logged after the handler returns.
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     running.stop().await;
-    let _ = conn.close(200, "done".into()).await;
 
     let out = capture.contents();
     let cap = tomodachi::logging::DEFAULT_MAX_LINE_LENGTH;

@@ -770,6 +770,20 @@ fn an_unresolvable_http_host_fails_the_start_saying_why() {
     );
 }
 
+/// Polls the chaos fixture's `GET /count` every 200 ms for up to 30 s until it answers
+/// `want`; returns the last answer.
+async fn count_reaches(addr: SocketAddr, want: &str) -> String {
+    let mut count = String::new();
+    for _ in 0..150 {
+        count = get(addr, "/count").await.text();
+        if count == want {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    count
+}
+
 // Chaos, short form: `kill -9` of a service in the middle of a handler. RabbitMQ requeues the
 // unacknowledged message and the restarted service (same uuid, so the same queue) handles it:
 // handled once more, nothing lost.
@@ -798,26 +812,7 @@ async fn kill_9_mid_handler_loses_no_amqp_message() {
             &Payload::from_serialize(&serde_json::json!({"n": 1})).unwrap(),
         )
         .unwrap();
-    let conn = lapin::Connection::connect(
-        "amqp://guest:guest@127.0.0.1:5672/%2f",
-        lapin::ConnectionProperties::default(),
-    )
-    .await
-    .expect("RabbitMQ must run on 127.0.0.1:5672 (scripts/test-env.sh starts it)");
-    let channel = conn.create_channel().await.unwrap();
-    channel
-        .basic_publish(
-            "amq.topic".into(),
-            routing_key.as_str().into(),
-            lapin::options::BasicPublishOptions::default(),
-            body.as_bytes(),
-            lapin::BasicProperties::default(),
-        )
-        .await
-        .unwrap()
-        .await
-        .unwrap();
-    let _ = conn.close(200, "done".into()).await;
+    support::publish_raw_amqp(&routing_key, body.as_bytes()).await;
 
     let handling = first.wait_line("handling", Duration::from_secs(20));
     let first_uuid = serde_json::from_str::<Value>(&handling).unwrap()["message_uuid"].clone();
@@ -831,14 +826,7 @@ async fn kill_9_mid_handler_loses_no_amqp_message() {
         &[("ROUTING_KEY", &routing_key), ("HANDLER_SLEEP_MS", "0")],
     );
     let addr = second.http_addr();
-    let mut count = String::new();
-    for _ in 0..100 {
-        count = get(addr, "/count").await.text();
-        if count == "1" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    let count = count_reaches(addr, "1").await;
     assert_eq!(
         count, "1",
         "the message is handled by the restarted service"
@@ -900,14 +888,7 @@ async fn kill_9_mid_handler_loses_no_sqs_message() {
 
     let mut second = json_service("amqp_slow_count", &["-c", &cfg], &env("0"));
     let addr = second.http_addr();
-    let mut count = String::new();
-    for _ in 0..150 {
-        count = get(addr, "/count").await.text();
-        if count == "1" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    let count = count_reaches(addr, "1").await;
     assert_eq!(
         count, "1",
         "the message is handled by the restarted service"

@@ -121,3 +121,47 @@ pub fn test_options() -> tomodachi::Options {
     o.http.termination_grace_period_seconds = 5;
     o
 }
+
+/// Publishes `body` as it is to `amq.topic` with `routing_key` on the real RabbitMQ
+/// (127.0.0.1:5672) and waits for the broker's confirm.
+pub async fn publish_raw_amqp(routing_key: &str, body: &[u8]) {
+    let conn = lapin::Connection::connect(
+        "amqp://guest:guest@127.0.0.1:5672/%2f",
+        lapin::ConnectionProperties::default(),
+    )
+    .await
+    .expect("RabbitMQ must run on 127.0.0.1:5672 (scripts/test-env.sh starts it)");
+    let channel = conn.create_channel().await.expect("a channel");
+    channel
+        .basic_publish(
+            "amq.topic".into(),
+            routing_key.into(),
+            lapin::options::BasicPublishOptions::default(),
+            body,
+            lapin::BasicProperties::default(),
+        )
+        .await
+        .expect("publish")
+        .await
+        .expect("confirm");
+    let _ = conn.close(200, "done".into()).await;
+}
+
+/// Captures this thread's log records in `format` at `info` and above (hold the guard; use a
+/// current-thread runtime so that the service's tasks log on this thread).
+pub fn capture_logs(
+    format: tomodachi::logging::LogFormat,
+) -> (
+    tomodachi::logging::CaptureWriter,
+    tracing::subscriber::DefaultGuard,
+) {
+    use tomodachi::logging::{build_subscriber, CaptureWriter, LogLevel, LoggingConfig};
+    let capture = CaptureWriter::new();
+    let config = LoggingConfig {
+        format,
+        level: LogLevel::Info,
+        color: false,
+    };
+    let guard = tracing::subscriber::set_default(build_subscriber(&config, capture.clone()));
+    (capture, guard)
+}
