@@ -176,16 +176,17 @@ pub(crate) fn message_handler_call(
         quote! { ::tomodachi::__private::HookOutput },
         quote! { into_result },
     );
-    Ok(quote! {
-        .#builder(
-            #subscription,
+    let handler = crate::decorator::wrap(
+        method,
+        quote! {
             move |__svc: ::std::sync::Arc<Self>, __msg: ::tomodachi::message::Message| async move {
                 #(#lets)*
                 let __ret = __svc.#name(#(#call_args),*).await;
                 #convert
             }
-        )
-    })
+        },
+    )?;
+    Ok(quote! { .#builder(#subscription, #handler) })
 }
 
 /// Removes the `#[amqp]` attributes from `method` and returns them.

@@ -108,13 +108,16 @@ pub(crate) fn closure(method: &ImplItemFn, kind: &Kind<'_>) -> syn::Result<Token
         quote! { ::tomodachi::__private::IntoResponse },
         quote! { into_response },
     );
-    Ok(quote! {
-        move |__svc: ::std::sync::Arc<Self>, __req: ::tomodachi::http::HttpRequest| async move {
-            #(#lets)*
-            let __ret = __svc.#name(#(#call_args),*).await;
-            #convert
-        }
-    })
+    crate::decorator::wrap(
+        method,
+        quote! {
+            move |__svc: ::std::sync::Arc<Self>, __req: ::tomodachi::http::HttpRequest| async move {
+                #(#lets)*
+                let __ret = __svc.#name(#(#call_args),*).await;
+                #convert
+            }
+        },
+    )
 }
 
 /// `<ReturnType as Trait>::method(__ret)`, spanned at the return type (the full type tokens
@@ -145,7 +148,7 @@ pub(crate) fn static_elided_lifetimes(method: &mut ImplItemFn) {
     }
 }
 
-fn make_static(ty: &mut Type) {
+pub(crate) fn make_static(ty: &mut Type) {
     match ty {
         Type::Reference(r) => {
             match &mut r.lifetime {

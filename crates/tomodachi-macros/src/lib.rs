@@ -10,6 +10,7 @@ extern crate proc_macro;
 mod amqp;
 mod args;
 mod aws_sns_sqs;
+mod decorator;
 mod handler;
 mod route;
 mod schedule;
@@ -49,6 +50,9 @@ use proc_macro::TokenStream;
 ///   `sns_message_id`, `sqs_message_id`, `message_type`, `raw_message_body`,
 ///   `message_timestamp`, `message_deduplication_id`, `message_group_id`) or type
 ///   (`&Message`, `Extension<T>`), returning `()` or `Result<(), E>`;
+/// - `#[decorate(guard_a, guard_b)]` below any handler attribute: guards (see
+///   `#[tomodachi::decorator]` and `tomodachi::decorator`) that run before the handler, the
+///   first named outermost, and either let it run or answer instead;
 /// - the hooks `async fn start_service(&self)`, `started_service`, `stopping_service`,
 ///   `stop_service`, returning `()` or `Result<(), E>`.
 ///
@@ -58,6 +62,37 @@ use proc_macro::TokenStream;
 #[proc_macro_attribute]
 pub fn service(attr: TokenStream, item: TokenStream) -> TokenStream {
     match service::expand(attr.into(), item.into()) {
+        Ok(tokens) => tokens.into(),
+        Err(err) => err.to_compile_error().into(),
+    }
+}
+
+/// Turns a function into a decorator guard (upstream's `@tomodachi.decorator`), to name in
+/// `#[decorate(...)]` on handlers or to pass to `tomodachi::decorator::decorate`.
+///
+/// The guard may be sync or async and may borrow its arguments: the first is the service
+/// (`&MyService` or `Arc<MyService>`), the others are extractors of the handler's kind
+/// (`&HttpRequest`, `HeaderMap`, `&Message`, `Data<T>`, `&Invocation`, ...). It returns `()` or
+/// `None` to let the handler run, `Some(answer)` to answer instead (an HTTP response; for a
+/// message `Some(())`), or an `Err` (see `tomodachi::decorator`).
+///
+/// ```ignore
+/// #[tomodachi::decorator]
+/// fn count_invocations(service: &MyService) -> Option<&'static str> {
+///     service.calls.fetch_add(1, Ordering::Relaxed);
+///     Some("0")
+/// }
+///
+/// #[tomodachi::service]
+/// impl MyService {
+///     #[http(GET, r"/count")]
+///     #[decorate(count_invocations)]
+///     async fn count(&self) -> &'static str { "1" }
+/// }
+/// ```
+#[proc_macro_attribute]
+pub fn decorator(attr: TokenStream, item: TokenStream) -> TokenStream {
+    match decorator::expand(attr.into(), item.into()) {
         Ok(tokens) => tokens.into(),
         Err(err) => err.to_compile_error().into(),
     }

@@ -267,15 +267,15 @@ pub(crate) fn expand(method: &ImplItemFn, attr: &Attribute) -> syn::Result<Token
         quote! { ::tomodachi::__private::HookOutput },
         quote! { into_result },
     );
-    Ok(quote! {
-        .schedule(
-            #log_name,
-            #spec,
+    let handler = crate::decorator::wrap(
+        method,
+        quote! {
             move |__svc: ::std::sync::Arc<Self>, __inv: ::tomodachi::schedule::Invocation| async move {
                 #(#lets)*
                 let __ret = __svc.#fn_name(#(#call_args),*).await;
                 #convert
             }
-        )
-    })
+        },
+    )?;
+    Ok(quote! { .schedule(#log_name, #spec, #handler) })
 }

@@ -120,6 +120,11 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenS
         for attr in &schedule_attrs {
             calls.push(crate::schedule::expand(method, attr)?);
         }
+        let is_handler = !http_attrs.is_empty()
+            || !error_attrs.is_empty()
+            || !schedule_attrs.is_empty()
+            || !amqp_attrs.is_empty();
+        crate::decorator::take_attrs(method, is_handler)?;
         let fname = method.sig.ident.to_string();
         if let Some((_, builder_fn)) = HOOKS.iter().find(|(h, _)| *h == fname) {
             if !http_attrs.is_empty()

@@ -68,6 +68,7 @@ pub mod amqp;
 #[cfg(feature = "aws")]
 pub mod aws_sns_sqs;
 mod clock;
+pub mod decorator;
 pub mod envelope;
 mod error;
 mod extension;
@@ -95,7 +96,7 @@ pub use service::{
 };
 
 #[cfg(feature = "macros")]
-pub use tomodachi_macros::service;
+pub use tomodachi_macros::{decorator, service};
 
 /// Runs one or several services as the process's `main`: `tomodachi::main!(ServiceA, ServiceB);`
 ///

@@ -80,6 +80,31 @@ impl Invocation {
     }
 }
 
+/// A scheduled function: `Fn(Arc<S>, Invocation)` returning `()` or `Result<(), E>`, or a
+/// [`Decorated`](crate::decorator::Decorated) one.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a scheduled function",
+    label = "not an async fn(Arc<S>, Invocation) returning () or Result<(), E>",
+    note = "a scheduled function is `Fn(Arc<S>, Invocation) -> impl Future<Output = ()>` (or `Result<(), E>`)"
+)]
+pub trait ScheduleHandler<S, Args>: Send + Sync + 'static {
+    /// Runs the function for one invocation.
+    fn call(&self, state: Arc<S>, invocation: Invocation) -> BoxFuture<'static, Result<(), Error>>;
+}
+
+impl<S, F, Fut, O> ScheduleHandler<S, ()> for F
+where
+    S: Send + Sync + 'static,
+    F: Fn(Arc<S>, Invocation) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = O> + Send + 'static,
+    O: HookOutput,
+{
+    fn call(&self, state: Arc<S>, invocation: Invocation) -> BoxFuture<'static, Result<(), Error>> {
+        let fut = self(state, invocation);
+        Box::pin(async move { fut.await.into_result() })
+    }
+}
+
 pub(crate) type ErasedScheduleHandler =
     Arc<dyn Fn(Invocation) -> BoxFuture<'static, Result<(), Error>> + Send + Sync>;
 
@@ -93,7 +118,7 @@ pub(crate) struct ScheduledFn {
 }
 
 /// Validates `spec` and wraps the handler; the error text names the function.
-fn scheduled_function<S, H, Fut, O>(
+fn scheduled_function<S, H, Args>(
     state: Arc<S>,
     name: String,
     spec: ScheduleSpec,
@@ -101,17 +126,13 @@ fn scheduled_function<S, H, Fut, O>(
 ) -> Result<ScheduledFn, String>
 where
     S: Send + Sync + 'static,
-    H: Fn(Arc<S>, Invocation) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = O> + Send + 'static,
-    O: HookOutput,
+    H: ScheduleHandler<S, Args>,
 {
     let schedule = spec
         .parse()
         .map_err(|e| format!("{e} (scheduled function '{name}')"))?;
-    let handler: ErasedScheduleHandler = Arc::new(move |invocation| {
-        let fut = handler(state.clone(), invocation);
-        Box::pin(async move { fut.await.into_result() })
-    });
+    let handler: ErasedScheduleHandler =
+        Arc::new(move |invocation| handler.call(state.clone(), invocation));
     Ok(ScheduledFn {
         name: Arc::from(name),
         schedule,
@@ -138,16 +159,14 @@ impl<S: Send + Sync + 'static> ServiceBuilder<S> {
     ///     })
     ///     .build();
     /// ```
-    pub fn schedule<H, Fut, O>(
+    pub fn schedule<H, Args>(
         mut self,
         name: impl Into<String>,
         spec: ScheduleSpec,
         handler: H,
     ) -> Self
     where
-        H: Fn(Arc<S>, Invocation) -> Fut + Send + Sync + 'static,
-        Fut: Future<Output = O> + Send + 'static,
-        O: HookOutput,
+        H: ScheduleHandler<S, Args>,
     {
         match scheduled_function(self.state.clone(), name.into(), spec, handler) {
             Ok(f) => self.transport_mut::<runner::Scheduler>().functions.push(f),

@@ -162,7 +162,26 @@ pub struct ServiceBuilder<S> {
 impl<S: Send + Sync + 'static> ServiceBuilder<S> {
     /// A service named `name` around `state`.
     pub fn new(name: impl Into<String>, state: S) -> Self {
-        let state = Arc::new(state);
+        Self::from_arc(name, Arc::new(state))
+    }
+
+    /// A service named `name` around a state the caller keeps a handle to: handlers receive
+    /// this same `Arc` (not one wrapped around it).
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use std::sync::Arc;
+    /// use tomodachi::ServiceBuilder;
+    ///
+    /// let hits = Arc::new(AtomicUsize::new(0));
+    /// let service = ServiceBuilder::from_arc("counter", hits.clone())
+    ///     .http("GET", r"/hit", |hits: Arc<AtomicUsize>| async move {
+    ///         hits.fetch_add(1, Ordering::Relaxed).to_string()
+    ///     })
+    ///     .build();
+    /// assert_eq!(hits.load(Ordering::Relaxed), 0);
+    /// ```
+    pub fn from_arc(name: impl Into<String>, state: Arc<S>) -> Self {
         let erased: Arc<dyn Any + Send + Sync> = state.clone();
         Self {
             state,

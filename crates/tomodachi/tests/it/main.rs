@@ -9,6 +9,7 @@ mod support;
 mod amqp;
 mod aws_sns_sqs;
 mod cron_preview;
+mod decorator;
 mod envelope_python;
 mod example_pairs;
 mod exit;

@@ -1,0 +1,6 @@
+struct S;
+
+#[tomodachi::decorator]
+fn guard(_service: &S, request: &mut tomodachi::http::HttpRequest) {}
+
+fn main() {}
