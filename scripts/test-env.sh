@@ -12,6 +12,13 @@ _root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
 _log() { printf '[test-env] %s\n' "$*"; }
 
+# the form tests encode their bodies with a real client
+if ! command -v curl >/dev/null 2>&1; then
+  _log "installing curl"
+  apt-get update -q
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends curl
+fi
+
 _rabbit_up() { rabbitmqctl -q status >/dev/null 2>&1; }
 
 if ! command -v rabbitmq-server >/dev/null 2>&1; then

@@ -73,11 +73,14 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenS
         };
         rebinds.push(quote_spanned! { ty.span() => let #ident: #ty = #deref; });
     }
-    let output = match &mut sig.output {
-        ReturnType::Default => quote! { () },
+    let (output, check) = match &mut sig.output {
+        ReturnType::Default => (quote! { () }, quote! {}),
         ReturnType::Type(_, ty) => {
             make_static(ty);
-            quote! { #ty }
+            let check = quote_spanned! { ty.span() =>
+                ::tomodachi::__private::guard_return::<#ty>();
+            };
+            (quote! { #ty }, check)
         }
     };
     let body = &func.block;
@@ -104,6 +107,7 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenS
     Ok(quote! {
         #(#attrs)*
         #vis #sig {
+            #check
             #body
         }
     })

@@ -166,6 +166,20 @@ where
     }
 }
 
+/// The shapes a guard may return, whatever the handler kind (checked where
+/// `#[tomodachi::decorator]` is written, so a wrong return type is reported there).
+#[doc(hidden)]
+#[diagnostic::on_unimplemented(
+    message = "a decorator guard cannot return `{Self}`",
+    label = "a guard returns `()`, `Option<T>`, `Result<(), E>` or `Result<Option<T>, E>`",
+    note = "`None` / `()` / `Ok(None)` let the handler run; `Some(answer)` or `Err(e)` answer instead"
+)]
+pub trait GuardReturn {}
+impl GuardReturn for () {}
+impl<T> GuardReturn for Option<T> {}
+impl<E> GuardReturn for Result<(), E> {}
+impl<T, E> GuardReturn for Result<Option<T>, E> {}
+
 /// A guard's pending decision.
 type Decision<R> = BoxFuture<'static, Option<R>>;
 
@@ -267,6 +281,7 @@ mod http_guard {
         FromRequest::from_request
     );
 
+    #[diagnostic::do_not_recommend]
     impl<S, G, GA, H, HA> HttpHandler<S, Guarded<GA, HA>> for Decorated<G, H>
     where
         S: Send + Sync + 'static,
@@ -312,6 +327,7 @@ impl_guard_arities!(
     FromMessage::from_message
 );
 
+#[diagnostic::do_not_recommend]
 impl<S, G, GA, H, HA> MessageHandlerFn<S, Guarded<GA, HA>> for Decorated<G, H>
 where
     S: Send + Sync + 'static,
@@ -359,6 +375,7 @@ impl FromInvocation for Invocation {
 impl_guard_fns!(ScheduleGuard, Invocation, Result<(), Error>, FromInvocation, FromInvocation::from_invocation;);
 impl_guard_fns!(ScheduleGuard, Invocation, Result<(), Error>, FromInvocation, FromInvocation::from_invocation; A1);
 
+#[diagnostic::do_not_recommend]
 impl<S, G, GA, H, HA> ScheduleHandler<S, Guarded<GA, HA>> for Decorated<G, H>
 where
     S: Send + Sync + 'static,

@@ -134,6 +134,9 @@ pub mod __private {
     pub use crate::http::IntoResponse;
     pub use crate::service::HookOutput;
 
+    /// Checks a `#[tomodachi::decorator]` guard's return type at the user's span.
+    pub fn guard_return<T: crate::decorator::GuardReturn>() {}
+
     /// A JSON value of the envelope as a handler argument of type `T` (undecodable otherwise).
     pub fn from_json_value<T: serde::de::DeserializeOwned>(
         value: serde_json::Value,

@@ -26,6 +26,7 @@ mod builder;
 mod conn;
 pub(crate) mod dispatch;
 mod extract;
+mod form;
 pub(crate) mod handler;
 pub(crate) mod layer;
 mod path;
@@ -39,6 +40,7 @@ pub(crate) mod transport;
 
 pub use body::ResponseBody;
 pub use extract::{Extension, FromRequest, Json, Path, Query};
+pub use form::{Form, Multipart, MultipartLimits, Part};
 pub use handler::{HandlerResult, HttpHandler, Next};
 pub use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri, Version};
 pub use layer::HttpLayerService;

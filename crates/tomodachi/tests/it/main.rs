@@ -13,6 +13,7 @@ mod decorator;
 mod envelope_python;
 mod example_pairs;
 mod exit;
+mod forms;
 mod http_builder;
 mod http_limits;
 mod interop_amqp;
