@@ -19,8 +19,10 @@ use crate::options::AmqpOptions;
 use crate::transport::{BoxFuture, DeclaredTransport, RunningTransport};
 
 /// The AMQP transport's tasks in the execution context.
-static TASKS: crate::transport::TaskCounter =
-    crate::transport::TaskCounter::new("amqp", &[("lapin_version", "4")]);
+static TASKS: crate::transport::TaskCounter = crate::transport::TaskCounter::new(
+    "amqp",
+    &[("lapin_version", env!("TOMODACHI_LAPIN_VERSION"))],
+);
 
 /// The header carrying tomodachi's delivery attempt count on retried messages.
 pub const ATTEMPT_HEADER: &str = "x-tomodachi-attempt";

@@ -20,8 +20,13 @@ use crate::message::{parse_body_off_worker, FailurePolicy, HandlerChain, Message
 use crate::options::AwsSnsSqsOptions;
 
 /// The SNS+SQS transport's tasks in the execution context.
-static TASKS: crate::transport::TaskCounter =
-    crate::transport::TaskCounter::new("aws_sns_sqs", &[("aws_sdk_version", "1")]);
+static TASKS: crate::transport::TaskCounter = crate::transport::TaskCounter::new(
+    "aws_sns_sqs",
+    &[
+        ("aws_sdk_sns_version", env!("TOMODACHI_AWS_SDK_SNS_VERSION")),
+        ("aws_sdk_sqs_version", env!("TOMODACHI_AWS_SDK_SQS_VERSION")),
+    ],
+);
 use crate::transport::{
     BoxFuture, DeclaredTransport, RunningTransport, StartPhase, Transport, TransportContext,
 };

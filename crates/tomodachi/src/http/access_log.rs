@@ -17,6 +17,8 @@ use crate::logging::{render_json_line, FieldValue};
 pub(crate) struct AccessRecord<'a> {
     pub(crate) status_code: u16,
     pub(crate) remote_ip: IpAddr,
+    /// The login of an `Authorization: Basic` header (upstream logs it as `auth_user`).
+    pub(crate) auth_user: Option<&'a str>,
     pub(crate) method: &'a str,
     pub(crate) path: &'a str,
     pub(crate) query: Option<&'a str>,
@@ -74,6 +76,25 @@ impl Seconds {
     pub(crate) fn as_str(&self) -> &str {
         std::str::from_utf8(&self.buf[self.start..]).unwrap_or("0.00000s")
     }
+}
+
+/// The login of an `Authorization: Basic` header as aiohttp's `BasicAuth.decode` reads it
+/// (strict base64, latin-1, a `:` required); `None` when absent, undecodable or empty.
+pub(crate) fn basic_auth_user(headers: &http::HeaderMap) -> Option<String> {
+    use base64::Engine as _;
+    let value = headers.get(http::header::AUTHORIZATION)?.as_bytes();
+    let space = value.iter().position(|b| *b == b' ')?;
+    let (scheme, encoded) = (&value[..space], &value[space + 1..]);
+    if !scheme.eq_ignore_ascii_case(b"basic") {
+        return None;
+    }
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded)
+        .ok()?;
+    let colon = decoded.iter().position(|b| *b == b':')?;
+    // latin-1: every byte is the code point of the same value
+    let login: String = decoded[..colon].iter().map(|b| char::from(*b)).collect();
+    (!login.is_empty()).then_some(login)
 }
 
 fn version_str(v: Version) -> &'static str {
@@ -174,6 +195,7 @@ impl AccessLog {
             target: "tomodachi.http.response",
             status_code = r.status_code,
             remote_ip = display(r.remote_ip),
+            auth_user = r.auth_user,
             request_method = r.method,
             request_path = r.path,
             request_query_string = r.query,
@@ -191,6 +213,9 @@ impl AccessLog {
             let mut fields: Vec<(&str, FieldValue<'_>)> = Vec::with_capacity(13);
             fields.push(("status_code", FieldValue::UInt(u64::from(r.status_code))));
             fields.push(("remote_ip", FieldValue::Str(&ip)));
+            if let Some(user) = r.auth_user {
+                fields.push(("auth_user", FieldValue::Str(user)));
+            }
             fields.push(("request_method", FieldValue::Str(r.method)));
             fields.push(("request_path", FieldValue::Str(r.path)));
             if let Some(q) = r.query {
@@ -251,6 +276,41 @@ mod tests {
                 "{d:?}"
             );
         }
+    }
+
+    #[test]
+    fn basic_auth_user_as_aiohttp_decodes_it() {
+        let user = |value: &str| {
+            let mut headers = http::HeaderMap::new();
+            headers.insert(http::header::AUTHORIZATION, value.parse().unwrap());
+            basic_auth_user(&headers)
+        };
+        // base64("authuser:secret"), "Basic" in any case
+        assert_eq!(
+            user("Basic YXV0aHVzZXI6c2VjcmV0").as_deref(),
+            Some("authuser")
+        );
+        assert_eq!(
+            user("bAsIc YXV0aHVzZXI6c2VjcmV0").as_deref(),
+            Some("authuser")
+        );
+        // latin-1: the byte 0xe9 is "é"
+        assert_eq!(user("Basic 6Tp4").as_deref(), Some("\u{e9}"));
+        assert_eq!(
+            user("Basic OnNlY3JldA=="),
+            None,
+            "an empty login is not logged"
+        );
+        assert_eq!(user("Basic YXV0aHVzZXI="), None, "no colon");
+        assert_eq!(user("Basic !!!"), None, "not base64");
+        assert_eq!(
+            user("Basic YXV0aHVzZXI6c2VjcmV0 x"),
+            None,
+            "trailing garbage"
+        );
+        assert_eq!(user("Bearer YXV0aHVzZXI6c2VjcmV0"), None);
+        assert_eq!(user("Basic"), None);
+        assert_eq!(basic_auth_user(&http::HeaderMap::new()), None);
     }
 
     #[test]

@@ -19,8 +19,10 @@ use crate::error::Error;
 use crate::logging::{self, HandlerContext};
 
 /// The HTTP transport's tasks in the execution context.
-pub(crate) static TASKS: crate::transport::TaskCounter =
-    crate::transport::TaskCounter::new("http", &[("hyper_version", "1")]);
+pub(crate) static TASKS: crate::transport::TaskCounter = crate::transport::TaskCounter::new(
+    "http",
+    &[("hyper_version", env!("TOMODACHI_HYPER_VERSION"))],
+);
 
 /// What a service's HTTP handling consists of, shared by all requests.
 pub(crate) struct Dispatcher {

@@ -802,9 +802,15 @@ fn log_access<B: http_body::Body>(
     handler_elapsed: Option<Duration>,
     request_content_length: Option<u64>,
 ) {
+    let auth_user = if parts.headers.contains_key(http::header::AUTHORIZATION) {
+        super::access_log::basic_auth_user(&parts.headers)
+    } else {
+        None
+    };
     app.access_log.record(&AccessRecord {
         status_code: res.status().as_u16(),
         remote_ip,
+        auth_user: auth_user.as_deref(),
         method: parts.method.as_str(),
         path,
         query: parts.uri.query(),

@@ -207,6 +207,7 @@ impl App {
                 stop: stop_rx.clone(),
                 envelope: svc.message_envelope.clone(),
                 extensions: Arc::new(std::mem::take(&mut svc.extensions)),
+                exit: Some(signal.clone()),
             };
             register_context(ctx.clone());
             running.push(Running {

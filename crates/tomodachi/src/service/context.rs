@@ -27,6 +27,10 @@ pub(crate) fn init_launcher(runtime_flavor: &str, watcher_enabled: bool) {
     m.insert("event_loop".into(), "tokio".into());
     m.insert("tokio_runtime".into(), runtime_flavor.into());
     m.insert(
+        "tokio_version".into(),
+        env!("TOMODACHI_TOKIO_VERSION").into(),
+    );
+    m.insert(
         "cwd".into(),
         std::env::current_dir()
             .map(|p| p.display().to_string())
@@ -66,6 +70,10 @@ pub fn get_execution_context() -> Map<String, Value> {
             m.insert(
                 "rust_version".into(),
                 env!("TOMODACHI_RUSTC_VERSION").into(),
+            );
+            m.insert(
+                "tokio_version".into(),
+                env!("TOMODACHI_TOKIO_VERSION").into(),
             );
             m
         });

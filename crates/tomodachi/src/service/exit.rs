@@ -69,6 +69,27 @@ pub fn exit(code: Option<i32>) {
     }
 }
 
+/// Sets the exit code the process ends with, without stopping it (upstream's
+/// `tomodachi.SERVICE_EXIT_CODE = code`): a later stop by a signal, or [`exit`] without a code,
+/// ends with it. Called from a handler, it sets the code of that handler's app; elsewhere (a
+/// lifecycle hook, another task), of every running app.
+///
+/// ```no_run
+/// // in `start_service`: remember that something was degraded, keep running
+/// tomodachi::set_exit_code(128);
+/// // ... later `tomodachi::exit(None)` (or SIGTERM) ends the process with 128
+/// ```
+pub fn set_exit_code(code: i32) {
+    let own = crate::logging::current_service().and_then(|s| {
+        s.downcast_ref::<crate::transport::TransportContext>()
+            .and_then(|c| c.exit.clone())
+    });
+    match own {
+        Some(signal) => signal.set_code(code),
+        None => running().iter().for_each(|s| s.set_code(code)),
+    }
+}
+
 /// The exit code the most recently started running app will end with (0 when none runs).
 pub fn exit_code() -> i32 {
     running().last().map_or(0, |s| s.code())

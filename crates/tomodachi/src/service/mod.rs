@@ -38,7 +38,8 @@ use crate::transport::{AnyTransport, BoxFuture, Transport};
 
 pub use app::{App, RunningApp, StopHandle};
 pub use context::{get_execution_context, ExecutionContext};
-pub use exit::{exit, exit_code};
+pub(crate) use exit::StopSignal;
+pub use exit::{exit, exit_code, set_exit_code};
 pub use registry::{get_service, service_names};
 
 /// What a lifecycle hook may return: `()` or `Result<(), E>` with `E: Into<Error>`.

@@ -30,6 +30,8 @@ pub struct TransportContext {
     pub(crate) stop: watch::Receiver<bool>,
     pub(crate) envelope: Option<SharedEnvelope>,
     pub(crate) extensions: Arc<Extensions>,
+    /// The app's exit code and stop request (`None` outside an app).
+    pub(crate) exit: Option<Arc<crate::service::StopSignal>>,
 }
 
 impl std::fmt::Debug for TransportContext {
@@ -59,6 +61,7 @@ impl TransportContext {
             stop,
             envelope: None,
             extensions: Arc::default(),
+            exit: None,
         }
     }
 

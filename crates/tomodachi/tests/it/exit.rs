@@ -44,3 +44,28 @@ async fn exit_from_a_handler_stops_the_service_with_that_code() {
         "stop_service ran"
     );
 }
+
+#[tokio::test]
+async fn set_exit_code_in_a_handler_is_the_code_of_a_later_stop() {
+    let svc = Service::builder("exit-code-setter", ())
+        .options(support::test_options())
+        .http(
+            Method::POST,
+            r"/code/(?P<code>\d+)",
+            |_s: Arc<()>, r: HttpRequest| async move {
+                let code: i32 = r.parse_param("code")?;
+                tomodachi::set_exit_code(code);
+                Ok::<_, tomodachi::Error>("set")
+            },
+        )
+        .build();
+    let running = App::new().service(svc).start().await.unwrap();
+    let addr = running.http_addr(0).unwrap();
+    assert_eq!(
+        support::send(addr, "POST", "/code/128", "").await.text(),
+        "set"
+    );
+    // still running: the code only waits for the stop
+    assert_eq!(support::get(addr, "/nothing").await.status, 404);
+    assert_eq!(running.stop().await, 128);
+}

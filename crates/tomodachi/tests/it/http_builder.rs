@@ -828,3 +828,25 @@ async fn several_services_run_in_one_app() {
     seen.sort();
     assert_eq!(seen, ["one start", "one stop", "two start", "two stop"]);
 }
+
+/// The versions in the execution context are the ones Cargo resolved (from the lockfile), not
+/// a hard-coded major version.
+#[tokio::test]
+async fn the_execution_context_reports_the_resolved_library_versions() {
+    let lock = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../Cargo.lock"))
+        .expect("the workspace lockfile");
+    let locked = |name: &str| {
+        let at = lock
+            .find(&format!("name = \"{name}\"\nversion = \""))
+            .unwrap_or_else(|| panic!("{name} in Cargo.lock"));
+        let rest = &lock[at..];
+        let start = rest.find("version = \"").unwrap() + "version = \"".len();
+        rest[start..start + rest[start..].find('"').unwrap()].to_owned()
+    };
+    let running = App::new().service(api()).start().await.unwrap();
+    let ctx = tomodachi::get_execution_context();
+    assert_eq!(ctx["hyper_version"], locked("hyper"));
+    assert_eq!(ctx["tokio_version"], locked("tokio"));
+    assert!(ctx["hyper_version"].as_str().unwrap().starts_with("1."));
+    running.stop().await;
+}

@@ -224,3 +224,43 @@ async fn a_message_with_a_huge_uuid_writes_no_line_over_the_cap() {
     assert!(dropped.contains(" bytes)\""), "{}", &dropped[..200]);
     assert!(out.len() < 64 * 1024, "{} bytes of log", out.len());
 }
+
+// `Authorization: Basic` logs its login as `auth_user`, right after `remote_ip`, in both
+// formats (upstream's field order); no header, no field.
+#[tokio::test]
+async fn basic_auth_logins_are_logged_as_auth_user() {
+    for format in [LogFormat::Console, LogFormat::Json] {
+        let (capture, _guard) = support::capture_logs(format);
+        let mut options = support::test_options();
+        options.http.access_log = tomodachi::options::AccessLog::Enabled;
+        let svc = Service::builder("auth-user", ())
+            .options(options)
+            .http(Method::GET, r"/p", |_s: Arc<()>| async { "p" })
+            .build();
+        let running = App::new().service(svc).start().await.unwrap();
+        let addr = running.http_addr(0).unwrap();
+        // base64("authuser:secret")
+        let with = support::raw(
+            addr,
+            b"GET /p HTTP/1.1\r\nHost: localhost\r\nAuthorization: Basic YXV0aHVzZXI6c2VjcmV0\r\nConnection: close\r\n\r\n",
+        )
+        .await;
+        assert_eq!(with.status, 200);
+        assert_eq!(support::get(addr, "/p").await.status, 200);
+        running.stop().await;
+        let out = capture.contents();
+        let lines: Vec<&str> = out
+            .lines()
+            .filter(|l| l.contains("tomodachi.http.response"))
+            .collect();
+        assert_eq!(lines.len(), 2, "{out}");
+        let expected = match format {
+            LogFormat::Json => {
+                r#""remote_ip": "127.0.0.1", "auth_user": "authuser", "request_method": "GET""#
+            }
+            _ => "remote_ip=127.0.0.1 auth_user=authuser request_method=GET",
+        };
+        assert!(lines[0].contains(expected), "{}", lines[0]);
+        assert!(!lines[1].contains("auth_user"), "{}", lines[1]);
+    }
+}
