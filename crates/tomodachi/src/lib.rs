@@ -91,8 +91,9 @@ pub use error::{BoxError, Error, Result};
 pub use launch::{launch, launch_from, load_config, LaunchArgs};
 pub use options::Options;
 pub use service::{
-    exit, exit_code, get_execution_context, get_service, service_names, set_exit_code, App,
-    ExecutionContext, HookOutput, IntoService, RunningApp, Service, ServiceBuilder, StopHandle,
+    exit, exit_code, get_execution_context, get_service, service_attribute, service_names,
+    set_exit_code, App, ExecutionContext, HookOutput, IntoService, RunningApp, Service,
+    ServiceBuilder, StopHandle,
 };
 
 #[cfg(feature = "macros")]

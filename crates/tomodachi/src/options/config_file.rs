@@ -178,6 +178,33 @@ impl ConfigFile {
         self.values.is_empty()
     }
 
+    /// Merges the top-level keys other than `options` and `uuid` (a service's custom
+    /// attributes) into `attributes` with upstream's rule ([`merge_json_values`]).
+    ///
+    /// ```
+    /// use serde_json::{json, Map};
+    /// let config = tomodachi::options::ConfigFile::from_json_str(
+    ///     "c.json", r#"{"uuid": "u", "tags": ["b"], "limits": {"x": 2}, "name": "cfg"}"#).unwrap();
+    /// let mut attributes: Map<String, serde_json::Value> =
+    ///     serde_json::from_value(json!({"tags": ["a"], "limits": {"y": 1}, "name": ""})).unwrap();
+    /// config.merge_attributes_into(&mut attributes);
+    /// assert_eq!(serde_json::Value::Object(attributes),
+    ///     json!({"tags": ["a", "b"], "limits": {"y": 1, "x": 2}, "name": "cfg"}));
+    /// ```
+    pub fn merge_attributes_into(&self, attributes: &mut Map<String, Value>) {
+        for (key, value) in &self.values {
+            if key == "options" || key == "uuid" {
+                continue;
+            }
+            match attributes.get_mut(key) {
+                Some(existing) => merge_json_values(existing, value),
+                None => {
+                    attributes.insert(key.clone(), value.clone());
+                }
+            }
+        }
+    }
+
     /// The merged `options` section, if any (always an object after loading).
     pub fn options(&self) -> Option<&Value> {
         self.values.get("options")

@@ -170,6 +170,7 @@ impl App {
                 if svc.uuid.is_none() {
                     svc.uuid = config.uuid().map(str::to_owned);
                 }
+                config.merge_attributes_into(&mut svc.attributes);
             }
             if let Err(e) = svc.options.validate() {
                 return Err(fail_init(&svc.name, e.to_string()));
@@ -208,6 +209,7 @@ impl App {
                 envelope: svc.message_envelope.clone(),
                 extensions: Arc::new(std::mem::take(&mut svc.extensions)),
                 exit: Some(signal.clone()),
+                attributes: Arc::new(std::mem::take(&mut svc.attributes)),
             };
             register_context(ctx.clone());
             running.push(Running {

@@ -40,7 +40,7 @@ pub use app::{App, RunningApp, StopHandle};
 pub use context::{get_execution_context, ExecutionContext};
 pub(crate) use exit::StopSignal;
 pub use exit::{exit, exit_code, set_exit_code};
-pub use registry::{get_service, service_names};
+pub use registry::{get_service, service_attribute, service_names};
 
 /// What a lifecycle hook may return: `()` or `Result<(), E>` with `E: Into<Error>`.
 #[diagnostic::on_unimplemented(
@@ -88,6 +88,8 @@ pub struct Service {
     pub(crate) message_envelope: Option<crate::envelope::SharedEnvelope>,
     /// Values handed to every transport through its [`TransportContext`](crate::transport::TransportContext).
     pub(crate) extensions: Extensions,
+    /// Custom attributes: set in code, then merged with the config files' other top-level keys.
+    pub(crate) attributes: serde_json::Map<String, serde_json::Value>,
 }
 
 impl std::fmt::Debug for Service {
@@ -115,6 +117,12 @@ impl Service {
     /// The service name.
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// The service's custom attributes (see [`ServiceBuilder::attribute`]); config files are
+    /// merged in when the service starts.
+    pub fn attributes(&self) -> &serde_json::Map<String, serde_json::Value> {
+        &self.attributes
     }
 
     /// The options the service will start with (before `-c` config files are applied).
@@ -196,6 +204,7 @@ impl<S: Send + Sync + 'static> ServiceBuilder<S> {
                 definition_errors: Vec::new(),
                 message_envelope: None,
                 extensions: Extensions::new(),
+                attributes: serde_json::Map::new(),
             },
         }
     }
@@ -208,6 +217,32 @@ impl<S: Send + Sync + 'static> ServiceBuilder<S> {
     /// Sets the service uuid (default: a random UUIDv4 at start, or `uuid` from a config file).
     pub fn uuid(mut self, uuid: impl Into<String>) -> Self {
         self.service.uuid = Some(uuid.into());
+        self
+    }
+
+    /// Sets a custom attribute (upstream: any class attribute a config file may also set). A
+    /// config file's top-level keys other than `options` and `uuid` are merged onto these when
+    /// the service starts, with upstream's rule: an unset or falsy value is replaced, lists are
+    /// concatenated, objects merged key by key, anything else replaced. Handlers read them with
+    /// [`service_attribute`](crate::service_attribute), transports with
+    /// [`TransportContext::attribute`](crate::transport::TransportContext::attribute).
+    ///
+    /// ```
+    /// # struct S;
+    /// let svc = tomodachi::Service::builder("s", S)
+    ///     .attribute("greeting", "hello")
+    ///     .attribute("allowed_hosts", ["a.example"])
+    ///     .build();
+    /// assert_eq!(svc.attributes()["greeting"], "hello");
+    /// ```
+    pub fn attribute(mut self, key: impl Into<String>, value: impl serde::Serialize) -> Self {
+        let key = key.into();
+        match serde_json::to_value(value) {
+            Ok(value) => {
+                self.service.attributes.insert(key, value);
+            }
+            Err(e) => self.definition_error(format!("attribute '{key}' is not a JSON value: {e}")),
+        }
         self
     }
 

@@ -38,6 +38,21 @@ pub fn get_service<T: Send + Sync + 'static>(name: Option<&str>) -> Option<Arc<T
     entry.1.clone().downcast::<T>().ok()
 }
 
+/// A custom attribute of the running service (the one whose handler is running, else the most
+/// recently started), deserialized into `T`: set with
+/// [`ServiceBuilder::attribute`](crate::ServiceBuilder::attribute) and by the config files' other
+/// top-level keys (`-c config.json` with `{"greeting": "hej"}`). `None` when unset, when no service
+/// runs, or when the value is not a `T`.
+///
+/// ```no_run
+/// let greeting: String = tomodachi::service_attribute("greeting").unwrap_or_else(|| "hello".into());
+/// ```
+pub fn service_attribute<T: serde::de::DeserializeOwned>(key: &str) -> Option<T> {
+    let ctx = crate::transport::TransportContext::current(None)?;
+    let value = ctx.attribute(key)?;
+    T::deserialize(value).ok()
+}
+
 /// Names of the running services, in start order.
 pub fn service_names() -> Vec<String> {
     REGISTRY

@@ -32,6 +32,8 @@ pub struct TransportContext {
     pub(crate) extensions: Arc<Extensions>,
     /// The app's exit code and stop request (`None` outside an app).
     pub(crate) exit: Option<Arc<crate::service::StopSignal>>,
+    /// The service's custom attributes (code, then config files).
+    pub(crate) attributes: Arc<serde_json::Map<String, serde_json::Value>>,
 }
 
 impl std::fmt::Debug for TransportContext {
@@ -62,12 +64,19 @@ impl TransportContext {
             envelope: None,
             extensions: Arc::default(),
             exit: None,
+            attributes: Arc::default(),
         }
     }
 
     /// The service name.
     pub fn service_name(&self) -> &str {
         &self.name
+    }
+
+    /// A custom attribute of the service ([`ServiceBuilder::attribute`](crate::ServiceBuilder::attribute),
+    /// merged with the config files' other top-level keys).
+    pub fn attribute(&self, key: &str) -> Option<&serde_json::Value> {
+        self.attributes.get(key)
     }
 
     /// The service instance's uuid.

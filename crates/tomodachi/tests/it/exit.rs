@@ -1,4 +1,5 @@
-//! `tomodachi::exit(code)` stops every running app in the process with that exit code. Kept in
+//! `tomodachi::exit(code)` stops every running app in the process with that exit code;
+//! `set_exit_code` and the service attributes config files set. `exit` is kept in
 //! its own test binary because it reaches every app of the process.
 
 use crate::support;
@@ -68,4 +69,51 @@ async fn set_exit_code_in_a_handler_is_the_code_of_a_later_stop() {
     // still running: the code only waits for the stop
     assert_eq!(support::get(addr, "/nothing").await.status, 404);
     assert_eq!(running.stop().await, 128);
+}
+
+/// Custom attributes: set in code, merged with a config file's other top-level keys by
+/// upstream's rule, read by handlers.
+#[tokio::test]
+async fn config_file_attributes_reach_the_handlers() {
+    let config = tomodachi::options::ConfigFile::from_json_str(
+        "attributes.json",
+        r#"{"options": {"http": {"port": 0}}, "greeting": "hej", "tags": ["from-config"],
+            "limits": {"burst": 5}, "only_in_config": 42}"#,
+    )
+    .unwrap();
+    let svc = Service::builder("attributes", ())
+        .options(support::test_options())
+        .attribute("greeting", "")
+        .attribute("tags", ["from-code"])
+        .attribute("limits", serde_json::json!({"rate": 1}))
+        .attribute("untouched", true)
+        .http(Method::GET, r"/attributes", |_s: Arc<()>| async {
+            let all: Vec<serde_json::Value> = [
+                "greeting",
+                "tags",
+                "limits",
+                "only_in_config",
+                "untouched",
+                "missing",
+            ]
+            .iter()
+            .map(|k| tomodachi::service_attribute::<serde_json::Value>(k).unwrap_or_default())
+            .collect();
+            let n: Option<u32> = tomodachi::service_attribute("only_in_config");
+            let wrong_type: Option<u32> = tomodachi::service_attribute("greeting");
+            format!("{} {n:?} {wrong_type:?}", serde_json::Value::Array(all))
+        })
+        .build();
+    let running = App::new()
+        .config(config)
+        .service(svc)
+        .start()
+        .await
+        .unwrap();
+    let addr = running.http_addr(0).unwrap();
+    assert_eq!(
+        support::get(addr, "/attributes").await.text(),
+        r#"["hej",["from-code","from-config"],{"rate":1,"burst":5},42,true,null] Some(42) None"#
+    );
+    running.stop().await;
 }
