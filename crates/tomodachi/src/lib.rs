@@ -119,6 +119,7 @@ pub mod prelude {
     #[cfg(feature = "http")]
     pub use crate::http::{
         Extension, HttpRequest, HttpResponse, IntoResponse, Json, Method, Next, Query, StatusCode,
+        WebSocket, WebSocketCallbacks,
     };
     pub use crate::schedule::{Invocation, ScheduleSpec};
     pub use crate::{Error, IntoService, Options, Service, ServiceBuilder};
@@ -131,6 +132,8 @@ pub mod __private {
     pub use crate::http::FromRequest;
     #[cfg(feature = "http")]
     pub use crate::http::IntoResponse;
+    #[cfg(feature = "http")]
+    pub use crate::http::IntoWebSocketCallbacks;
     pub use crate::service::HookOutput;
 
     /// A JSON value of the envelope as a handler argument of type `T` (undecodable otherwise).
