@@ -23,3 +23,4 @@ mod protobuf;
 mod scenarios;
 mod schedule;
 mod testing_kit;
+mod websocket;
