@@ -12,6 +12,8 @@ pub(crate) enum Kind<'a> {
     Route { groups: &'a [String] },
     /// An error handler for a status code.
     Error { status: u16 },
+    /// A websocket handler with the named groups of its pattern (and `websocket`).
+    WebSocket { groups: &'a [String] },
 }
 
 /// Type names that are clearly values, not extractors: an argument of such a type must be a
@@ -120,6 +122,31 @@ pub(crate) fn closure(method: &ImplItemFn, kind: &Kind<'_>) -> syn::Result<Token
     )
 }
 
+/// The closure `move |__svc: Arc<Self>, __ws: WebSocket, __req: HttpRequest| async move { ... }`
+/// of a websocket handler.
+pub(crate) fn websocket_closure(
+    method: &ImplItemFn,
+    groups: &[String],
+) -> syn::Result<TokenStream> {
+    let name = &method.sig.ident;
+    let kind = Kind::WebSocket { groups };
+    let (lets, call_args) = bind_arguments(method, |name, ty, pt| resolve(name, ty, &kind, pt))?;
+    let convert = convert_output(
+        &method.sig.output,
+        quote! { ::tomodachi::__private::IntoWebSocketCallbacks },
+        quote! { into_callbacks },
+    );
+    Ok(quote! {
+        move |__svc: ::std::sync::Arc<Self>,
+              __ws: ::tomodachi::http::WebSocket,
+              __req: ::tomodachi::http::HttpRequest| async move {
+            #(#lets)*
+            let __ret = __svc.#name(#(#call_args),*).await;
+            #convert
+        }
+    })
+}
+
 /// `<ReturnType as Trait>::method(__ret)`, spanned at the return type (the full type tokens
 /// when it names no `impl Trait`).
 pub(crate) fn convert_output(
@@ -218,6 +245,18 @@ fn resolve(
                 return Ok(group_value(n, ty));
             }
         }
+        Kind::WebSocket { groups } => {
+            if name == Some("websocket") || last_segment(ty).as_deref() == Some("WebSocket") {
+                return Ok(if matches!(ty, Type::Reference(_)) {
+                    quote_spanned! { span => &__ws }
+                } else {
+                    quote_spanned! { span => ::core::clone::Clone::clone(&__ws) }
+                });
+            }
+            if let Some(n) = name.filter(|n| groups.iter().any(|g| g == n)) {
+                return Ok(group_value(n, ty));
+            }
+        }
         Kind::Error { status } => {
             if name == Some("status_code") {
                 // `u16 -> u16` (or `-> u32`) through `TryFrom` would trip clippy in user code.
@@ -245,6 +284,11 @@ fn resolve(
                 v
             }
             Kind::Error { .. } => vec!["request".to_owned(), "status_code".to_owned()],
+            Kind::WebSocket { groups } => {
+                let mut v = vec!["websocket".to_owned(), "request".to_owned()];
+                v.extend(groups.iter().cloned());
+                v
+            }
         };
         let shown = name.unwrap_or("_");
         return Err(syn::Error::new_spanned(

@@ -28,6 +28,10 @@ use proc_macro::TokenStream;
 /// - `#[http(METHOD, r"regex", ignore_logging = true | [codes])]` (stackable; `METHOD` is an
 ///   identifier, a string or a list `[GET, POST]`) on `async fn name(&self, ...)`;
 /// - `#[http_error(status_code = N)]` on `async fn name(&self, ...)`;
+/// - `#[websocket(r"regex", max_message_size = N, max_frame_size = N)]` (alias `#[ws]`) on
+///   `async fn name(&self, ...)` with arguments `websocket: WebSocket`, `request: HttpRequest`,
+///   the named groups, or extractors, returning `WebSocketCallbacks`, `()` or a `Result` of
+///   them;
 /// - `#[schedule(interval = 5 | "5 seconds" | "*/5 * * * *", timestamp = "22:00",
 ///   timezone = "Europe/Stockholm", immediately = true)]` (alias `#[scheduler]`), and the
 ///   shorthands `#[heartbeat]` / `#[every_second]` (every second), `#[minutely]`, `#[hourly]`,

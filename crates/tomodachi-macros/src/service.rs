@@ -6,7 +6,9 @@ use syn::spanned::Spanned;
 use syn::{Attribute, Expr, ImplItem, ImplItemFn, ItemImpl};
 
 use crate::args::{lit_str, lit_u16, Args};
-use crate::handler::{check_signature, closure, convert_output, static_elided_lifetimes, Kind};
+use crate::handler::{
+    check_signature, closure, convert_output, static_elided_lifetimes, websocket_closure, Kind,
+};
 use crate::route::check_pattern;
 
 const SERVICE_ARGS: &[&str] = &[
@@ -19,6 +21,7 @@ const SERVICE_ARGS: &[&str] = &[
 ];
 const HTTP_ARGS: &[&str] = &["ignore_logging", "name"];
 const HTTP_ERROR_ARGS: &[&str] = &["status_code"];
+const WEBSOCKET_ARGS: &[&str] = &["name", "max_message_size", "max_frame_size"];
 const HOOKS: &[(&str, &str)] = &[
     ("start_service", "on_start"),
     ("started_service", "on_started"),
@@ -107,8 +110,12 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenS
         }
         amqp_attrs.extend(sns_sqs_attrs);
         let (http_attrs, error_attrs) = take_attrs(method);
+        let ws_attrs = take_websocket_attrs(method);
         if !http_attrs.is_empty() || !error_attrs.is_empty() {
             static_elided_lifetimes(method);
+        }
+        for attr in &ws_attrs {
+            calls.push(websocket_route(method, attr)?);
         }
         for attr in &http_attrs {
             calls.push(http_route(method, attr)?);
@@ -128,6 +135,7 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenS
         let fname = method.sig.ident.to_string();
         if let Some((_, builder_fn)) = HOOKS.iter().find(|(h, _)| *h == fname) {
             if !http_attrs.is_empty()
+                || !ws_attrs.is_empty()
                 || !error_attrs.is_empty()
                 || !schedule_attrs.is_empty()
                 || !amqp_attrs.is_empty()
@@ -171,6 +179,58 @@ fn take_attrs(method: &mut ImplItemFn) -> (Vec<Attribute>, Vec<Attribute>) {
         }
     });
     (http, error)
+}
+
+/// Removes the `#[websocket]` (alias `#[ws]`) attributes from the method and returns them.
+fn take_websocket_attrs(method: &mut ImplItemFn) -> Vec<Attribute> {
+    let mut found = Vec::new();
+    method.attrs.retain(|a| {
+        if is_attr(a, "websocket") || is_attr(a, "ws") {
+            found.push(a.clone());
+            false
+        } else {
+            true
+        }
+    });
+    found
+}
+
+fn websocket_route(method: &ImplItemFn, attr: &Attribute) -> syn::Result<TokenStream> {
+    check_signature(method, "a #[websocket] handler")?;
+    let args: Args = attr.parse_args()?;
+    args.check_names("#[websocket]", WEBSOCKET_ARGS)?;
+    let Some(p) = args.positional.first() else {
+        return Err(syn::Error::new_spanned(
+            attr,
+            "expected `#[websocket(r\"/path/regex\")]`",
+        ));
+    };
+    if let Some(extra) = args.positional.get(1) {
+        return Err(syn::Error::new_spanned(
+            extra,
+            "unexpected argument; #[websocket] takes a pattern, `name`, `max_message_size` and `max_frame_size`",
+        ));
+    }
+    let pattern = lit_str(p, "the route pattern")?;
+    let groups = check_pattern(&pattern.value()).map_err(|e| syn::Error::new(pattern.span(), e))?;
+    let handler = websocket_closure(method, &groups)?;
+    let fname = match args.get("name") {
+        Some(n) => lit_str(n, "`name`")?.value(),
+        None => method.sig.ident.to_string(),
+    };
+    let mut options = Vec::new();
+    for key in ["max_message_size", "max_frame_size"] {
+        if let Some(e) = args.get(key) {
+            let setter = syn::Ident::new(key, Span::call_site());
+            options.push(quote_spanned! { e.span() => .#setter(#e) });
+        }
+    }
+    Ok(quote! {
+        .websocket_route(
+            ::tomodachi::http::WebSocketRoute::new(#pattern).name(#fname) #(#options)*,
+            #handler
+        )
+    })
 }
 
 /// The methods argument: `GET`, `"get"`, `[GET, POST]`.

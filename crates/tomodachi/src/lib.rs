@@ -121,6 +121,7 @@ pub mod prelude {
     #[cfg(feature = "http")]
     pub use crate::http::{
         Extension, HttpRequest, HttpResponse, IntoResponse, Json, Method, Next, Query, StatusCode,
+        WebSocket, WebSocketCallbacks,
     };
     pub use crate::schedule::{Invocation, ScheduleSpec};
     pub use crate::{Error, IntoService, Options, Service, ServiceBuilder};
@@ -133,6 +134,8 @@ pub mod __private {
     pub use crate::http::FromRequest;
     #[cfg(feature = "http")]
     pub use crate::http::IntoResponse;
+    #[cfg(feature = "http")]
+    pub use crate::http::IntoWebSocketCallbacks;
     pub use crate::service::HookOutput;
 
     /// Checks a `#[tomodachi::decorator]` guard's return type at the user's span.

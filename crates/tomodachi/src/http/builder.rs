@@ -8,6 +8,7 @@ use super::handler::{erase_handler, erase_middleware};
 use super::layer::layer_fn;
 use super::router::{compile, literal_path, Route};
 use super::transport::HttpTransport;
+use super::websocket::{self, WebSocketHandler, WebSocketRoute, WsRoute};
 use super::{
     HttpHandler, HttpLayerService, HttpRequest, HttpRoute, IntoMethods, IntoResponse, Next,
 };
@@ -45,6 +46,61 @@ impl<S: Send + Sync + 'static> ServiceBuilder<S> {
                     handler,
                     name: Arc::from(name),
                     ignore_logging: route.ignore_logging,
+                    websocket: None,
+                });
+            }
+            Err(e) => self.definition_error(e),
+        }
+        self
+    }
+
+    /// Registers a websocket handler on the regex `pattern` (a full match, `GET`): see
+    /// [`WebSocketHandler`] and the [`websocket`](crate::http::websocket) module.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use tomodachi::http::{WebSocket, WebSocketCallbacks};
+    /// # struct S;
+    /// let svc = tomodachi::Service::builder("s", S)
+    ///     .websocket(r"/echo", |_s: Arc<S>, websocket: WebSocket| async move {
+    ///         WebSocketCallbacks::new().on_text(move |text: String| {
+    ///             let websocket = websocket.clone();
+    ///             async move { websocket.send_text(text).await }
+    ///         })
+    ///     })
+    ///     .build();
+    /// ```
+    pub fn websocket<H, Args>(self, pattern: &str, handler: H) -> Self
+    where
+        H: WebSocketHandler<S, Args>,
+    {
+        self.websocket_route(WebSocketRoute::new(pattern), handler)
+    }
+
+    /// Registers a websocket handler with a full route description (name, size limits).
+    pub fn websocket_route<H, Args>(mut self, route: WebSocketRoute, handler: H) -> Self
+    where
+        H: WebSocketHandler<S, Args>,
+    {
+        match compile(&route.pattern) {
+            Ok(regex) => {
+                let group_names = regex.capture_names().flatten().map(Arc::from).collect();
+                let name = route.name.clone().unwrap_or_else(|| route.pattern.clone());
+                let ws = WsRoute {
+                    handler: websocket::erase(self.state.clone(), handler),
+                    config: route.config(),
+                };
+                // Reached only if something dispatches the route as plain HTTP.
+                let handler = erase_handler(self.state.clone(), |_s: Arc<S>| async { "" });
+                self.transport_mut::<HttpTransport>().routes.push(Route {
+                    literal: literal_path(&route.pattern),
+                    regex,
+                    methods: vec![http::Method::GET],
+                    group_names,
+                    handler,
+                    name: Arc::from(name),
+                    ignore_logging: super::IgnoreLogging::None,
+                    websocket: Some(Arc::new(ws)),
                 });
             }
             Err(e) => self.definition_error(e),

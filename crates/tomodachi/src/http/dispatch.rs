@@ -130,6 +130,44 @@ pub(crate) async fn dispatch(
     out
 }
 
+/// Runs the `http_middleware` stack for a websocket handshake: `Ok` with the request as the
+/// middlewares passed it on (extensions included) when the innermost one called
+/// [`Next::run`], or the request and the response a middleware answered with instead.
+pub(crate) async fn websocket_middlewares(
+    core: &Dispatcher,
+    request: HttpRequest,
+    name: &Arc<str>,
+) -> Result<HttpRequest, (HttpRequest, Response<Full<Bytes>>)> {
+    let passed: Arc<std::sync::Mutex<Option<HttpRequest>>> = Arc::default();
+    let endpoint: ErasedHandler = {
+        let passed = passed.clone();
+        Arc::new(move |request| {
+            if let Ok(mut slot) = passed.lock() {
+                *slot = Some(request);
+            }
+            Box::pin(async { Ok(HttpResponse::new()) })
+        })
+    };
+    let fallback = request.clone();
+    let context =
+        HandlerContext::new(name.clone(), "tomodachi.websocket").service(core.service.clone());
+    let next = Next::new(core.middlewares.clone(), endpoint);
+    let result = logging::scope(context, AssertUnwindSafe(next.run(request)).catch_unwind())
+        .await
+        .unwrap_or_else(|p| Err(panic_error(p)));
+    let passed = passed.lock().ok().and_then(|mut slot| slot.take());
+    match (passed, result) {
+        (Some(request), Ok(_)) => Ok(request),
+        (_, result) => {
+            let response = match result.and_then(|r| r.finish(&core.defaults)) {
+                Ok(res) => res,
+                Err(e) => Box::pin(error_response(core, fallback.clone(), e, name)).await,
+            };
+            Err((fallback, response))
+        }
+    }
+}
+
 fn panic_error(panic: Box<dyn std::any::Any + Send>) -> Error {
     let msg = panic
         .downcast_ref::<&str>()

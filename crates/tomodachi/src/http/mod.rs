@@ -1,5 +1,5 @@
-//! The HTTP transport: regex routes, error handlers, middlewares, access log, keep-alive and
-//! graceful drain, on hyper 1.
+//! The HTTP transport: regex routes, error handlers, middlewares, websockets, access log,
+//! keep-alive and graceful drain, on hyper 1.
 //!
 //! Routes are registered on a [`ServiceBuilder`](crate::ServiceBuilder) (or with the `#[http]`
 //! attribute inside a `#[tomodachi::service]` impl block):
@@ -37,6 +37,7 @@ pub(crate) mod server;
 pub(crate) mod settings;
 mod shield;
 pub(crate) mod transport;
+pub mod websocket;
 
 pub use body::ResponseBody;
 pub use extract::{Extension, FromRequest, Json, Path, Query};
@@ -47,6 +48,9 @@ pub use layer::HttpLayerService;
 pub use request::{HttpRequest, HttpRequestBuilder};
 pub use response::{HttpResponse, IntoHeaders, IntoResponse, IntoStatus};
 pub use router::IgnoreLogging;
+pub use websocket::{
+    IntoWebSocketCallbacks, WebSocket, WebSocketCallbacks, WebSocketHandler, WebSocketRoute,
+};
 
 /// A route: methods, a regex pattern (full match), a name for logs and access-log rules.
 ///

@@ -7,6 +7,7 @@ use http::Method;
 use regex::Regex;
 
 use super::handler::ErasedHandler;
+use super::websocket::WsRoute;
 
 /// What a route does with its access-log records.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -63,6 +64,8 @@ pub(crate) struct Route {
     pub(crate) handler: ErasedHandler,
     pub(crate) name: Arc<str>,
     pub(crate) ignore_logging: IgnoreLogging,
+    /// Set on websocket routes: the handshake is answered before any body is read.
+    pub(crate) websocket: Option<Arc<WsRoute>>,
 }
 
 /// Strips a leading `^` and an unescaped trailing `$`, and anchors the pattern as a full match.
@@ -110,6 +113,9 @@ pub(crate) fn compile(pattern: &str) -> Result<Regex, String> {
 /// The routing table.
 pub(crate) struct Router {
     routes: Vec<Route>,
+    /// Whether any route is a websocket route (only then are `GET`s routed before the body
+    /// is read).
+    has_websockets: bool,
 }
 
 /// The outcome of routing one request.
@@ -121,7 +127,16 @@ pub(crate) enum Routed<'a> {
 
 impl Router {
     pub(crate) fn new(routes: Vec<Route>) -> Result<Self, String> {
-        Ok(Self { routes })
+        let has_websockets = routes.iter().any(|r| r.websocket.is_some());
+        Ok(Self {
+            routes,
+            has_websockets,
+        })
+    }
+
+    /// Whether any route is a websocket route.
+    pub(crate) fn has_websockets(&self) -> bool {
+        self.has_websockets
     }
 
     /// Routes `path` (percent-decoded except `%2F`) for `method`: the first route, in
@@ -189,6 +204,7 @@ mod tests {
             handler: erase_test_handler(),
             name: Arc::from(pattern),
             ignore_logging: IgnoreLogging::None,
+            websocket: None,
         }
     }
 

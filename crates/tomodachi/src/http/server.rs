@@ -29,6 +29,7 @@ use super::request::RequestHead;
 use super::response::ResponseDefaults;
 use super::router::{Routed, Router};
 use super::shield::Shielded;
+use super::websocket::{self, WsRoute};
 use crate::error::Error;
 
 const KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
@@ -86,6 +87,8 @@ pub(crate) struct HttpApp {
     /// Cancelled when the drain begins (request bodies still arriving then must keep coming).
     drain_started: CancellationToken,
     requests: TaskTracker,
+    /// The open websockets (closed first by the graceful stop).
+    websockets: websocket::Registry,
 }
 
 impl HttpApp {
@@ -115,6 +118,7 @@ impl HttpApp {
             draining: AtomicBool::new(false),
             drain_started: CancellationToken::new(),
             requests: TaskTracker::new(),
+            websockets: websocket::Registry::default(),
         }
     }
 
@@ -130,6 +134,7 @@ impl HttpApp {
     /// answered with `Connection: close`, in-flight handlers get the grace period.
     pub(crate) async fn drain(&self) {
         self.begin_drain();
+        self.websockets.close_all().await;
         self.requests.close();
         if tokio::time::timeout(self.settings.grace, self.requests.wait())
             .await
@@ -271,6 +276,8 @@ impl RunningServer {
         self.app.begin_drain();
         self.phases.draining.cancel();
         let _ = self.accept_task.await;
+        // Open websockets get a close frame (and their close callbacks run) first.
+        self.app.websockets.close_all().await;
         self.connections.close();
         self.app.requests.close();
         let deadline = tokio::time::Instant::now() + grace;
@@ -360,7 +367,13 @@ async fn serve_connection(stream: TcpStream, peer: SocketAddr, app: Arc<HttpApp>
             builder.keep_alive(true).header_read_timeout(head);
         }
         None => {
-            builder.keep_alive(false).header_read_timeout(read_timeout);
+            // With keep-alive off, hyper would add `close` to the `Connection: upgrade` of a
+            // websocket handshake's 101 (which clients refuse). So a server with websocket
+            // routes leaves hyper's keep-alive on; every other response of it says
+            // `Connection: close`, which closes the connection after it all the same.
+            builder
+                .keep_alive(app.core.router.has_websockets())
+                .header_read_timeout(read_timeout);
         }
     }
     let service = {
@@ -373,7 +386,7 @@ async fn serve_connection(stream: TcpStream, peer: SocketAddr, app: Arc<HttpApp>
         })
     };
     let io = TokioIo::new(TrackedIo::new(stream, conn_state.clone()));
-    let conn = builder.serve_connection(io, service);
+    let conn = builder.serve_connection(io, service).with_upgrades();
     tokio::pin!(conn);
     let result = tokio::select! {
         r = conn.as_mut() => r,
@@ -513,6 +526,31 @@ where
         return reject(app, &parts, &path, remote_ip, received_at, res);
     }
 
+    // A websocket route answers the handshake before anything else.
+    if app.core.router.has_websockets() && parts.method == http::Method::GET {
+        let routed = match app
+            .core
+            .router
+            .route(&parts.method, decoded_or_raw(&parts, &path))
+        {
+            Routed::Found(route, params) => route
+                .websocket
+                .clone()
+                .map(|ws| (ws, route.name.clone(), params)),
+            _ => None,
+        };
+        if let Some((ws, name, params)) = routed {
+            let head = WsHead {
+                path,
+                peer,
+                remote_ip,
+                received_at,
+                params,
+            };
+            return upgrade(app, ws, name, parts, head).await;
+        }
+    }
+
     // A request with a body is routed first: without a route for its path and method it is
     // answered (404 / 405, through the error handlers) without reading the body, and the
     // connection is closed after the answer.
@@ -638,6 +676,74 @@ where
         );
     }
     response
+}
+
+/// What a websocket handshake request carries besides its parts.
+struct WsHead {
+    path: Option<String>,
+    peer: SocketAddr,
+    remote_ip: IpAddr,
+    received_at: Instant,
+    params: Vec<(Arc<str>, String)>,
+}
+
+/// Answers a request on a websocket route: the middlewares run on a handshake (one may refuse
+/// it with its own response), then the handshake is answered and the session starts.
+async fn upgrade(
+    app: &HttpApp,
+    route: Arc<WsRoute>,
+    name: Arc<str>,
+    parts: http::request::Parts,
+    head: WsHead,
+) -> Response<ResponseBody> {
+    let (request, on_upgrade, accept) = websocket::request(
+        parts,
+        head.path,
+        head.peer,
+        head.remote_ip,
+        head.received_at,
+        head.params,
+    );
+    let request = if accept.is_some() && !app.core.middlewares.is_empty() {
+        match super::dispatch::websocket_middlewares(&app.core, request, &name).await {
+            Ok(request) => request,
+            Err((request, res)) => {
+                // refused by a middleware: an ordinary response, logged as one
+                let mut res = res;
+                res.headers_mut()
+                    .insert(CONNECTION, HeaderValue::from_static("close"));
+                if app.access_log.enabled() {
+                    log_access(
+                        app,
+                        &request.head.parts,
+                        request.path(),
+                        request.remote_ip(),
+                        request.received_at(),
+                        &res,
+                        None,
+                        None,
+                    );
+                }
+                return res.map(ResponseBody::from);
+            }
+        }
+    } else {
+        request
+    };
+    let ctx = websocket::Accept {
+        registry: &app.websockets,
+        service: app.core.service.clone(),
+        log: app.access_log.enabled(),
+        server: app.settings.defaults.server.clone(),
+        route,
+        name,
+    };
+    let mut res = websocket::accept(ctx, request, on_upgrade, accept);
+    if res.status() != StatusCode::SWITCHING_PROTOCOLS && app.settings.keepalive_timeout.is_none() {
+        res.headers_mut()
+            .insert(CONNECTION, HeaderValue::from_static("close"));
+    }
+    res.map(ResponseBody::from)
 }
 
 /// Why a request body could not be read.

@@ -25,3 +25,4 @@ mod protobuf;
 mod scenarios;
 mod schedule;
 mod testing_kit;
+mod websocket;

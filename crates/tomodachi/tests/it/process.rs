@@ -291,6 +291,60 @@ async fn docker_example_serves_context_health_and_json_errors() {
     );
 }
 
+// SIGTERM while websockets are open: every client receives a close frame (1000, normal
+// closure), the close callbacks run, and the process exits with 0.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_sends_open_websockets_a_close_frame_and_exits_0() {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+    use tokio_tungstenite::tungstenite::Message;
+    let mut svc = json_service("websocket_service", &[], &[]);
+    let addr = svc.http_addr();
+    let mut clients = Vec::new();
+    for room in ["a", "b", "c"] {
+        let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/websocket/{room}"))
+            .await
+            .expect("handshake");
+        ws.send(Message::text("hi")).await.unwrap();
+        let answer = ws.next().await;
+        assert!(
+            matches!(&answer, Some(Ok(Message::Text(t))) if t.as_str() == format!("{room}: hi")),
+            "{answer:?}"
+        );
+        clients.push(ws);
+    }
+    svc.signal("TERM");
+    for mut ws in clients {
+        let code = loop {
+            match ws.next().await {
+                Some(Ok(Message::Close(frame))) => break frame.map(|f| f.code),
+                Some(Ok(_)) => continue,
+                other => panic!("expected a close frame, got {other:?}"),
+            }
+        };
+        assert_eq!(code, Some(CloseCode::Normal));
+        // the client's answer completes the closing handshake
+        let _ = ws.close(None).await;
+    }
+    let (code, records) = tokio::task::spawn_blocking(move || {
+        let code = svc.wait_exit(Duration::from_secs(20));
+        (code, svc.json_lines())
+    })
+    .await
+    .unwrap();
+    assert_eq!(code, 0);
+    let closing = records
+        .iter()
+        .find(|r| r["message"] == "closing websocket connections")
+        .expect("the closing record");
+    assert_eq!(closing["connection_count"], 3);
+    let closed = records
+        .iter()
+        .filter(|r| r["websocket_state"] == "closed")
+        .count();
+    assert_eq!(closed, 3);
+}
+
 // Upstream's README HTTP example, route for route.
 #[tokio::test]
 async fn http_service_example_is_upstreams_readme_example() {
