@@ -14,6 +14,8 @@ const AMQP_ARGS: &[&str] = &[
     "competing",
     "queue_name",
     "message_envelope",
+    "proto_class",
+    "validator",
     "max_attempts",
     "serial",
 ];
@@ -151,14 +153,52 @@ pub(crate) fn amqp_call(method: &ImplItemFn, attr: &Attribute) -> syn::Result<To
     if let Some(v) = args.get("serial") {
         sub = quote_spanned! { v.span() => #sub.serial(#v) };
     }
-    if let Some(env) = args.get("message_envelope") {
-        sub = match env {
-            syn::Expr::Path(p) if p.path.is_ident("None") => quote! { #sub.raw() },
-            e => quote_spanned! { e.span() => #sub.envelope(#e) },
-        };
-    }
+    let sub = envelope_setters(&args, sub)?;
 
     message_handler_call(method, quote! { amqp }, sub, argument)
+}
+
+/// The subscription's envelope from `message_envelope = ...` (`None` for raw), and upstream's
+/// `proto_class = Type` / `validator = fn` (ProtobufBase decoding into `Type`).
+pub(crate) fn envelope_setters(args: &Args, sub: TokenStream) -> syn::Result<TokenStream> {
+    let envelope = args.get("message_envelope");
+    let proto_class = args.get("proto_class");
+    let validator = args.get("validator");
+    if proto_class.is_none() && validator.is_none() {
+        return Ok(match envelope {
+            Some(syn::Expr::Path(p)) if p.path.is_ident("None") => quote! { #sub.raw() },
+            Some(e) => quote_spanned! { e.span() => #sub.envelope(#e) },
+            None => sub,
+        });
+    }
+    if let Some(e) = envelope {
+        let is_protobuf_base = matches!(e, syn::Expr::Path(p)
+            if p.path.segments.last().is_some_and(|s| s.ident == "ProtobufBase"));
+        if !is_protobuf_base {
+            return Err(syn::Error::new_spanned(
+                e,
+                "`proto_class` and `validator` go with `message_envelope = ProtobufBase`",
+            ));
+        }
+    }
+    let ty = match proto_class {
+        Some(syn::Expr::Path(p)) => quote! { #p },
+        Some(other) => {
+            return Err(syn::Error::new_spanned(
+                other,
+                "`proto_class` is the prost message type: `proto_class = Person`",
+            ))
+        }
+        None => quote! { _ },
+    };
+    Ok(match validator {
+        Some(v) => quote_spanned! { v.span() =>
+            #sub.envelope(::tomodachi::envelope::ProtobufBase::validated::<#ty, _, _>(#v))
+        },
+        None => quote_spanned! { ty.span() =>
+            #sub.envelope(::tomodachi::envelope::ProtobufBase::of::<#ty>())
+        },
+    })
 }
 
 /// `.<builder>(<subscription>, <closure calling the method with its arguments from __msg>)`:

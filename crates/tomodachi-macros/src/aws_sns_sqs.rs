@@ -25,6 +25,8 @@ const ARGS: &[&str] = &[
     "fifo",
     "max_number_of_consumed_messages",
     "message_envelope",
+    "proto_class",
+    "validator",
 ];
 
 /// Handler argument names the SNS+SQS transport provides (upstream's keywords).
@@ -174,13 +176,7 @@ pub(crate) fn call(method: &ImplItemFn, attr: &Attribute) -> syn::Result<TokenSt
     if let Some(n) = args.get("max_number_of_consumed_messages") {
         sub = quote_spanned! { n.span() => #sub.max_number_of_consumed_messages(#n) };
     }
-    if let Some(env) = args.get("message_envelope") {
-        sub = if is_none(env) {
-            quote! { #sub.raw() }
-        } else {
-            quote_spanned! { env.span() => #sub.envelope(#env) }
-        };
-    }
+    let sub = crate::amqp::envelope_setters(&args, sub)?;
 
     message_handler_call(method, quote! { aws_sns_sqs }, sub, argument)
 }

@@ -41,13 +41,15 @@ use proc_macro::TokenStream;
 ///   compile time (a bad crontab expression or zone name is an error here); other
 ///   expressions are checked when the service starts;
 /// - `#[amqp("routing.key", exchange_name = "...", competing = true, queue_name = "...",
-///   message_envelope = None | Envelope, max_attempts = N, serial = true)]` on `async fn name(&self, ...)`
+///   message_envelope = None | Envelope, proto_class = Type, validator = fn, max_attempts = N,
+///   serial = true)]` on `async fn name(&self, ...)`
 ///   with arguments by name (`data`, `message`, `message_uuid`, `routing_key`,
 ///   `exchange_name`, `properties`, `metadata`, `service`) or type (`&Message`,
 ///   `Extension<T>`), returning `()` or `Result<(), E>`;
 /// - `#[aws_sns_sqs("topic", queue_name = "...", competing = true, filter_policy = json,
 ///   visibility_timeout = N, dead_letter_queue_name = "..." | None, max_receive_count = N,
-///   fifo = true, max_number_of_consumed_messages = N, message_envelope = None | Envelope)]`
+///   fifo = true, max_number_of_consumed_messages = N, message_envelope = None | Envelope,
+///   proto_class = Type, validator = fn)]`
 ///   (alias `#[awssnssqs]`; `queue_name` alone consumes a queue without a topic) with
 ///   arguments by name (`data`, `message`, `message_uuid`, `metadata`, `service`, `topic`,
 ///   `message_attributes`, `queue_url`, `receipt_handle`, `approximate_receive_count`,

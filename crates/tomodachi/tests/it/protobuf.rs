@@ -495,6 +495,89 @@ mod with_attributes {
             person.age += 1;
             tomodachi::amqp::publish(&Proto(person), "person.out").await
         }
+
+        /// Upstream's form: `message_envelope=ProtobufBase, proto_class=Person`.
+        #[amqp("person.upstream-form", message_envelope = ProtobufBase, proto_class = Person)]
+        async fn on_upstream_form(&self, data: Proto<Person>) -> tomodachi::Result<()> {
+            tomodachi::amqp::publish(&data, "person.upstream-out").await
+        }
+
+        /// With upstream's `validator=`: only adults reach the handler.
+        #[amqp("person.validated", proto_class = Person, validator = adults_only)]
+        async fn on_validated(&self, data: Proto<Person>) -> tomodachi::Result<()> {
+            tomodachi::amqp::publish(&data, "person.validated-out").await
+        }
+    }
+
+    fn adults_only(person: &Person) -> Result<(), String> {
+        if person.age >= 18 {
+            Ok(())
+        } else {
+            Err(format!("{} is not an adult", person.id))
+        }
+    }
+
+    #[tokio::test]
+    async fn proto_class_and_validator_as_upstream_writes_them() {
+        let kit = TestKit::new();
+        let app = kit.start(People.into_service()).await.unwrap();
+        let identity = ServiceIdentity::new("peer", "0e7b2f57-8d4a-4b8a-a0bb-8b0a5f1d2c3e");
+        for (routing_key, person) in [
+            ("person.upstream-form", persons().remove(0)),
+            ("person.validated", persons().remove(0)),
+            ("person.validated", persons().remove(1)),
+        ] {
+            let body = ProtobufBase::new()
+                .build_message(&identity, routing_key, &Proto(person).payload())
+                .unwrap();
+            kit.amqp()
+                .basic_publish(
+                    "amq.topic",
+                    routing_key,
+                    body.into_bytes(),
+                    Default::default(),
+                )
+                .unwrap();
+        }
+        // not a Person at all: rejected by the proto_class check, never handled
+        let body = tomodachi::envelope::JsonBase
+            .build_message(
+                &identity,
+                "person.upstream-form",
+                &tomodachi::envelope::ToPayload::to_payload(&serde_json::json!({"x": 1})).unwrap(),
+            )
+            .unwrap();
+        kit.amqp()
+            .basic_publish(
+                "amq.topic",
+                "person.upstream-form",
+                body.into_bytes(),
+                Default::default(),
+            )
+            .unwrap();
+        tokio::time::timeout(Duration::from_secs(10), kit.settle())
+            .await
+            .unwrap();
+        let ids = |routing_key: &str| -> Vec<String> {
+            kit.amqp()
+                .published()
+                .into_iter()
+                .filter(|m| m.routing_key == routing_key)
+                .map(|m| {
+                    let parsed = ProtobufBase::of::<Person>()
+                        .parse_message(std::str::from_utf8(&m.body).unwrap())
+                        .unwrap();
+                    Proto::<Person>::from_payload(&parsed.data).unwrap().0.id
+                })
+                .collect()
+        };
+        assert_eq!(ids("person.upstream-out"), ["p-1"]);
+        assert_eq!(
+            ids("person.validated-out"),
+            ["p-1"],
+            "p-2 (age -7) is rejected"
+        );
+        assert_eq!(app.stop().await, 0);
     }
 
     #[tokio::test]
