@@ -16,6 +16,9 @@ use crate::logging::{render_json_line, FieldValue};
 /// One access-log record.
 pub(crate) struct AccessRecord<'a> {
     pub(crate) status_code: u16,
+    /// The response's status when `status_code` is upstream's 499 (the client closed its side
+    /// before the response was ready).
+    pub(crate) replaced_status_code: Option<u16>,
     pub(crate) remote_ip: IpAddr,
     /// The login of an `Authorization: Basic` header (upstream logs it as `auth_user`).
     pub(crate) auth_user: Option<&'a str>,
@@ -194,6 +197,7 @@ impl AccessLog {
         tracing::info!(
             target: "tomodachi.http.response",
             status_code = r.status_code,
+            replaced_status_code = r.replaced_status_code,
             remote_ip = display(r.remote_ip),
             auth_user = r.auth_user,
             request_method = r.method,
@@ -212,6 +216,12 @@ impl AccessLog {
             let ip = r.remote_ip.to_string();
             let mut fields: Vec<(&str, FieldValue<'_>)> = Vec::with_capacity(13);
             fields.push(("status_code", FieldValue::UInt(u64::from(r.status_code))));
+            if let Some(replaced) = r.replaced_status_code {
+                fields.push((
+                    "replaced_status_code",
+                    FieldValue::UInt(u64::from(replaced)),
+                ));
+            }
             fields.push(("remote_ip", FieldValue::Str(&ip)));
             if let Some(user) = r.auth_user {
                 fields.push(("auth_user", FieldValue::Str(user)));

@@ -13,11 +13,13 @@
 use std::io;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock, Weak};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use futures_util::FutureExt as _;
+use tokio::io::{AsyncRead, AsyncWrite, Interest, ReadBuf};
+use tokio::net::TcpStream;
 
 /// How long an idle connection stays open once the drain begins, to answer a request that
 /// was already on its way when the stop came.
@@ -34,6 +36,8 @@ pub(crate) struct ConnState {
     unparsed: AtomicBool,
     /// When the connection was accepted.
     pub(crate) opened: Instant,
+    /// The socket, to ask whether the client has closed its side (see [`Self::peer_closed`]).
+    socket: OnceLock<Weak<TcpStream>>,
 }
 
 /// What the drain does with a connection.
@@ -57,7 +61,22 @@ impl ConnState {
             in_request: AtomicBool::new(false),
             unparsed: AtomicBool::new(false),
             opened: Instant::now(),
+            socket: OnceLock::new(),
         }
+    }
+
+    /// Whether the client has closed its side of the connection (a FIN or a reset arrived),
+    /// from the readiness the runtime already holds: no system call, nothing read. A client
+    /// that gave up on a slow response has; so has one that only half-closed after its request
+    /// (it still reads the answer, which is sent either way).
+    pub(crate) fn peer_closed(&self) -> bool {
+        let Some(socket) = self.socket.get().and_then(Weak::upgrade) else {
+            return false;
+        };
+        matches!(
+            socket.ready(Interest::READABLE).now_or_never(),
+            Some(Ok(ready)) if ready.is_read_closed()
+        )
     }
 
     /// A request head was read: returns its number on the connection (from 1).
@@ -110,6 +129,91 @@ pub(crate) struct TrackedIo<T> {
 impl<T> TrackedIo<T> {
     pub(crate) fn new(inner: T, state: Arc<ConnState>) -> Self {
         Self { inner, state }
+    }
+}
+
+impl TrackedIo<SharedTcp> {
+    /// Wraps an accepted socket; its [`ConnState`] can ask it whether the client closed.
+    pub(crate) fn tcp(stream: TcpStream, state: Arc<ConnState>) -> Self {
+        let stream = Arc::new(stream);
+        let _ = state.socket.set(Arc::downgrade(&stream));
+        Self::new(SharedTcp(stream), state)
+    }
+}
+
+/// A TCP socket the connection reads and writes while its [`ConnState`] can look at its
+/// readiness (tokio's `&TcpStream` operations).
+pub(crate) struct SharedTcp(Arc<TcpStream>);
+
+impl AsyncRead for SharedTcp {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        loop {
+            std::task::ready!(self.0.poll_read_ready(cx))?;
+            // SAFETY: the slice is only written to (never read) by `try_read_buf`, which
+            // reports how many bytes it initialized; exactly those are marked initialized and
+            // filled (what tokio's own `TcpStream::poll_read` does, which needs `&mut`).
+            let mut unfilled = unsafe { buf.unfilled_mut() };
+            match self.0.try_read_buf(&mut unfilled) {
+                Ok(n) => {
+                    unsafe { buf.assume_init(n) };
+                    buf.advance(n);
+                    return Poll::Ready(Ok(()));
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                Err(e) => return Poll::Ready(Err(e)),
+            }
+        }
+    }
+}
+
+impl AsyncWrite for SharedTcp {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        loop {
+            std::task::ready!(self.0.poll_write_ready(cx))?;
+            match self.0.try_write(buf) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                other => return Poll::Ready(other),
+            }
+        }
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        loop {
+            std::task::ready!(self.0.poll_write_ready(cx))?;
+            match self.0.try_write_vectored(bufs) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                other => return Poll::Ready(other),
+            }
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        true
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let result = socket2::SockRef::from(&*self.0).shutdown(std::net::Shutdown::Write);
+        Poll::Ready(match result {
+            // already closed by the peer: nothing left to shut down
+            Err(e) if e.kind() == io::ErrorKind::NotConnected => Ok(()),
+            other => other,
+        })
     }
 }
 

@@ -280,6 +280,17 @@ impl RunningServer {
         self.app.websockets.close_all().await;
         self.connections.close();
         self.app.requests.close();
+        // upstream's drain lines, when there is something to wait for
+        let open = self.connections.len();
+        if open > 0 && self.app.settings.keepalive_timeout.is_some() {
+            tracing::info!(target: "tomodachi.http", connection_count = open,
+                "awaiting keep-alive connections");
+        }
+        let in_flight = self.app.requests.len();
+        if in_flight > 0 {
+            tracing::info!(target: "tomodachi.http", request_count = in_flight,
+                grace_period_seconds = grace.as_secs(), "awaiting requests to complete");
+        }
         let deadline = tokio::time::Instant::now() + grace;
         let drained = async {
             self.app.requests.wait().await;
@@ -385,7 +396,7 @@ async fn serve_connection(stream: TcpStream, peer: SocketAddr, app: Arc<HttpApp>
             async move { Ok::<_, std::convert::Infallible>(handle(app, conn_state, req, peer).await) }
         })
     };
-    let io = TokioIo::new(TrackedIo::new(stream, conn_state.clone()));
+    let io = TokioIo::new(TrackedIo::tcp(stream, conn_state.clone()));
     let conn = builder.serve_connection(io, service).with_upgrades();
     tokio::pin!(conn);
     let result = tokio::select! {
@@ -664,12 +675,22 @@ where
     }
 
     if app.access_log.enabled() && !ignore.ignores(response.status().as_u16()) {
+        // A client that closed its side while the handler ran is logged as upstream does
+        // (499, with the real status as `replaced_status_code`); the response is still sent,
+        // for a client that only half-closed.
+        let status = response.status().as_u16();
+        let (status_code, replaced) = if conn_state.peer_closed() {
+            (499, Some(status))
+        } else {
+            (status, None)
+        };
         log_access(
             app,
             &head.parts,
             head.path(),
             head.remote_ip,
             head.received_at,
+            (status_code, replaced),
             &response,
             handler_elapsed,
             body_len,
@@ -719,6 +740,7 @@ async fn upgrade(
                         request.path(),
                         request.remote_ip(),
                         request.received_at(),
+                        (res.status().as_u16(), None),
                         &res,
                         None,
                         None,
@@ -863,7 +885,18 @@ fn reject(
     res.headers_mut()
         .insert(CONNECTION, HeaderValue::from_static("close"));
     if app.access_log.enabled() {
-        log_access(app, parts, path, remote_ip, received_at, &res, None, None);
+        let status = (res.status().as_u16(), None);
+        log_access(
+            app,
+            parts,
+            path,
+            remote_ip,
+            received_at,
+            status,
+            &res,
+            None,
+            None,
+        );
     }
     res.map(ResponseBody::from)
 }
@@ -904,6 +937,7 @@ fn log_access<B: http_body::Body>(
     path: &str,
     remote_ip: IpAddr,
     received_at: Instant,
+    (status_code, replaced_status_code): (u16, Option<u16>),
     res: &Response<B>,
     handler_elapsed: Option<Duration>,
     request_content_length: Option<u64>,
@@ -914,7 +948,8 @@ fn log_access<B: http_body::Body>(
         None
     };
     app.access_log.record(&AccessRecord {
-        status_code: res.status().as_u16(),
+        status_code,
+        replaced_status_code,
         remote_ip,
         auth_user: auth_user.as_deref(),
         method: parts.method.as_str(),

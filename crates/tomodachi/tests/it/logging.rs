@@ -264,3 +264,98 @@ async fn basic_auth_logins_are_logged_as_auth_user() {
         assert!(!lines[1].contains("auth_user"), "{}", lines[1]);
     }
 }
+
+// The graceful stop says what it waits for, with upstream's messages and fields.
+#[tokio::test]
+async fn the_drain_logs_what_it_awaits() {
+    let (capture, _guard) = console_capture();
+    let mut options = support::test_options();
+    options.http.keepalive_timeout = 5.0;
+    options.http.termination_grace_period_seconds = 7;
+    let started = Arc::new(tokio::sync::Notify::new());
+    let svc = tomodachi::ServiceBuilder::from_arc("drain-lines", started.clone())
+        .options(options)
+        .http(
+            Method::GET,
+            r"/slow",
+            |started: Arc<tokio::sync::Notify>| async move {
+                started.notify_one();
+                tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+                "done"
+            },
+        )
+        .build();
+    let running = App::new().service(svc).start().await.unwrap();
+    let addr = running.http_addr(0).unwrap();
+    let request = tokio::spawn(support::get(addr, "/slow"));
+    // the request is in its handler when the stop begins
+    started.notified().await;
+    running.stop().await;
+    assert_eq!(request.await.unwrap().text(), "done");
+    let out = capture.contents();
+    let line = out
+        .lines()
+        .find(|l| l.contains("awaiting requests to complete"))
+        .unwrap_or_else(|| panic!("no drain line in {out}"));
+    assert!(line.contains("request_count=1"), "{line}");
+    assert!(line.contains("grace_period_seconds=7"), "{line}");
+    assert!(
+        out.lines()
+            .any(|l| l.contains("awaiting keep-alive connections")
+                && l.contains("connection_count=1")),
+        "{out}"
+    );
+}
+
+// A client that goes away while its handler runs: the handler finishes (it is not cancelled)
+// and the access log says 499 with the real status as `replaced_status_code`, as upstream.
+#[tokio::test]
+async fn a_client_gone_before_the_response_is_logged_as_499() {
+    let (capture, _guard) = console_capture();
+    let mut options = support::test_options();
+    options.http.access_log = tomodachi::options::AccessLog::Enabled;
+    let started = Arc::new(tokio::sync::Notify::new());
+    let finished = Arc::new(tokio::sync::Notify::new());
+    let state = (started.clone(), finished.clone());
+    let svc = tomodachi::ServiceBuilder::new("gone", state)
+        .options(options)
+        .http(
+            Method::GET,
+            r"/slow",
+            |s: Arc<(Arc<tokio::sync::Notify>, Arc<tokio::sync::Notify>)>| async move {
+                s.0.notify_one();
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                s.1.notify_one();
+                (201, "too late")
+            },
+        )
+        .build();
+    let running = App::new().service(svc).start().await.unwrap();
+    let addr = running.http_addr(0).unwrap();
+    let mut client = tokio::net::TcpStream::connect(addr).await.unwrap();
+    tokio::io::AsyncWriteExt::write_all(
+        &mut client,
+        b"GET /slow HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+    )
+    .await
+    .unwrap();
+    started.notified().await;
+    drop(client); // the client gives up
+    finished.notified().await;
+    // a request after it is logged as usual
+    assert_eq!(support::get(addr, "/nothing").await.status, 404);
+    running.stop().await;
+    let out = capture.contents();
+    let lines: Vec<&str> = out
+        .lines()
+        .filter(|l| l.contains("[tomodachi.http.response]"))
+        .collect();
+    assert_eq!(lines.len(), 2, "{out}");
+    let gone = lines.iter().find(|l| l.contains("/slow")).unwrap();
+    assert!(
+        gone.contains("status_code=499 replaced_status_code=201 remote_ip=127.0.0.1"),
+        "{gone}"
+    );
+    let normal = lines.iter().find(|l| l.contains("/nothing")).unwrap();
+    assert!(normal.contains("status_code=404 remote_ip"), "{normal}");
+}
