@@ -33,6 +33,8 @@ const START_PATIENCE: Duration = Duration::from_secs(10);
 /// Everything a delivery needs, shared by all deliveries of a service.
 pub(crate) struct Consuming {
     pub(crate) options: AmqpOptions,
+    /// `options.envelope.max_inflated_size`.
+    pub(crate) inflate_limit: usize,
     pub(crate) subscriptions: Vec<ResolvedSubscription>,
     pub(crate) policy: FailurePolicy,
     pub(crate) publisher: Arc<Publisher>,
@@ -318,7 +320,7 @@ async fn handle_delivery(c: Arc<Consuming>, index: usize, delivery: Delivery) {
     TASKS.started();
     let attempt = attempt_of(delivery.properties());
     let parsed = match std::str::from_utf8(delivery.data()) {
-        Ok(body) => parse_body_off_worker(sub.envelope.as_ref(), body).await,
+        Ok(body) => parse_body_off_worker(sub.envelope.as_ref(), body, c.inflate_limit).await,
         Err(e) => Err(Error::undecodable(format!(
             "message body is not UTF-8: {e}"
         ))),

@@ -269,6 +269,7 @@ fn resolve(info: &TransportContext, defs: Vec<AmqpHandlerDef>) -> consumer::Cons
         .collect();
     consumer::Consuming {
         publisher: publisher_for(info),
+        inflate_limit: info.options.envelope.inflate_limit(),
         options: o,
         subscriptions,
         policy: info.failure_policy(),

@@ -47,6 +47,8 @@ struct Subscription {
     dead_letter: DeadLetter,
     max_messages: i32,
     envelope: Option<SharedEnvelope>,
+    /// `options.envelope.max_inflated_size`.
+    inflate_limit: usize,
 }
 
 impl Subscription {
@@ -223,6 +225,7 @@ async fn prepare(info: TransportContext, defs: Vec<SnsSqsHandlerDef>) -> Result<
                 10
             },
             envelope,
+            inflate_limit: info.options.envelope.inflate_limit(),
         });
     }
     let clients = clients::for_service(&info).await?;
@@ -426,16 +429,23 @@ async fn handle_message(
                     message_body = excerpt(raw), "message body has no Message to handle");
                 unparsable(queue, "message body has no Message".into())
             }
-            Some(payload) => match parse_body_off_worker(sub.envelope.as_ref(), payload).await {
-                Err(e) => unparsable(queue, e.to_string()),
-                Ok(parsed) => {
-                    let info =
-                        message_info(queue_url, &message, &notification, &c.options.topic_prefix);
-                    sub.chain
-                        .run(Message::new(parsed, sub.chain.name.clone(), info))
-                        .await
+            Some(payload) => {
+                match parse_body_off_worker(sub.envelope.as_ref(), payload, sub.inflate_limit).await
+                {
+                    Err(e) => unparsable(queue, e.to_string()),
+                    Ok(parsed) => {
+                        let info = message_info(
+                            queue_url,
+                            &message,
+                            &notification,
+                            &c.options.topic_prefix,
+                        );
+                        sub.chain
+                            .run(Message::new(parsed, sub.chain.name.clone(), info))
+                            .await
+                    }
                 }
-            },
+            }
         },
     };
     let settled = settle(c, sub, queue, &message, verdict);

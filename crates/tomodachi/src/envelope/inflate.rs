@@ -1,6 +1,7 @@
 //! zlib decompression with a cap on the inflated size, shared by the envelopes: a small
 //! message must not be able to inflate into gigabytes of memory (a decompression bomb).
 
+use std::cell::Cell;
 use std::io::Read;
 
 use flate2::read::ZlibDecoder;
@@ -8,8 +9,38 @@ use flate2::read::ZlibDecoder;
 use super::EnvelopeError;
 
 /// Compressed message data that inflates to more than this many bytes (64 MiB) is a parse
-/// error, whatever the envelope.
+/// error, whatever the envelope: the default of `options.envelope.max_inflated_size`.
 pub const MAX_INFLATED_SIZE: usize = 64 * 1024 * 1024;
+
+thread_local! {
+    static LIMIT: Cell<usize> = const { Cell::new(MAX_INFLATED_SIZE) };
+}
+
+/// Runs `parse` with `bytes` as the cap on inflated envelope data (a subscription's
+/// `options.envelope.max_inflated_size`; the message transports parse every message inside
+/// it). Outside, the cap is [`MAX_INFLATED_SIZE`]. `0` is taken as 1 byte.
+///
+/// ```
+/// use tomodachi::envelope::{max_inflated_size, with_max_inflated_size, MAX_INFLATED_SIZE};
+///
+/// assert_eq!(with_max_inflated_size(1 << 20, max_inflated_size), 1 << 20);
+/// assert_eq!(max_inflated_size(), MAX_INFLATED_SIZE);
+/// ```
+pub fn with_max_inflated_size<R>(bytes: usize, parse: impl FnOnce() -> R) -> R {
+    struct Restore(usize);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            LIMIT.set(self.0);
+        }
+    }
+    let _restore = Restore(LIMIT.replace(bytes.max(1)));
+    parse()
+}
+
+/// The cap on inflated envelope data where it is called (see [`with_max_inflated_size`]).
+pub fn max_inflated_size() -> usize {
+    LIMIT.get()
+}
 
 /// zlib-decompresses `compressed`, holding at most `limit` bytes of output: the stream is read
 /// in 64 KiB chunks and the output grows by doubling but never past `limit` (a plain
@@ -37,7 +68,8 @@ pub(crate) fn inflate_capped(
         };
         if out.len() + n > limit {
             return Err(EnvelopeError::parse(format!(
-                "{envelope} compressed data inflates to more than {limit} bytes"
+                "{envelope} compressed data inflates to more than {limit} bytes \
+                 (options.envelope.max_inflated_size)"
             )));
         }
         if out.capacity() - out.len() < n {
@@ -86,7 +118,8 @@ mod tests {
         let err = inflate_capped(&bomb, 1024 * 1024, "JsonBase").unwrap_err();
         assert_eq!(
             err.to_string(),
-            "JsonBase compressed data inflates to more than 1048576 bytes"
+            "JsonBase compressed data inflates to more than 1048576 bytes \
+             (options.envelope.max_inflated_size)"
         );
     }
 

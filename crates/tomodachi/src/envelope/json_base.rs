@@ -8,7 +8,6 @@ use flate2::write::ZlibEncoder;
 use flate2::Compression;
 use serde_json::{Map, Value};
 
-use super::inflate::MAX_INFLATED_SIZE;
 use super::json_base_wire as wire;
 use super::pyjson::{write_f64, write_str};
 use super::{Envelope, EnvelopeError, ParsedMessage, Payload, ServiceIdentity};
@@ -217,7 +216,8 @@ fn zlib_compress(bytes: &[u8]) -> Result<Vec<u8>, EnvelopeError> {
 
 /// base64 → zlib → UTF-8 → JSON, like Python's
 /// `json.loads(zlib.decompress(base64.b64decode(data)).decode("utf-8"))`, inflating at most
-/// [`MAX_INFLATED_SIZE`] bytes (a decompression bomb is a parse failure, not gigabytes).
+/// [`max_inflated_size`](super::max_inflated_size) bytes (a decompression bomb is a parse
+/// failure, not gigabytes).
 fn decode_compressed(encoded: &str) -> Result<Value, EnvelopeError> {
     // `base64.b64decode` (non-strict) skips characters outside the alphabet, e.g. newlines.
     let cleaned: Vec<u8> = encoded
@@ -227,7 +227,7 @@ fn decode_compressed(encoded: &str) -> Result<Value, EnvelopeError> {
     let compressed = base64::engine::general_purpose::STANDARD
         .decode(&cleaned)
         .map_err(|e| EnvelopeError::parse(format!("JsonBase data is not valid base64: {e}")))?;
-    let text = super::inflate::inflate_capped(&compressed, MAX_INFLATED_SIZE, "JsonBase")?;
+    let text = super::inflate::inflate_capped(&compressed, super::max_inflated_size(), "JsonBase")?;
     let text = String::from_utf8(text)
         .map_err(|e| EnvelopeError::parse(format!("JsonBase compressed data is not UTF-8: {e}")))?;
     serde_json::from_str(&text)
@@ -559,11 +559,15 @@ mod tests {
         assert!(bomb.len() < 2 * 1024 * 1024, "{}", bomb.len());
         let doc = json!({"metadata": {"data_encoding": "base64_gzip_json"}, "data": bomb});
         let body = doc.to_string();
+        use crate::envelope::MAX_INFLATED_SIZE;
         let (parsed, peak) = crate::test_alloc::peak_during(|| JsonBase.parse_message(&body));
         let err = parsed.unwrap_err();
         assert_eq!(
             err.to_string(),
-            format!("JsonBase compressed data inflates to more than {MAX_INFLATED_SIZE} bytes")
+            format!(
+                "JsonBase compressed data inflates to more than {MAX_INFLATED_SIZE} bytes \
+                 (options.envelope.max_inflated_size)"
+            )
         );
         // 200 MiB (and its parsed copy) without the cap; the cap and change with it.
         assert!(

@@ -39,7 +39,7 @@ mod pyjson;
 mod raw;
 
 pub use error::{EnvelopeError, EnvelopeErrorKind};
-pub use inflate::MAX_INFLATED_SIZE;
+pub use inflate::{max_inflated_size, with_max_inflated_size, MAX_INFLATED_SIZE};
 pub use json_base::JsonBase;
 pub use payload::{Payload, ToPayload};
 #[cfg(feature = "protobuf")]

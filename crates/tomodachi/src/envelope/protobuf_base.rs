@@ -431,7 +431,7 @@ fn zlib_compress(bytes: &[u8]) -> Result<Vec<u8>, EnvelopeError> {
 
 /// zlib-decompresses at most [`ProtobufBase::MAX_INFLATED_SIZE`] bytes.
 fn inflate(compressed: &[u8]) -> Result<Vec<u8>, EnvelopeError> {
-    super::inflate::inflate_capped(compressed, ProtobufBase::MAX_INFLATED_SIZE, "ProtobufBase")
+    super::inflate::inflate_capped(compressed, super::max_inflated_size(), "ProtobufBase")
 }
 
 /// A protobuf message (a prost type) as message data: what a handler receives from a

@@ -159,6 +159,7 @@ impl AsyncRead for SharedTcp {
             let mut unfilled = unsafe { buf.unfilled_mut() };
             match self.0.try_read_buf(&mut unfilled) {
                 Ok(n) => {
+                    // SAFETY: `try_read_buf` initialized the first `n` bytes of `unfilled`.
                     unsafe { buf.assume_init(n) };
                     buf.advance(n);
                     return Poll::Ready(Ok(()));

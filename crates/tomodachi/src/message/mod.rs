@@ -450,19 +450,23 @@ pub(crate) const PARSE_OFF_WORKER_ABOVE: usize = 64 * 1024;
 pub(crate) async fn parse_body_off_worker(
     envelope: Option<&SharedEnvelope>,
     body: &str,
+    inflate_limit: usize,
 ) -> Result<ParsedMessage, Error> {
+    use crate::envelope::with_max_inflated_size;
     if body.len() < PARSE_OFF_WORKER_ABOVE {
-        return parse_body(envelope, body);
+        return with_max_inflated_size(inflate_limit, || parse_body(envelope, body));
     }
     let envelope = envelope.cloned();
     let body = body.to_owned();
-    tokio::task::spawn_blocking(move || parse_body(envelope.as_ref(), &body))
-        .await
-        .unwrap_or_else(|e| {
-            Err(Error::undecodable(format!(
-                "unable to parse the envelope: the parser failed ({e})"
-            )))
-        })
+    tokio::task::spawn_blocking(move || {
+        with_max_inflated_size(inflate_limit, || parse_body(envelope.as_ref(), &body))
+    })
+    .await
+    .unwrap_or_else(|e| {
+        Err(Error::undecodable(format!(
+            "unable to parse the envelope: the parser failed ({e})"
+        )))
+    })
 }
 
 /// Decides from the chain's result and what the handler itself did (a middleware that
@@ -640,7 +644,10 @@ mod tests {
         tokio::task::yield_now().await;
         let before = ticks.load(std::sync::atomic::Ordering::Relaxed);
         let body = "x".repeat(len);
-        let parsed = parse_body_off_worker(Some(&envelope), &body).await.unwrap();
+        let parsed =
+            parse_body_off_worker(Some(&envelope), &body, crate::envelope::MAX_INFLATED_SIZE)
+                .await
+                .unwrap();
         assert_eq!(parsed.data, Payload::Text(body));
         let during = ticks.load(std::sync::atomic::Ordering::Relaxed) - before;
         ticker.abort();

@@ -29,6 +29,7 @@ mod aliases;
 mod amqp;
 mod aws;
 mod config_file;
+mod envelope;
 mod error;
 mod http;
 mod logging;
@@ -43,6 +44,7 @@ use serde_json::{Map, Value};
 pub use self::amqp::{AmqpOptions, AmqpQosOptions};
 pub use self::aws::{AwsEndpointUrls, AwsSnsSqsOptions};
 pub use self::config_file::{load_config_files, merge_json_values, ConfigFile};
+pub use self::envelope::EnvelopeOptions;
 pub use self::error::{ConfigError, OptionsError};
 pub use self::http::{
     parse_client_max_size, AccessLog, HttpOptions, DEFAULT_CLIENT_MAX_SIZE,
@@ -96,6 +98,8 @@ pub struct Options {
     pub watcher: WatcherOptions,
     /// `logging.*` – caps on log record sizes (not in upstream; listed after its sections).
     pub logging: LoggingOptions,
+    /// `envelope.*` – limits of message decoding (not in upstream; listed after its sections).
+    pub envelope: EnvelopeOptions,
 }
 
 /// The top-level section names, in `asdict()` order.
@@ -106,6 +110,7 @@ const SECTIONS: &[&str] = &[
     "amqp",
     "watcher",
     "logging",
+    "envelope",
 ];
 
 /// The keys of a section (`""` is the top level), or `None` if `path` is not a section.
@@ -119,6 +124,7 @@ fn section_keys(path: &str) -> Option<&'static [&'static str]> {
         "amqp.qos" => Some(AmqpQosOptions::KEYS),
         "watcher" => Some(WatcherOptions::KEYS),
         "logging" => Some(LoggingOptions::KEYS),
+        "envelope" => Some(EnvelopeOptions::KEYS),
         _ => None,
     }
 }
@@ -432,6 +438,7 @@ impl Options {
         push("amqp.qos", self.amqp.qos.entries());
         push("watcher", self.watcher.entries());
         push("logging", self.logging.entries());
+        push("envelope", self.envelope.entries());
         out
     }
 
@@ -526,6 +533,7 @@ impl Options {
             "amqp.qos" => self.amqp.qos.set_key(key, full, value),
             "watcher" => self.watcher.set_key(key, full, value),
             "logging" => self.logging.set_key(key, full, value),
+            "envelope" => self.envelope.set_key(key, full, value),
             _ => Err(unknown_key(full)),
         }
     }

@@ -57,9 +57,10 @@ fn spec_defaults() -> Vec<(&'static str, Value)> {
         ("amqp.qos.global_prefetch_count", json!(400)),
         ("watcher.ignored_dirs", json!([])),
         ("watcher.watched_file_endings", json!([])),
-        // This port's addition, after upstream's listing.
+        // This port's additions, after upstream's listing.
         ("logging.max_field_length", json!(4096)),
         ("logging.max_line_length", json!(32768)),
+        ("envelope.max_inflated_size", json!(67108864)),
     ]
 }
 
@@ -217,7 +218,7 @@ fn get_unknown_keys() {
     let e = o.get("invalid_option_key.key_does_not_exist").unwrap_err();
     assert_eq!(
         e.to_string(),
-        "option 'invalid_option_key.key_does_not_exist' is not a known option (valid top-level keys: http, aws_sns_sqs, aws_endpoint_urls, amqp, watcher, logging)"
+        "option 'invalid_option_key.key_does_not_exist' is not a known option (valid top-level keys: http, aws_sns_sqs, aws_endpoint_urls, amqp, watcher, logging, envelope)"
     );
     assert_eq!(o.get("invalid.key").unwrap_or(json!(0)), json!(0));
     assert!(o.get("http.port.deeper").is_err());
@@ -957,7 +958,7 @@ fn config_apply_to_is_atomic_and_named() {
     let e = ConfigFile::from_json_str("inline.json", r#"{"options": {"nope": 1}}"#).unwrap_err();
     assert_eq!(
         e.to_string(),
-        "Invalid config file inline.json: option 'nope' is not a known option (valid top-level keys: http, aws_sns_sqs, aws_endpoint_urls, amqp, watcher, logging)"
+        "Invalid config file inline.json: option 'nope' is not a known option (valid top-level keys: http, aws_sns_sqs, aws_endpoint_urls, amqp, watcher, logging, envelope)"
     );
 }
 

@@ -599,3 +599,62 @@ async fn consumer_channels_use_the_qos_options() {
     );
     assert_eq!(running.stop().await, 0);
 }
+
+/// `options.envelope.max_inflated_size` is each service's own: a compressed message inflating
+/// past it is rejected (dead-lettered, never handled) with a line naming the option, while a
+/// service with the default cap handles the same message.
+#[tokio::test]
+async fn the_inflate_cap_is_an_option_named_when_hit() {
+    let (capture, _guard) = crate::support::capture_logs(tomodachi::logging::LogFormat::Console);
+    let rk = unique("test.inflate");
+    let handled: Arc<Mutex<Vec<&'static str>>> = Arc::default();
+    let service = |name: &'static str, cap: Option<u64>| {
+        let mut o = options();
+        if let Some(cap) = cap {
+            o.envelope.max_inflated_size = cap;
+        }
+        Service::builder(name, handled.clone())
+            .options(o)
+            .message_envelope(JsonBase)
+            .amqp(
+                AmqpSubscription::new(rk.clone()).name("on_big"),
+                move |s: Arc<Arc<Mutex<Vec<&'static str>>>>,
+                      data: tomodachi::message::Data<String>| async move {
+                    assert_eq!(data.0.len(), 2 << 20);
+                    s.lock().unwrap().push(name);
+                },
+            )
+            .build()
+    };
+    let capped = App::new()
+        .service(service("inflate-capped", Some(1 << 20)))
+        .start()
+        .await
+        .unwrap();
+    let default = App::new()
+        .service(service("inflate-default", None))
+        .start()
+        .await
+        .unwrap();
+    // 2 MiB of text: compressed (base64_gzip_json) to a few KiB on the wire
+    tomodachi::amqp::publish_with(
+        &"x".repeat(2 << 20),
+        &rk,
+        tomodachi::amqp::PublishOptions::new().service("inflate-default"),
+    )
+    .await
+    .unwrap();
+    eventually(20, "the default service handles it", || {
+        handled.lock().unwrap().contains(&"inflate-default")
+    })
+    .await;
+    eventually(20, "the capped service rejects it", || {
+        capture
+            .contents()
+            .contains("inflates to more than 1048576 bytes (options.envelope.max_inflated_size)")
+    })
+    .await;
+    assert_eq!(*handled.lock().unwrap(), ["inflate-default"]);
+    capped.stop().await;
+    default.stop().await;
+}
