@@ -147,7 +147,18 @@ impl Envelope for JsonBase {
     /// or not a JSON object, `service` / `metadata` is present but not an object, or
     /// compressed data is not a string of valid base64 / zlib / UTF-8 / JSON.
     fn parse_message(&self, payload: &str) -> Result<ParsedMessage, EnvelopeError> {
-        let mut wire = wire::parse(payload).map_err(|e| {
+        let parsed = wire::parse(payload).or_else(|e| {
+            // Python's `json.dumps` writes NaN / Infinity: read them as null (a second pass
+            // only for documents that failed)
+            match (
+                e.is_data(),
+                super::non_finite::nulls_for_non_finite(payload),
+            ) {
+                (false, Some(text)) => wire::parse(&text).map_err(|_| e),
+                _ => Err(e),
+            }
+        });
+        let mut wire = parsed.map_err(|e| {
             if e.is_data() {
                 EnvelopeError::parse(e.to_string())
             } else {
@@ -231,6 +242,10 @@ fn decode_compressed(encoded: &str) -> Result<Value, EnvelopeError> {
     let text = String::from_utf8(text)
         .map_err(|e| EnvelopeError::parse(format!("JsonBase compressed data is not UTF-8: {e}")))?;
     serde_json::from_str(&text)
+        .or_else(|e| match super::non_finite::nulls_for_non_finite(&text) {
+            Some(text) => serde_json::from_str(&text).map_err(|_| e),
+            None => Err(e),
+        })
         .map_err(|e| EnvelopeError::parse(format!("JsonBase compressed data is not JSON: {e}")))
 }
 

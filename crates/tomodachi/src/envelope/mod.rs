@@ -30,6 +30,7 @@ mod error;
 mod inflate;
 mod json_base;
 mod json_base_wire;
+mod non_finite;
 mod payload;
 #[cfg(feature = "protobuf")]
 mod protobuf_base;

@@ -488,3 +488,50 @@ fn string_escaping_matches_python_on_many_strings() {
     let py = run_python("out(json.dumps(inp))", &input);
     assert_eq!(py.as_str().unwrap(), to_python_json(&input));
 }
+
+/// Python's `json.dumps` writes `NaN`, `Infinity` and `-Infinity` for such floats: the messages
+/// a Python service builds with them (raw and compressed) are accepted, the values read as
+/// `null` (what serde_json writes for a non-finite float), strings left alone.
+#[test]
+fn python_messages_with_nan_and_infinity_are_accepted() {
+    const SCRIPT: &str = r#"
+service = types.SimpleNamespace(name="py", uuid="u")
+nan, inf = float("nan"), float("inf")
+small = {"x": nan, "y": [inf, -inf, 1.5], "s": "NaN"}
+big = {"x": nan, "pad": "p" * 70000}
+res = []
+for data in (small, big):
+    res.append(loop.run_until_complete(JsonBase.build_message(service, "t", data)))
+out(res)
+"#;
+    let bodies = run_python(SCRIPT, &Value::Null);
+    let bodies: Vec<&str> = bodies
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b.as_str().unwrap())
+        .collect();
+    assert!(
+        bodies[0].contains("NaN") && bodies[0].contains("-Infinity"),
+        "{}",
+        bodies[0]
+    );
+    let small = JsonBase.parse_message(bodies[0]).unwrap();
+    assert_eq!(
+        small.data.deserialize::<Value>().unwrap(),
+        json!({"x": null, "y": [null, null, 1.5], "s": "NaN"})
+    );
+    let big = JsonBase.parse_message(bodies[1]).unwrap();
+    assert_eq!(big.message["metadata"]["data_encoding"], "base64_gzip_json");
+    let data = big.data.deserialize::<Value>().unwrap();
+    assert_eq!(data["x"], Value::Null);
+    assert_eq!(data["pad"].as_str().unwrap().len(), 70000);
+    // a typed handler takes them as missing values
+    #[derive(serde::Deserialize)]
+    struct Small {
+        x: Option<f64>,
+        y: Vec<Option<f64>>,
+    }
+    let typed: Small = small.data.deserialize().unwrap();
+    assert_eq!((typed.x, typed.y), (None, vec![None, None, Some(1.5)]));
+}
