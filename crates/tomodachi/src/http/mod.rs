@@ -27,6 +27,8 @@ mod conn;
 pub(crate) mod dispatch;
 mod extract;
 mod form;
+#[cfg(fuzzing)]
+pub mod fuzzing;
 pub(crate) mod handler;
 pub(crate) mod layer;
 mod path;

@@ -452,7 +452,7 @@ fn log_connection_error(app: &HttpApp, e: &hyper::Error, peer: SocketAddr) {
 }
 
 /// Whether the client asked to keep the connection open.
-fn client_wants_keepalive(version: Version, headers: &HeaderMap) -> bool {
+pub(crate) fn client_wants_keepalive(version: Version, headers: &HeaderMap) -> bool {
     let conn = headers.get(CONNECTION).and_then(|v| v.to_str().ok());
     match version {
         Version::HTTP_11 => !conn.is_some_and(|c| c.eq_ignore_ascii_case("close")),
@@ -902,7 +902,11 @@ fn reject(
 }
 
 /// The client IP, honouring `real_ip_header` for trusted `real_ip_from` peers.
-fn resolve_remote_ip(settings: &HttpSettings, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
+pub(crate) fn resolve_remote_ip(
+    settings: &HttpSettings,
+    peer: IpAddr,
+    headers: &HeaderMap,
+) -> IpAddr {
     if settings.real_ip_from.is_empty() {
         return peer;
     }
