@@ -740,6 +740,10 @@ impl Session {
                         tungstenite::Error::Utf8(_) => {
                             End::Failed(CloseCode::Invalid, "invalid utf-8 text")
                         }
+                        // the client went away without a close frame: nobody to tell
+                        tungstenite::Error::Protocol(
+                            tungstenite::error::ProtocolError::ResetWithoutClosingHandshake,
+                        ) => End::Closed,
                         tungstenite::Error::Protocol(_) => {
                             End::Failed(CloseCode::Protocol, "protocol error")
                         }
