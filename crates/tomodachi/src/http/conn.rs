@@ -38,6 +38,9 @@ pub(crate) struct ConnState {
     pub(crate) opened: Instant,
     /// The socket, to ask whether the client has closed its side (see [`Self::peer_closed`]).
     socket: OnceLock<Weak<TcpStream>>,
+    /// The connection's slot under `options.http.max_connections`; a websocket takes it along
+    /// when the connection is upgraded.
+    slot: std::sync::Mutex<Option<tokio::sync::OwnedSemaphorePermit>>,
 }
 
 /// What the drain does with a connection.
@@ -62,7 +65,20 @@ impl ConnState {
             unparsed: AtomicBool::new(false),
             opened: Instant::now(),
             socket: OnceLock::new(),
+            slot: std::sync::Mutex::new(None),
         }
+    }
+
+    /// Holds the connection's `max_connections` slot for as long as the connection lives.
+    pub(crate) fn hold_slot(&self, slot: Option<tokio::sync::OwnedSemaphorePermit>) {
+        if let Ok(mut held) = self.slot.lock() {
+            *held = slot;
+        }
+    }
+
+    /// Takes the connection's `max_connections` slot (for the websocket it becomes).
+    pub(crate) fn take_slot(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        self.slot.lock().ok().and_then(|mut held| held.take())
     }
 
     /// Whether the client has closed its side of the connection (a FIN or a reset arrived),
@@ -289,5 +305,23 @@ mod tests {
         state.bytes_read();
         assert_eq!(state.drain_action(), DrainAction::Shutdown);
         assert_eq!(state.request_started(), 2);
+    }
+
+    #[test]
+    fn the_max_connections_slot_is_held_until_taken_or_dropped() {
+        let slots = Arc::new(tokio::sync::Semaphore::new(1));
+        let state = ConnState::new();
+        state.hold_slot(slots.clone().try_acquire_owned().ok());
+        assert_eq!(slots.available_permits(), 0);
+        let taken = state.take_slot();
+        assert!(taken.is_some() && state.take_slot().is_none());
+        drop(state);
+        assert_eq!(slots.available_permits(), 0, "the websocket holds it");
+        drop(taken);
+        assert_eq!(slots.available_permits(), 1);
+        let state = ConnState::new();
+        state.hold_slot(slots.clone().try_acquire_owned().ok());
+        drop(state);
+        assert_eq!(slots.available_permits(), 1, "released with the connection");
     }
 }

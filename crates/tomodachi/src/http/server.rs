@@ -348,10 +348,7 @@ async fn accept_loop(
                     let _ = stream.set_nodelay(true);
                     let app = app.clone();
                     let phases = phases.clone();
-                    connections.spawn(async move {
-                        serve_connection(stream, peer, app, phases).await;
-                        drop(permit);
-                    });
+                    connections.spawn(serve_connection(stream, peer, app, phases, permit));
                 }
                 Err(e) => {
                     // Out of file descriptors and similar: back off instead of spinning.
@@ -363,8 +360,16 @@ async fn accept_loop(
     }
 }
 
-async fn serve_connection(stream: TcpStream, peer: SocketAddr, app: Arc<HttpApp>, phases: Phases) {
+async fn serve_connection(
+    stream: TcpStream,
+    peer: SocketAddr,
+    app: Arc<HttpApp>,
+    phases: Phases,
+    slot: Option<tokio::sync::OwnedSemaphorePermit>,
+) {
     let conn_state = Arc::new(ConnState::new());
+    // released when the connection ends (or taken along by a websocket)
+    conn_state.hold_slot(slot);
     let mut builder = hyper::server::conn::http1::Builder::new();
     // A client that shuts down its write side after a complete request still gets the
     // response (as aiohttp does).
@@ -558,7 +563,7 @@ where
                 received_at,
                 params,
             };
-            return upgrade(app, ws, name, parts, head).await;
+            return upgrade(app, conn_state, ws, name, parts, head).await;
         }
     }
 
@@ -712,6 +717,7 @@ struct WsHead {
 /// it with its own response), then the handshake is answered and the session starts.
 async fn upgrade(
     app: &HttpApp,
+    conn_state: &ConnState,
     route: Arc<WsRoute>,
     name: Arc<str>,
     parts: http::request::Parts,
@@ -759,6 +765,7 @@ async fn upgrade(
         server: app.settings.defaults.server.clone(),
         route,
         name,
+        slot: conn_state.take_slot(),
     };
     let mut res = websocket::accept(ctx, request, on_upgrade, accept);
     if res.status() != StatusCode::SWITCHING_PROTOCOLS && app.settings.keepalive_timeout.is_none() {

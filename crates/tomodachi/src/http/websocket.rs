@@ -203,11 +203,16 @@ impl WebSocket {
         self.close_with(1000, "").await
     }
 
-    /// Starts the closing handshake with `code` and `reason` (at most 123 bytes).
+    /// Starts the closing handshake with `code` (1000–1003, 1007–1011 or an application code
+    /// 3000–4999) and `reason`, cut to the 123 bytes a close frame has room for.
     pub async fn close_with(&self, code: u16, reason: &str) -> Result<(), Error> {
+        let mut end = reason.len().min(123);
+        while !reason.is_char_boundary(end) {
+            end -= 1;
+        }
         self.send(Message::Close(Some(CloseFrame {
             code: CloseCode::from(code),
-            reason: reason.to_owned().into(),
+            reason: reason[..end].to_owned().into(),
         })))
         .await
     }
@@ -467,6 +472,8 @@ pub(crate) struct Accept<'a> {
     pub(crate) server: Option<HeaderValue>,
     pub(crate) route: Arc<WsRoute>,
     pub(crate) name: Arc<str>,
+    /// The connection's `max_connections` slot: an open websocket keeps holding it.
+    pub(crate) slot: Option<tokio::sync::OwnedSemaphorePermit>,
 }
 
 /// The `Sec-WebSocket-Accept` value when `parts` is a websocket handshake (RFC 6455 §4.2.1).
@@ -599,6 +606,7 @@ pub(crate) fn accept(
         log,
         closing: ctx.registry.closing.clone(),
         dropped: ctx.registry.dropped.clone(),
+        _slot: ctx.slot,
     };
     ctx.registry.sessions.spawn(session.run(upgrade, request));
     res
@@ -610,6 +618,7 @@ struct Session {
     log: StateLog,
     closing: CancellationToken,
     dropped: CancellationToken,
+    _slot: Option<tokio::sync::OwnedSemaphorePermit>,
 }
 
 /// How a socket's message loop ended.
@@ -731,6 +740,10 @@ impl Session {
                         tungstenite::Error::Utf8(_) => {
                             End::Failed(CloseCode::Invalid, "invalid utf-8 text")
                         }
+                        // the client went away without a close frame: nobody to tell
+                        tungstenite::Error::Protocol(
+                            tungstenite::error::ProtocolError::ResetWithoutClosingHandshake,
+                        ) => End::Closed,
                         tungstenite::Error::Protocol(_) => {
                             End::Failed(CloseCode::Protocol, "protocol error")
                         }

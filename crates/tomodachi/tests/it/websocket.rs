@@ -459,6 +459,49 @@ async fn the_graceful_stop_closes_open_websockets_with_a_close_frame() {
     }
 }
 
+// An open websocket keeps its connection's `max_connections` slot: with a limit of one, a
+// plain request waits until the socket is closed.
+#[tokio::test]
+async fn an_open_websocket_counts_against_max_connections() {
+    let mut options = test_options();
+    options.http.max_connections = 1;
+    let chat = Arc::new(Chat::default());
+    let svc = {
+        let chat = chat.clone();
+        Service::builder("limited", ())
+            .options(options)
+            .websocket(
+                r"/websocket/(?P<room>[^/]+?)",
+                move |_s: Arc<()>, websocket: WebSocket, request: HttpRequest| {
+                    room_echo(chat.clone(), websocket, request)
+                },
+            )
+            .http(
+                tomodachi::http::Method::GET,
+                r"/plain",
+                |_s: Arc<()>| async { "plain" },
+            )
+            .build()
+    };
+    let running = App::new().service(svc).start().await.unwrap();
+    let addr = running.http_addr(0).unwrap();
+    let mut ws = connect(addr, "/websocket/a").await;
+    let plain = tokio::spawn(async move { get(addr, "/plain").await });
+    // the socket keeps working meanwhile; the plain request gets no answer
+    for i in 0..50 {
+        ws.send(Message::text(i.to_string())).await.unwrap();
+        assert_eq!(next_data(&mut ws).await, Message::text(format!("a: {i}")));
+    }
+    assert!(
+        !plain.is_finished(),
+        "answered while the websocket held the only slot"
+    );
+    ws.close(None).await.unwrap();
+    let r = plain.await.unwrap();
+    assert_eq!((r.status, r.text().as_str()), (200, "plain"));
+    running.stop().await;
+}
+
 // The macro form: `#[websocket]` with `websocket`, `request` and a named group by name.
 mod macro_form {
     use super::*;
