@@ -35,6 +35,7 @@ pub(crate) mod router;
 pub(crate) mod server;
 pub(crate) mod settings;
 mod shield;
+mod static_files;
 pub(crate) mod transport;
 
 pub use body::ResponseBody;
@@ -45,6 +46,7 @@ pub use layer::HttpLayerService;
 pub use request::{HttpRequest, HttpRequestBuilder};
 pub use response::{HttpResponse, IntoHeaders, IntoResponse, IntoStatus};
 pub use router::IgnoreLogging;
+pub use static_files::StaticFiles;
 
 /// A route: methods, a regex pattern (full match), a name for logs and access-log rules.
 ///
