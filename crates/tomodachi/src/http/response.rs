@@ -646,6 +646,31 @@ mod tests {
     }
 
     #[test]
+    fn a_streamed_body_is_sent_once_by_the_first_clone_answered() {
+        let d = ResponseDefaults::default();
+        let first = HttpResponse::stream(Full::new(Bytes::from_static(b"streamed")));
+        let second = first.clone();
+        let sent = first.finish_body(&d).unwrap();
+        assert_eq!(sent.headers()["content-type"], "text/plain; charset=utf-8");
+        let body = futures_util::FutureExt::now_or_never(http_body_util::BodyExt::collect(
+            sent.into_body(),
+        ))
+        .unwrap()
+        .unwrap()
+        .to_bytes();
+        assert_eq!(body, "streamed");
+        assert!(second.finish_body(&d).is_err());
+    }
+
+    #[test]
+    fn bare_responses_get_no_default_content_type() {
+        let d = ResponseDefaults::default();
+        let r = HttpResponse::new().status(304).bare().finish(&d).unwrap();
+        assert!(r.headers().get("content-type").is_none());
+        assert_eq!(r.headers()["server"], "tomodachi");
+    }
+
+    #[test]
     fn defaults_follow_the_content_type_option() {
         let d = ResponseDefaults::new("application/json", "utf-8", "svc").unwrap();
         assert_eq!(d.content_type_header, "application/json; charset=utf-8");

@@ -21,8 +21,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use http::header::{
-    CONTENT_LENGTH, CONTENT_TYPE, IF_MATCH, IF_MODIFIED_SINCE, IF_NONE_MATCH, IF_RANGE,
-    IF_UNMODIFIED_SINCE, RANGE,
+    ACCEPT_RANGES, CONTENT_LENGTH, CONTENT_TYPE, ETAG, IF_MATCH, IF_MODIFIED_SINCE, IF_NONE_MATCH,
+    IF_RANGE, IF_UNMODIFIED_SINCE, LAST_MODIFIED, RANGE,
 };
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
 use http_body::{Body, Frame, SizeHint};
@@ -352,6 +352,7 @@ async fn respond(opened: Opened, request: &HttpRequest) -> Result<HttpResponse, 
     if range_outdated(request.headers(), metadata.modified().ok()) {
         headers.remove(RANGE);
     }
+    let last_modified = metadata.modified().ok().and_then(rounded_up);
     let backend = OpenedFile {
         file: Arc::new(Mutex::new(Some(tokio::fs::File::from_std(file)))),
         metadata,
@@ -364,9 +365,15 @@ async fn respond(opened: Opened, request: &HttpRequest) -> Result<HttpResponse, 
         .map_err(Error::new)?;
     let (parts, body) = response.into_parts();
     let mut headers = parts.headers;
+    if let (Some(value), true) = (last_modified, headers.contains_key(LAST_MODIFIED)) {
+        headers.insert(LAST_MODIFIED, value);
+    }
     let response = if parts.status == StatusCode::RANGE_NOT_SATISFIABLE {
         // aiohttp: an empty body of the default file type, with `Content-Range: bytes */<size>`
-        headers.remove(CONTENT_LENGTH);
+        // and no validators
+        for name in [CONTENT_LENGTH, ACCEPT_RANGES, ETAG, LAST_MODIFIED] {
+            headers.remove(name);
+        }
         headers.insert(
             CONTENT_TYPE,
             HeaderValue::from_static("application/octet-stream"),
@@ -397,6 +404,17 @@ fn range_outdated(headers: &HeaderMap, modified: Option<SystemTime>) -> bool {
         return false;
     };
     UNIX_EPOCH + Duration::from_secs(modified.as_secs()) > date
+}
+
+/// `Last-Modified` as aiohttp sends it: the modification time rounded up to the second (a
+/// client sending it back as `If-Modified-Since` gets a 304 either way).
+fn rounded_up(modified: SystemTime) -> Option<HeaderValue> {
+    let since_epoch = modified.duration_since(UNIX_EPOCH).ok()?;
+    let secs = since_epoch.as_secs() + u64::from(since_epoch.subsec_nanos() > 0);
+    HeaderValue::from_str(&httpdate::fmt_http_date(
+        UNIX_EPOCH + Duration::from_secs(secs),
+    ))
+    .ok()
 }
 
 fn content_length(headers: &HeaderMap) -> Option<u64> {
@@ -573,6 +591,13 @@ mod tests {
         );
         let relative = resolve_dir(Path::new("public")).unwrap();
         assert_eq!(relative, std::env::current_dir().unwrap().join("public"));
+    }
+
+    #[test]
+    fn last_modified_is_rounded_up_to_the_second() {
+        let at = |millis| rounded_up(UNIX_EPOCH + Duration::from_millis(millis)).unwrap();
+        assert_eq!(at(1_000_000), "Mon, 12 Jan 1970 13:46:40 GMT");
+        assert_eq!(at(1_000_001), "Mon, 12 Jan 1970 13:46:41 GMT");
     }
 
     #[test]

@@ -22,4 +22,5 @@ mod process;
 mod protobuf;
 mod scenarios;
 mod schedule;
+mod static_files;
 mod testing_kit;
