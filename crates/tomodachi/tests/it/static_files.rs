@@ -18,6 +18,16 @@ use support::{raw, test_options, Resp};
 use tomodachi::http::{HttpRequest, StaticFiles};
 use tomodachi::{App, IntoService, Service};
 
+/// A request: method, path, extra headers.
+type Req = (
+    &'static str,
+    &'static str,
+    &'static [(&'static str, &'static str)],
+);
+
+/// What the Python comparison looks at in an answer (see `comparable`).
+type Seen = (u16, Vec<u8>, Vec<(&'static str, Option<String>)>, bool);
+
 const HELLO: &str = "Hello from the static folder of tomodachi.\nSecond line, for ranges.\n";
 const SECRET: &str = "the secret outside the folder\n";
 
@@ -490,7 +500,7 @@ async fn the_macro_form_answers_as_the_builder_form() {
     MACRO_DIR.set(fx.public()).unwrap();
     let (with_macros, macro_addr) = start(MacroStatic.into_service()).await;
     let (with_builder, builder_addr) = start(builder_service(&fx.public())).await;
-    let requests: &[(&str, &str, &[(&str, &str)])] = &[
+    let requests: &[Req] = &[
         ("GET", "/static/hello.txt", &[]),
         ("GET", "/static/sub/nested.txt", &[]),
         ("GET", "/download/image.png/image", &[]),
@@ -636,7 +646,7 @@ async fn the_example_streams_large_files_and_answers_403_for_unreadable_ones() {
 }
 
 /// The requests the Python comparison sends (method, path, headers).
-const COMPARED: &[(&str, &str, &[(&str, &str)])] = &[
+const COMPARED: &[Req] = &[
     ("GET", "/static/hello.txt", &[]),
     ("GET", "/static/index.html", &[]),
     ("GET", "/static/data.json", &[]),
@@ -733,7 +743,7 @@ fn dechunk(mut raw: &[u8]) -> Vec<u8> {
 /// What is compared of one answer: status, body and the headers both implementations send
 /// alike. `ETag` values differ in format, so only their presence is compared; the length of a
 /// chunked answer is its body's.
-fn comparable(r: &Resp) -> (u16, Vec<u8>, Vec<(&'static str, Option<String>)>, bool) {
+fn comparable(r: &Resp) -> Seen {
     let chunked = r
         .header("transfer-encoding")
         .is_some_and(|te| te.eq_ignore_ascii_case("chunked"));
