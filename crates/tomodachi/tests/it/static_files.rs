@@ -393,6 +393,52 @@ async fn static_routes_keep_their_place_in_the_registration_order() {
     assert_eq!(running.stop().await, 0);
 }
 
+// The access log records a file answer with its length (the body is streamed, its length
+// known from the file), and `ignore_logging` works as on other routes.
+#[tokio::test]
+async fn the_access_log_records_file_lengths_and_honours_ignore_logging() {
+    let fx = Fixture::new();
+    let path = fx.root.join("access.log");
+    let mut options = test_options();
+    options.http.access_log = tomodachi::options::AccessLog::File(path.clone());
+    let svc = Service::builder("static-logged", ())
+        .options(options)
+        .http_static(fx.public(), r"/static/")
+        .http_static_route(StaticFiles::new(fx.public(), r"/quiet/").ignore_logging([200]))
+        .build();
+    let (running, addr) = start(svc).await;
+    assert_eq!(get(addr, "/static/hello.txt").await.status, 200);
+    let r = request(addr, "GET", "/static/hello.txt", &[("Range", "bytes=0-4")]).await;
+    assert_eq!(r.status, 206);
+    assert_eq!(get(addr, "/quiet/hello.txt").await.status, 200);
+    assert_eq!(get(addr, "/quiet/missing.txt").await.status, 404);
+    assert_eq!(running.stop().await, 0);
+    let records: Vec<serde_json::Value> = std::fs::read_to_string(&path)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .filter(|r: &serde_json::Value| r["logger"] == "tomodachi.http.response")
+        .collect();
+    let seen: Vec<(&str, u64, u64)> = records
+        .iter()
+        .map(|r| {
+            (
+                r["request_path"].as_str().unwrap(),
+                r["status_code"].as_u64().unwrap(),
+                r["response_content_length"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("/static/hello.txt", 200, 68),
+            ("/static/hello.txt", 206, 5),
+            ("/quiet/missing.txt", 404, 9),
+        ]
+    );
+}
+
 #[tokio::test]
 async fn invalid_folders_fail_the_start_like_upstream() {
     for (dir, message) in [
