@@ -1,5 +1,6 @@
 //! The HTTP transport: regex routes, error handlers, middlewares, access log, keep-alive and
-//! graceful drain, on hyper 1.
+//! graceful drain, on hyper 1; static files ([`StaticFiles`],
+//! [`ServiceBuilder::http_static`](crate::ServiceBuilder::http_static)) on tower-http.
 //!
 //! Routes are registered on a [`ServiceBuilder`](crate::ServiceBuilder) (or with the `#[http]`
 //! attribute inside a `#[tomodachi::service]` impl block):
