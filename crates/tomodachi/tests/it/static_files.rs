@@ -336,6 +336,20 @@ async fn missing_files_folders_and_traversal_attempts_are_404_through_the_handle
     assert_eq!(running.stop().await, 0);
 }
 
+// A FIFO (like a socket or a device) is not served: 403, as aiohttp's file response, and
+// without blocking on opening it.
+#[tokio::test]
+async fn special_files_are_403() {
+    let fx = Fixture::new();
+    let fifo = fx.public().join("pipe.txt");
+    let made = Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(made.success());
+    let (running, addr) = start(builder_service(&fx.public())).await;
+    let r = get(addr, "/static/pipe.txt").await;
+    assert_eq!((r.status, r.text().as_str()), (403, "Forbidden"));
+    assert_eq!(running.stop().await, 0);
+}
+
 #[tokio::test]
 async fn a_missing_folder_is_404_until_it_exists() {
     let fx = Fixture::new();
