@@ -1,7 +1,7 @@
 //! Attribute macros for [tomodachi](https://docs.rs/tomodachi).
 //!
 //! `#[tomodachi::service(...)]` on an `impl` block turns the methods marked `#[http(...)]`,
-//! `#[http_error(...)]` and the lifecycle hooks (`start_service`, `started_service`,
+//! `#[http_error(...)]`, `#[http_static(...)]` and the lifecycle hooks (`start_service`, `started_service`,
 //! `stopping_service`, `stop_service`) into calls of tomodachi's `ServiceBuilder`. Everything
 //! generated is plain builder API; see that crate for the runtime behaviour.
 
@@ -12,6 +12,7 @@ mod args;
 mod aws_sns_sqs;
 mod decorator;
 mod handler;
+mod http_static;
 mod route;
 mod schedule;
 mod service;
@@ -32,6 +33,10 @@ use proc_macro::TokenStream;
 ///   `async fn name(&self, ...)` with arguments `websocket: WebSocket`, `request: HttpRequest`,
 ///   the named groups, or extractors, returning `WebSocketCallbacks`, `()` or a `Result` of
 ///   them;
+/// - `#[http_static("folder", r"/base/", ignore_logging = true | [codes], name = "...")]`
+///   (stackable) on any method, whose body is never run (as upstream's decorated function):
+///   serves the folder's files under the base URL regex (GET and HEAD); a relative folder is
+///   resolved against the working directory; see `ServiceBuilder::http_static`;
 /// - `#[schedule(interval = 5 | "5 seconds" | "*/5 * * * *", timestamp = "22:00",
 ///   timezone = "Europe/Stockholm", immediately = true)]` (alias `#[scheduler]`), and the
 ///   shorthands `#[heartbeat]` / `#[every_second]` (every second), `#[minutely]`, `#[hourly]`,

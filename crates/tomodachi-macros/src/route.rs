@@ -3,15 +3,20 @@
 
 use regex_syntax::ast::{self, Ast};
 
+/// A pattern without its leading `^` and unescaped trailing `$` (as the runtime strips them).
+pub(crate) fn strip_anchors(pattern: &str) -> &str {
+    let p = pattern.strip_prefix('^').unwrap_or(pattern);
+    match p.strip_suffix('$') {
+        Some(rest) if (rest.len() - rest.trim_end_matches('\\').len()) % 2 == 0 => rest,
+        _ => p,
+    }
+}
+
 /// Validates `pattern` the way the runtime compiles it (anchored full match) and returns the
 /// names of its named groups in order.
 pub(crate) fn check_pattern(pattern: &str) -> Result<Vec<String>, String> {
-    // the same anchoring as the runtime: strip `^` and an unescaped trailing `$`
-    let p = pattern.strip_prefix('^').unwrap_or(pattern);
-    let p = match p.strip_suffix('$') {
-        Some(rest) if (rest.len() - rest.trim_end_matches('\\').len()) % 2 == 0 => rest,
-        _ => p,
-    };
+    // the same anchoring as the runtime
+    let p = strip_anchors(pattern);
     let anchored = format!("^(?:{p})$");
     let bad = |e: &dyn std::fmt::Display| format!("Bad http route pattern '{pattern}': {e}");
     // Parse the pattern as written first, so a syntax error quotes the user's text rather than

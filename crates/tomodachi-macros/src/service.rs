@@ -109,6 +109,9 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenS
             calls.push(crate::aws_sns_sqs::call(method, attr)?);
         }
         amqp_attrs.extend(sns_sqs_attrs);
+        for attr in &crate::http_static::take_attrs(method) {
+            calls.push(crate::http_static::call(method, attr)?);
+        }
         let (http_attrs, error_attrs) = take_attrs(method);
         let ws_attrs = take_websocket_attrs(method);
         if !http_attrs.is_empty() || !error_attrs.is_empty() {

@@ -11,6 +11,7 @@ use http::header::ALLOW;
 use http::{HeaderMap, HeaderValue, Response, StatusCode};
 use http_body_util::Full;
 
+use super::body::ResponseBody;
 use super::handler::{ErasedHandler, ErasedMiddleware, Next};
 use super::request::{HttpRequest, RequestHead};
 use super::response::{HttpResponse, ResponseDefaults};
@@ -60,7 +61,7 @@ pub(crate) async fn dispatch(
     core: Arc<Dispatcher>,
     head: Arc<RequestHead>,
     body: Bytes,
-) -> (Response<Full<Bytes>>, Option<Duration>, IgnoreLogging) {
+) -> (Response<ResponseBody>, Option<Duration>, IgnoreLogging) {
     TASKS.started();
     let request = HttpRequest {
         head,
@@ -85,7 +86,7 @@ pub(crate) async fn dispatch(
                 Ok(r) => r,
                 Err(panic) => Err(panic_error(panic)),
             };
-            let response = match result.and_then(|r| r.finish(&core.defaults)) {
+            let response = match result.and_then(|r| r.finish_body(&core.defaults)) {
                 Ok(res) => res,
                 Err(e) => Box::pin(error_response(&core, fallback, e, &route.name)).await,
             };
@@ -137,7 +138,7 @@ pub(crate) async fn websocket_middlewares(
     core: &Dispatcher,
     request: HttpRequest,
     name: &Arc<str>,
-) -> Result<HttpRequest, (HttpRequest, Response<Full<Bytes>>)> {
+) -> Result<HttpRequest, (HttpRequest, Response<ResponseBody>)> {
     let passed: Arc<std::sync::Mutex<Option<HttpRequest>>> = Arc::default();
     let endpoint: ErasedHandler = {
         let passed = passed.clone();
@@ -159,7 +160,7 @@ pub(crate) async fn websocket_middlewares(
     match (passed, result) {
         (Some(request), Ok(_)) => Ok(request),
         (_, result) => {
-            let response = match result.and_then(|r| r.finish(&core.defaults)) {
+            let response = match result.and_then(|r| r.finish_body(&core.defaults)) {
                 Ok(res) => res,
                 Err(e) => Box::pin(error_response(core, fallback.clone(), e, name)).await,
             };
@@ -183,7 +184,7 @@ async fn error_response(
     request: HttpRequest,
     error: Error,
     handler: &str,
-) -> Response<Full<Bytes>> {
+) -> Response<ResponseBody> {
     let status = match error.status() {
         Some(s) => s,
         None => {
@@ -202,7 +203,7 @@ async fn error_status_response(
     mut request: HttpRequest,
     status: StatusCode,
     extra_headers: HeaderMap,
-) -> Response<Full<Bytes>> {
+) -> Response<ResponseBody> {
     let mut status = status;
     for _attempt in 0..2 {
         let Some(handler) = core.error_handlers.get(&status.as_u16()) else {
@@ -224,14 +225,14 @@ async fn error_status_response(
         .unwrap_or_else(|p| Err(panic_error(p)));
         let finished = result.and_then(|mut r: HttpResponse| {
             r.set_default_status(status);
-            r.finish(&core.defaults)
+            r.finish_body(&core.defaults)
         });
         match finished {
             Ok(res) => return res,
             Err(e) => {
                 tracing::error!(target: "exception", exception = ?e, "uncaught exception: {e}");
                 if status == StatusCode::INTERNAL_SERVER_ERROR {
-                    return plain(status, "", &core.defaults);
+                    return plain(status, "", &core.defaults).map(ResponseBody::from);
                 }
                 status = StatusCode::INTERNAL_SERVER_ERROR;
             }
@@ -246,5 +247,5 @@ async fn error_status_response(
     for (name, value) in &extra_headers {
         res.headers_mut().append(name.clone(), value.clone());
     }
-    res
+    res.map(ResponseBody::from)
 }

@@ -1,5 +1,6 @@
 //! The HTTP transport: regex routes, error handlers, middlewares, websockets, access log,
-//! keep-alive and graceful drain, on hyper 1.
+//! keep-alive and graceful drain, on hyper 1; static files ([`StaticFiles`],
+//! [`ServiceBuilder::http_static`](crate::ServiceBuilder::http_static)) on tower-http.
 //!
 //! Routes are registered on a [`ServiceBuilder`](crate::ServiceBuilder) (or with the `#[http]`
 //! attribute inside a `#[tomodachi::service]` impl block):
@@ -38,6 +39,7 @@ pub(crate) mod router;
 pub(crate) mod server;
 pub(crate) mod settings;
 mod shield;
+mod static_files;
 pub(crate) mod transport;
 pub mod websocket;
 
@@ -50,6 +52,7 @@ pub use layer::HttpLayerService;
 pub use request::{HttpRequest, HttpRequestBuilder};
 pub use response::{HttpResponse, IntoHeaders, IntoResponse, IntoStatus};
 pub use router::IgnoreLogging;
+pub use static_files::StaticFiles;
 pub use websocket::{
     IntoWebSocketCallbacks, WebSocket, WebSocketCallbacks, WebSocketHandler, WebSocketRoute,
 };

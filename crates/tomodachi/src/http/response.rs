@@ -2,12 +2,14 @@
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use http::header::{CONTENT_TYPE, SERVER};
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use http_body_util::Full;
 
+use super::body::ResponseBody;
 use crate::error::Error;
 
 /// A response under construction: the Rust form of upstream's `HttpResponse` and dict returns.
@@ -32,6 +34,29 @@ pub struct HttpResponse {
     content_type: Option<Cow<'static, str>>,
     charset: Option<Cow<'static, str>>,
     invalid: Option<Cow<'static, str>>,
+    /// A streamed body (sent instead of `body`), shared by clones: the first one sent takes it.
+    stream: Option<StreamSlot>,
+    /// Sent as built: no default content type (a file response, as upstream's native ones).
+    bare: bool,
+}
+
+/// The streamed body of an [`HttpResponse`] until it is sent.
+#[derive(Clone)]
+struct StreamSlot(Arc<Mutex<Option<ResponseBody>>>);
+
+impl StreamSlot {
+    fn take(&self) -> Option<ResponseBody> {
+        match self.0.lock() {
+            Ok(mut body) => body.take(),
+            Err(poisoned) => poisoned.into_inner().take(),
+        }
+    }
+}
+
+impl std::fmt::Debug for StreamSlot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("StreamSlot(..)")
+    }
 }
 
 impl HttpResponse {
@@ -62,6 +87,37 @@ impl HttpResponse {
     pub fn bytes(body: impl Into<Bytes>) -> Self {
         Self {
             body: body.into(),
+            ..Self::default()
+        }
+    }
+
+    /// A streamed body, sent frame by frame as `body` yields them (never held whole in memory):
+    /// a file, a proxied response, a generated report. The defaults apply as for
+    /// [`bytes`](Self::bytes) (status 200, the default content type unless one is set); the
+    /// length is the body's own size hint (chunked when it has none) unless a `Content-Length`
+    /// header is set. [`body`](Self::body) is empty for such a response; clones share the
+    /// stream, and only the first one answered sends it (a later one is a 500).
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use http_body_util::{BodyExt, StreamBody};
+    /// use tomodachi::http::HttpResponse;
+    ///
+    /// let frames = futures_util::stream::iter(["a", "b"].map(|s| {
+    ///     Ok::<_, std::io::Error>(http_body::Frame::data(Bytes::from(s)))
+    /// }));
+    /// let response = HttpResponse::stream(StreamBody::new(frames)).content_type("text/csv");
+    /// assert!(response.body().is_empty());
+    /// ```
+    pub fn stream<B>(body: B) -> Self
+    where
+        B: http_body::Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<crate::BoxError>,
+    {
+        Self {
+            stream: Some(StreamSlot(Arc::new(Mutex::new(Some(ResponseBody::new(
+                body,
+            )))))),
             ..Self::default()
         }
     }
@@ -128,6 +184,31 @@ impl HttpResponse {
         &self.body
     }
 
+    /// Sends the response without a default content type (only the `Server` header is added),
+    /// as upstream passes its native file responses through.
+    pub(crate) fn bare(mut self) -> Self {
+        self.bare = true;
+        self
+    }
+
+    /// Turns the response into what hyper sends, with its streamed body if it has one.
+    pub(crate) fn finish_body(
+        mut self,
+        defaults: &ResponseDefaults,
+    ) -> Result<http::Response<ResponseBody>, Error> {
+        let stream = self.stream.take();
+        let response = self.finish(defaults)?;
+        match stream {
+            None => Ok(response.map(ResponseBody::from)),
+            Some(slot) => {
+                let body = slot.take().ok_or_else(|| {
+                    Error::msg("the streamed body of this response was already sent")
+                })?;
+                Ok(response.map(|_| body))
+            }
+        }
+    }
+
     pub(crate) fn set_default_status(&mut self, status: StatusCode) {
         if self.status.is_none() {
             self.status = Some(status);
@@ -155,7 +236,7 @@ impl HttpResponse {
                     body = encode_text(body, cs)?;
                 }
             }
-        } else {
+        } else if !self.bare {
             let (value, charset): (Cow<'_, str>, Option<&str>) =
                 match (&self.content_type, &self.charset) {
                     (Some(ct), Some(cs)) => (format!("{ct}; charset={cs}").into(), Some(cs)),
@@ -562,6 +643,31 @@ mod tests {
         let d = ResponseDefaults::new("text/plain", "utf-8", "").unwrap();
         let r = HttpResponse::text("x").finish(&d).unwrap();
         assert!(r.headers().get("server").is_none());
+    }
+
+    #[test]
+    fn a_streamed_body_is_sent_once_by_the_first_clone_answered() {
+        let d = ResponseDefaults::default();
+        let first = HttpResponse::stream(Full::new(Bytes::from_static(b"streamed")));
+        let second = first.clone();
+        let sent = first.finish_body(&d).unwrap();
+        assert_eq!(sent.headers()["content-type"], "text/plain; charset=utf-8");
+        let body = futures_util::FutureExt::now_or_never(http_body_util::BodyExt::collect(
+            sent.into_body(),
+        ))
+        .unwrap()
+        .unwrap()
+        .to_bytes();
+        assert_eq!(body, "streamed");
+        assert!(second.finish_body(&d).is_err());
+    }
+
+    #[test]
+    fn bare_responses_get_no_default_content_type() {
+        let d = ResponseDefaults::default();
+        let r = HttpResponse::new().status(304).bare().finish(&d).unwrap();
+        assert!(r.headers().get("content-type").is_none());
+        assert_eq!(r.headers()["server"], "tomodachi");
     }
 
     #[test]

@@ -68,24 +68,24 @@ pub(crate) struct Route {
     pub(crate) websocket: Option<Arc<WsRoute>>,
 }
 
-/// Strips a leading `^` and an unescaped trailing `$`, and anchors the pattern as a full match.
-pub(crate) fn full_match_pattern(pattern: &str) -> String {
+/// A pattern without its leading `^` and unescaped trailing `$`.
+pub(crate) fn strip_anchors(pattern: &str) -> &str {
     let p = pattern.strip_prefix('^').unwrap_or(pattern);
-    let p = match p.strip_suffix('$') {
+    match p.strip_suffix('$') {
         // `\$` is a literal dollar: keep it (an even number of backslashes escapes nothing)
         Some(rest) if (rest.len() - rest.trim_end_matches('\\').len()) % 2 == 0 => rest,
         _ => p,
-    };
-    format!("^(?:{p})$")
+    }
+}
+
+/// Strips a leading `^` and an unescaped trailing `$`, and anchors the pattern as a full match.
+pub(crate) fn full_match_pattern(pattern: &str) -> String {
+    format!("^(?:{})$", strip_anchors(pattern))
 }
 
 /// The literal path a pattern matches when it contains no regex syntax.
 pub(crate) fn literal_path(pattern: &str) -> Option<String> {
-    let p = pattern.strip_prefix('^').unwrap_or(pattern);
-    let p = match p.strip_suffix('$') {
-        Some(rest) if (rest.len() - rest.trim_end_matches('\\').len()) % 2 == 0 => rest,
-        _ => p,
-    };
+    let p = strip_anchors(pattern);
     let is_meta = |c: char| {
         matches!(
             c,

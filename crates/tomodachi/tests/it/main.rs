@@ -24,5 +24,6 @@ mod process;
 mod protobuf;
 mod scenarios;
 mod schedule;
+mod static_files;
 mod testing_kit;
 mod websocket;

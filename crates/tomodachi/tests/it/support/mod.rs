@@ -111,6 +111,15 @@ pub async fn get(addr: SocketAddr, path: &str) -> Resp {
     send(addr, "GET", path, "").await
 }
 
+/// A loopback port that was free a moment ago (for servers that cannot report the port they
+/// bound, such as moto and Python tomodachi).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
 /// Options for a test service: loopback, ephemeral port, access log off unless asked.
 pub fn test_options() -> tomodachi::Options {
     let mut o = tomodachi::Options::default();

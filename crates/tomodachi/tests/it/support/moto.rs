@@ -1,7 +1,6 @@
 //! A real moto server (the AWS SNS+SQS emulator from PyPI, installed into `.venv` by
 //! `scripts/test-env.sh`) on an ephemeral loopback port, stopped on drop.
 
-use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -30,19 +29,12 @@ fn moto_server() -> PathBuf {
     path
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free loopback port")
-}
-
 impl Moto {
     /// Starts a fresh moto server and waits until it answers.
     pub async fn start() -> Moto {
         let mut moto = Moto {
             child: None,
-            port: free_port(),
+            port: super::free_port(),
         };
         moto.spawn().await;
         moto
