@@ -451,7 +451,7 @@ impl Options {
     /// use serde_json::Value;
     ///
     /// let flat = Options::default().to_flat_map();
-    /// assert_eq!(flat.len(), 47); // upstream's 43 and this port's 4
+    /// assert_eq!(flat.len(), 48); // upstream's 43 and this port's 5
     /// assert_eq!(flat["http.access_log"], true);
     /// assert_eq!(flat["http.max_keepalive_time"], Value::Null);
     /// ```
