@@ -14,7 +14,9 @@ use tomodachi::envelope::{JsonBase, SharedEnvelope};
 use tomodachi::message::Data;
 use tomodachi::transport::TransportContext;
 use tomodachi::{App, Error, RunningApp, Service, ServiceBuilder};
-use tomodachi_nats::{NatsConfig, NatsDelivery, NatsServiceBuilderExt, NatsSubscription};
+use tomodachi_nats::{
+    NatsConfig, NatsDelivery, NatsServiceBuilderExt, NatsSubscription, PublishOptions,
+};
 
 fn builder<S: Send + Sync + 'static>(
     nats: &TestNats,
@@ -145,17 +147,18 @@ async fn a_failed_message_is_redelivered_then_acknowledged() {
     assert_eq!(app.stop().await, 0);
 }
 
-/// A core subscription to a dead-letter subject.
-async fn dead_letters(nats: &TestNats, subject: &str) -> async_nats::Subscriber {
+/// A core subscription to a dead-letter subject, with its client (which must outlive it).
+async fn dead_letters(
+    nats: &TestNats,
+    subject: &str,
+) -> (async_nats::Client, async_nats::Subscriber) {
     let client = nats.client().await;
     let sub = client
         .subscribe(subject.to_owned())
         .await
         .expect("subscribe");
     client.flush().await.expect("flush");
-    // keep the client alive with the subscriber
-    std::mem::forget(client);
-    sub
+    (client, sub)
 }
 
 async fn next_within(sub: &mut async_nats::Subscriber) -> async_nats::Message {
@@ -169,7 +172,7 @@ async fn next_within(sub: &mut async_nats::Subscriber) -> async_nats::Message {
 async fn a_message_failing_max_deliver_times_is_dead_lettered() {
     let nats = TestNats::start().await;
     let subject = unique("poison");
-    let mut dlq = dead_letters(&nats, &format!("{subject}.dlq")).await;
+    let (_client, mut dlq) = dead_letters(&nats, &format!("{subject}.dlq")).await;
     let attempts = Arc::new(AtomicU32::new(0));
     let service = builder(&nats, "dlq", attempts.clone())
         .nats(
@@ -202,7 +205,7 @@ async fn an_undecodable_message_is_dead_lettered_and_not_redelivered() {
     let nats = TestNats::start().await;
     let subject = unique("garbage");
     let dlq_subject = unique("garbage-dlq");
-    let mut dlq = dead_letters(&nats, &dlq_subject).await;
+    let (_client, mut dlq) = dead_letters(&nats, &dlq_subject).await;
     let handled = Arc::new(AtomicU32::new(0));
     let service = builder(&nats, "garbage", handled.clone())
         .nats(
@@ -377,4 +380,127 @@ async fn an_unreachable_server_fails_the_start_naming_it() {
         Err(e) => e.to_string(),
     };
     assert!(error.contains(&url), "{error}");
+}
+
+#[tokio::test]
+async fn the_name_prefix_names_streams_and_consumers() {
+    let nats = TestNats::start().await;
+    let subject = unique("prefixed");
+    let prefix = "pfx-";
+    let handled = Arc::new(AtomicU32::new(0));
+    let service = ServiceBuilder::from_arc("prefixed", handled.clone())
+        .message_envelope(JsonBase)
+        .nats_config(
+            NatsConfig::new()
+                .servers([nats.url.clone()])
+                .name_prefix(prefix),
+        )
+        .nats(
+            NatsSubscription::new(&subject).name("on_prefixed"),
+            |n: Arc<AtomicU32>| async move {
+                n.fetch_add(1, Ordering::SeqCst);
+            },
+        )
+        .build();
+    let app = start(service).await;
+    let js = jetstream::new(nats.client().await);
+    let stream = js
+        .get_stream(tomodachi_nats::stream_name(&subject, prefix))
+        .await
+        .expect("the prefixed stream");
+    assert!(stream
+        .get_consumer::<jetstream::consumer::pull::Config>(&tomodachi_nats::durable_name(
+            "prefixed",
+            "on_prefixed",
+            &subject,
+            prefix
+        ))
+        .await
+        .is_ok());
+    assert!(js
+        .get_stream(tomodachi_nats::stream_name(&subject, ""))
+        .await
+        .is_err());
+    send(&nats, &subject, json_base(&subject, &json!(1))).await;
+    eventually("handled", || handled.load(Ordering::SeqCst) == 1).await;
+    assert_eq!(app.stop().await, 0);
+}
+
+#[tokio::test]
+async fn the_drop_failure_policy_acknowledges_a_failed_message() {
+    let nats = TestNats::start().await;
+    let subject = unique("dropped");
+    let attempts = Arc::new(AtomicU32::new(0));
+    let service = builder(&nats, "dropper", attempts.clone())
+        .message_failure_policy(tomodachi::message::FailurePolicy::Drop)
+        .nats(
+            NatsSubscription::new(&subject).name("on_drop"),
+            |n: Arc<AtomicU32>| async move {
+                n.fetch_add(1, Ordering::SeqCst);
+                Err::<(), _>(Error::msg("fails once, dropped"))
+            },
+        )
+        .build();
+    let app = start(service).await;
+    send(&nats, &subject, json_base(&subject, &json!(1))).await;
+    eventually("handled", || attempts.load(Ordering::SeqCst) == 1).await;
+    settled(&nats, &subject, "dropper", "on_drop").await;
+    let (_, _, redelivered) = consumer_counts(&nats, &subject, "dropper", "on_drop").await;
+    assert_eq!(redelivered, 0);
+    assert_eq!(attempts.load(Ordering::SeqCst), 1);
+    // a dead letter is stored by its stream before the message is terminated
+    let js = jetstream::new(nats.client().await);
+    let mut dlq_stream = js
+        .get_stream(tomodachi_nats::stream_name(&format!("{subject}.dlq"), ""))
+        .await
+        .expect("the dead-letter stream");
+    let stored = dlq_stream.info().await.expect("info").state.messages;
+    assert_eq!(stored, 0, "a dropped message is not dead-lettered");
+    assert_eq!(app.stop().await, 0);
+}
+
+#[tokio::test]
+async fn publish_with_raw_and_acknowledged_options() {
+    let nats = TestNats::start().await;
+    let subject_in = unique("stored");
+    let raw_out = unique("raw-out");
+    let client = nats.client().await;
+    let mut out = client.subscribe(raw_out.clone()).await.expect("subscribe");
+    client.flush().await.expect("flush");
+    let handled = Arc::new(AtomicU32::new(0));
+    let service = builder(&nats, "options-publisher", handled.clone())
+        .nats(
+            NatsSubscription::new(&subject_in).name("on_stored"),
+            |n: Arc<AtomicU32>| async move {
+                n.fetch_add(1, Ordering::SeqCst);
+            },
+        )
+        .build();
+    let app = start(service).await;
+    let options = || PublishOptions::new().service("options-publisher");
+    tomodachi_nats::publish_with("plain text", &raw_out, options().raw())
+        .await
+        .expect("raw publish");
+    let message = tokio::time::timeout(Duration::from_secs(20), out.next())
+        .await
+        .expect("in time")
+        .expect("a message");
+    assert_eq!(&message.payload[..], b"plain text");
+    // acknowledged: stored by the subscription's stream, then handled
+    tomodachi_nats::publish_with(&json!({"a": 1}), &subject_in, options().acknowledged())
+        .await
+        .expect("stored and acknowledged");
+    eventually("handled", || handled.load(Ordering::SeqCst) == 1).await;
+    // acknowledged without a stream for the subject: an error
+    let no_stream = unique("nowhere");
+    assert!(
+        tomodachi_nats::publish_with(&json!(1), &no_stream, options().acknowledged())
+            .await
+            .is_err()
+    );
+    assert_eq!(app.stop().await, 0);
+    // a stopped service has no connection to publish on
+    assert!(tomodachi_nats::publish_with(&json!(1), &raw_out, options())
+        .await
+        .is_err());
 }
