@@ -300,7 +300,9 @@ async fn a_graceful_stop_finishes_the_in_flight_message() {
                     while !gate.stopping.load(Ordering::SeqCst) {
                         tokio::time::sleep(Duration::from_millis(10)).await;
                     }
-                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    // longer than the transport's last pull lasts (1 s): the stop must
+                    // wait for the handler itself
+                    tokio::time::sleep(Duration::from_millis(1500)).await;
                     gate.finished.store(true, Ordering::SeqCst);
                 }
             }
