@@ -43,6 +43,8 @@
 //! **On stop** the transport stops pulling, lets in-flight handlers finish and settle their
 //! messages, flushes the acknowledgements and closes the connection.
 
+#![deny(missing_docs)]
+
 mod consumer;
 mod naming;
 
