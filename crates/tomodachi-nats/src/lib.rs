@@ -1,10 +1,9 @@
-//! A NATS JetStream transport for [tomodachi](tomodachi) services, built only on tomodachi's
+//! A NATS JetStream transport for [tomodachi] services, built only on tomodachi's
 //! public transport seam ([`tomodachi::transport`]) and message pipeline
 //! ([`tomodachi::message`]).
 //!
 //! Handlers are the same message handlers as AMQP's: an async function of the service and any
-//! [`FromMessage`](tomodachi::message::FromMessage) extractors (`Data<T>`, `Message`,
-//! [`NatsDelivery`], ...). The service's envelope (JsonBase, raw, custom), its message
+//! [`FromMessage`] extractors (`Data<T>`, `Message`, [`NatsDelivery`], ...). The service's envelope (JsonBase, raw, custom), its message
 //! middlewares and duplicate suppression apply as for every message transport.
 //!
 //! ```no_run
