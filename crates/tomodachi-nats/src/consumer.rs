@@ -345,14 +345,12 @@ async fn handle(shared: &Shared, sub: &Subscription, message: jetstream::Message
         ),
         Err(_) => (1, 0),
     };
-    let parsed = match std::str::from_utf8(&message.payload) {
-        Ok(body) => tomodachi::envelope::with_max_inflated_size(shared.inflate_limit, || {
-            parse_body(sub.envelope.as_ref(), body)
-        }),
-        Err(e) => Err(Error::dead_letter(format!(
-            "message body is not UTF-8: {e}"
-        ))),
-    };
+    let parsed = parse(
+        sub.envelope.clone(),
+        message.payload.clone(),
+        shared.inflate_limit,
+    )
+    .await;
     let verdict = match parsed {
         Err(e) => Verdict::DeadLetter(e.to_string()),
         Ok(parsed) => {
@@ -371,6 +369,35 @@ async fn handle(shared: &Shared, sub: &Subscription, message: jetstream::Message
     };
     settle(shared, sub, &message, delivered, verdict).await;
     TASKS.finished();
+}
+
+/// Bodies at least this long are parsed on tokio's blocking pool, not on a runtime worker (as
+/// tomodachi's own transports do): a large or compressed body takes milliseconds to decode.
+const PARSE_OFF_WORKER_ABOVE: usize = 64 * 1024;
+
+/// Parses a body with the subscription's envelope; an error dead-letters the message.
+async fn parse(
+    envelope: Option<SharedEnvelope>,
+    body: bytes::Bytes,
+    inflate_limit: usize,
+) -> Result<tomodachi::envelope::ParsedMessage, Error> {
+    let large = body.len() >= PARSE_OFF_WORKER_ABOVE;
+    let run = move || match std::str::from_utf8(&body) {
+        Ok(text) => tomodachi::envelope::with_max_inflated_size(inflate_limit, || {
+            parse_body(envelope.as_ref(), text)
+        }),
+        Err(e) => Err(Error::dead_letter(format!(
+            "message body is not UTF-8: {e}"
+        ))),
+    };
+    if !large {
+        return run();
+    }
+    tokio::task::spawn_blocking(run).await.unwrap_or_else(|e| {
+        Err(Error::dead_letter(format!(
+            "the envelope parser failed: {e}"
+        )))
+    })
 }
 
 /// Acks, naks with a delay, or dead-letters (publish, then terminate) a message.
@@ -487,6 +514,23 @@ mod tests {
         assert_eq!(retry_delay(6), Duration::from_millis(3200));
         assert_eq!(retry_delay(60), Duration::from_millis(3200));
         assert_eq!(retry_delay(0), Duration::from_millis(100));
+    }
+
+    #[tokio::test]
+    async fn small_and_large_bodies_parse_alike() {
+        let envelope: SharedEnvelope = Arc::new(tomodachi::envelope::Raw);
+        for len in [10, PARSE_OFF_WORKER_ABOVE + 1] {
+            let text = "x".repeat(len);
+            let parsed = parse(Some(envelope.clone()), text.clone().into(), usize::MAX)
+                .await
+                .expect("parsed");
+            assert_eq!(parsed.data.deserialize::<String>().expect("text"), text);
+        }
+        let not_utf8 = parse(None, bytes::Bytes::from_static(&[0xff, 0xfe]), usize::MAX).await;
+        assert!(matches!(
+            not_utf8.map(|_| ()).map_err(|e| e.verdict()),
+            Err(Verdict::DeadLetter(_))
+        ));
     }
 
     #[test]
