@@ -2,11 +2,15 @@
 # Brings up what the broker and interop tests need, idempotently, and exports where it is:
 #   - RabbitMQ on 127.0.0.1:5672 (guest/guest): installs rabbitmq-server from Debian's packages
 #     if missing and starts it if it is not running;
+#   - a NATS server with JetStream: installs nats-server from Debian's packages if missing; uses
+#     the one on 127.0.0.1:4222 if it answers, else starts `nats-server -js` on a free loopback
+#     port with a temporary store (`test_env_cleanup` stops it and removes the store);
 #   - .venv/ with the real Python tomodachi from PyPI and protobuf (interop tests, envelope byte
 #     checks) and the moto server (the AWS SNS+SQS emulator; each test starts its own on an
 #     ephemeral loopback port and stops it).
-# Source it: `. scripts/test-env.sh`. Exports TOMODACHI_TEST_AMQP_URL, TOMODACHI_TEST_PYTHON and
-# TOMODACHI_TEST_MOTO_SERVER.
+# Source it: `. scripts/test-env.sh`. Exports TOMODACHI_TEST_AMQP_URL, TOMODACHI_TEST_NATS_URL,
+# TOMODACHI_TEST_PYTHON and TOMODACHI_TEST_MOTO_SERVER; call `test_env_cleanup` when done (at
+# exit) to stop what it started.
 set -euo pipefail
 _root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
@@ -38,6 +42,40 @@ for _ in $(seq 1 60); do
   sleep 1
 done
 _log "rabbitmq is up on 127.0.0.1:5672"
+
+_port_answers() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+if ! command -v nats-server >/dev/null 2>&1; then
+  _log "installing nats-server"
+  apt-get update -q
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends nats-server
+fi
+_test_env_nats_pid=""
+_test_env_nats_store=""
+test_env_cleanup() {
+  if [ -n "$_test_env_nats_pid" ]; then
+    kill "$_test_env_nats_pid" 2>/dev/null || true
+    wait "$_test_env_nats_pid" 2>/dev/null || true
+    _test_env_nats_pid=""
+  fi
+  if [ -n "$_test_env_nats_store" ]; then
+    rm -rf "$_test_env_nats_store"
+    _test_env_nats_store=""
+  fi
+}
+if _port_answers 4222; then
+  _nats_port=4222
+else
+  _nats_port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+  _test_env_nats_store="$(mktemp -d)"
+  _log "starting nats-server -js on 127.0.0.1:$_nats_port"
+  nats-server -js -a 127.0.0.1 -p "$_nats_port" -sd "$_test_env_nats_store" >/dev/null 2>&1 &
+  _test_env_nats_pid=$!
+  for _ in $(seq 1 100); do _port_answers "$_nats_port" && break; sleep 0.1; done
+  _port_answers "$_nats_port" || { echo "[test-env] nats-server did not come up" >&2; test_env_cleanup; exit 1; }
+fi
+_log "nats is up on 127.0.0.1:$_nats_port"
+export TOMODACHI_TEST_NATS_URL="nats://127.0.0.1:$_nats_port"
 
 _venv="$_root/.venv"
 if [ ! -x "$_venv/bin/python" ]; then

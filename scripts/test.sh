@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The one test command: formatting, lints, every crate's tests (unit, integration, process,
 # macro diagnostics, broker and interop tests, doc tests). Installs and starts what it needs
-# (RabbitMQ, a Python venv with tomodachi) on a fresh machine of this kind.
+# (RabbitMQ, NATS, a Python venv with tomodachi) on a fresh machine of this kind.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -17,8 +17,10 @@ for component in rustfmt clippy; do
   fi
 done
 
-log "test environment (RabbitMQ, Python tomodachi venv)"
+log "test environment (RabbitMQ, NATS, Python tomodachi venv)"
 . scripts/test-env.sh
+# stops the NATS server test-env.sh may have started
+trap test_env_cleanup EXIT
 
 # No incremental caches: this is a one-shot build, and they doubled the size of target/.
 export CARGO_INCREMENTAL=0
@@ -57,7 +59,7 @@ cargo test "${TEST_TARGETS[@]}" --no-run
 
 log "cargo test"
 results=$(mktemp)
-trap 'rm -f "$results"' EXIT
+trap 'rm -f "$results"; test_env_cleanup' EXIT
 cargo test "${TEST_TARGETS[@]}" --no-fail-fast 2>&1 | tee -a "$results"
 cargo test --workspace --doc 2>&1 | tee -a "$results"
 

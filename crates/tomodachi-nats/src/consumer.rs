@@ -1,0 +1,540 @@
+//! The transport's lifecycle: connect and declare streams and durable consumers, pull and
+//! handle messages, settle each [`Verdict`], drain on stop.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_nats::jetstream::{self, consumer::pull, consumer::AckPolicy, AckKind};
+use futures_util::StreamExt;
+use tokio::sync::{watch, Semaphore};
+use tokio::task::JoinHandle;
+use tokio_util::task::TaskTracker;
+use tomodachi::envelope::SharedEnvelope;
+use tomodachi::message::{parse_body, FailurePolicy, HandlerChain, Message, Verdict};
+use tomodachi::transport::{
+    BoxFuture, DeclaredTransport, RunningTransport, TaskCounter, Transport, TransportContext,
+};
+use tomodachi::Error;
+
+use crate::naming::{dead_letter_subject, durable_name, stream_name};
+use crate::{NatsDelivery, NatsTransport, NATS_URL_ENV};
+
+/// The execution context's `nats_*` counters.
+static TASKS: TaskCounter = TaskCounter::new("nats", &[]);
+
+/// How long one pull request waits for messages: the longest a stop waits for a pull.
+const PULL_EXPIRES: Duration = Duration::from_secs(1);
+
+/// How long a failed message waits before its next delivery: 100 ms doubled per delivery,
+/// at most 3.2 s.
+pub(crate) fn retry_delay(delivered: u32) -> Duration {
+    Duration::from_millis(100u64 << delivered.saturating_sub(1).min(5))
+}
+
+/// One subscription, resolved for this service instance.
+struct Subscription {
+    chain: HandlerChain,
+    subject: String,
+    stream: String,
+    durable: String,
+    dead_letter_subject: String,
+    envelope: Option<SharedEnvelope>,
+    max_deliver: u32,
+    max_in_flight: usize,
+    consumer: jetstream::consumer::Consumer<pull::Config>,
+}
+
+/// What every consuming task shares.
+struct Shared {
+    ctx: TransportContext,
+    client: async_nats::Client,
+    js: jetstream::Context,
+    policy: FailurePolicy,
+    inflate_limit: usize,
+}
+
+impl Transport for NatsTransport {
+    fn name(&self) -> &'static str {
+        "nats"
+    }
+
+    fn declare(
+        self: Box<Self>,
+        ctx: TransportContext,
+    ) -> BoxFuture<'static, Result<Box<dyn DeclaredTransport>, Error>> {
+        Box::pin(async move {
+            let env = std::env::var(NATS_URL_ENV).ok();
+            let servers = self.config.resolved_servers(env.as_deref());
+            let client = connect(&servers, ctx.service_name()).await?;
+            let js = jetstream::new(client.clone());
+            let prefix = &self.config.name_prefix;
+            let mut subscriptions = Vec::with_capacity(self.handlers.len());
+            for def in self.handlers {
+                let s = def.subscription;
+                let name = s.name.clone().unwrap_or_else(|| s.subject.clone());
+                let envelope = s.envelope.resolve(ctx.envelope());
+                if let Some(envelope) = &envelope {
+                    envelope.validate_subscription().map_err(|e| {
+                        Error::msg(format!(
+                            "invalid message envelope {} for the NATS handler {name}: {e}",
+                            envelope.name()
+                        ))
+                    })?;
+                }
+                let stream = stream_name(&s.subject, prefix);
+                let durable = durable_name(ctx.service_name(), &name, &s.subject, prefix);
+                let dead_letter_subject = s
+                    .dead_letter_subject
+                    .clone()
+                    .unwrap_or_else(|| dead_letter_subject(&s.subject, &durable));
+                ensure_stream(&js, &stream, &s.subject).await?;
+                ensure_stream(
+                    &js,
+                    &stream_name(&dead_letter_subject, prefix),
+                    &dead_letter_subject,
+                )
+                .await?;
+                let consumer = ensure_consumer(&js, &stream, &durable, &s).await?;
+                subscriptions.push(Subscription {
+                    chain: HandlerChain::new(&ctx, name, "tomodachi.nats", def.handler),
+                    subject: s.subject,
+                    stream,
+                    durable,
+                    dead_letter_subject,
+                    envelope,
+                    max_deliver: s.max_deliver,
+                    max_in_flight: s.max_in_flight,
+                    consumer,
+                });
+            }
+            crate::register_client(&ctx, client.clone());
+            TASKS.enable();
+            Ok(Box::new(DeclaredNats {
+                shared: Arc::new(Shared {
+                    policy: ctx.failure_policy(),
+                    inflate_limit: ctx.options().envelope.inflate_limit(),
+                    ctx,
+                    client,
+                    js,
+                }),
+                subscriptions,
+            }) as Box<dyn DeclaredTransport>)
+        })
+    }
+}
+
+/// Connects to the first server that answers; the error names them all.
+async fn connect(servers: &[String], service: &str) -> Result<async_nats::Client, Error> {
+    let options = async_nats::ConnectOptions::new()
+        .name(format!("tomodachi:{service}"))
+        .connection_timeout(Duration::from_secs(5));
+    async_nats::connect_with_options(servers.join(","), options)
+        .await
+        .map_err(|e| {
+            Error::msg(format!(
+                "unable to connect to the NATS server {}: {e}",
+                servers.join(", ")
+            ))
+        })
+}
+
+async fn ensure_stream(js: &jetstream::Context, name: &str, subject: &str) -> Result<(), Error> {
+    js.get_or_create_stream(jetstream::stream::Config {
+        name: name.to_owned(),
+        subjects: vec![subject.to_owned()],
+        ..Default::default()
+    })
+    .await
+    .map_err(|e| {
+        Error::msg(format!(
+            "unable to declare the [nats] stream {name:?} for subject {subject:?}: {e}"
+        ))
+    })?;
+    Ok(())
+}
+
+async fn ensure_consumer(
+    js: &jetstream::Context,
+    stream: &str,
+    durable: &str,
+    s: &crate::NatsSubscription,
+) -> Result<jetstream::consumer::Consumer<pull::Config>, Error> {
+    let failed = |e: &dyn std::fmt::Display| {
+        Error::msg(format!(
+            "unable to declare the [nats] durable consumer {durable:?} on stream {stream:?}: {e}"
+        ))
+    };
+    let stream = js.get_stream(stream).await.map_err(|e| failed(&e))?;
+    stream
+        .get_or_create_consumer(
+            durable,
+            pull::Config {
+                durable_name: Some(durable.to_owned()),
+                filter_subject: s.subject.clone(),
+                ack_policy: AckPolicy::Explicit,
+                max_deliver: i64::from(s.max_deliver),
+                max_ack_pending: i64::try_from(s.max_in_flight.saturating_mul(4))
+                    .unwrap_or(i64::MAX),
+                ..Default::default()
+            },
+        )
+        .await
+        .map_err(|e| failed(&e))
+}
+
+/// Declared: connected, streams and consumers exist; nothing is pulled yet.
+struct DeclaredNats {
+    shared: Arc<Shared>,
+    subscriptions: Vec<Subscription>,
+}
+
+impl Drop for DeclaredNats {
+    fn drop(&mut self) {
+        // dropped without start (another transport failed), or after it moved on: the publish
+        // helpers must not find a connection of a service that is not running
+        if Arc::strong_count(&self.shared) == 1 {
+            crate::unregister_client(&self.shared.ctx);
+        }
+    }
+}
+
+impl DeclaredTransport for DeclaredNats {
+    fn start(mut self: Box<Self>) -> BoxFuture<'static, Result<Box<dyn RunningTransport>, Error>> {
+        Box::pin(async move {
+            let (stop_tx, stop_rx) = watch::channel(false);
+            let tasks = TaskTracker::new();
+            let pullers = std::mem::take(&mut self.subscriptions)
+                .into_iter()
+                .map(|sub| {
+                    tokio::spawn(pull_loop(
+                        self.shared.clone(),
+                        Arc::new(sub),
+                        tasks.clone(),
+                        stop_rx.clone(),
+                    ))
+                })
+                .collect();
+            Ok(Box::new(RunningNats {
+                shared: self.shared.clone(),
+                stop_tx,
+                pullers,
+                tasks,
+            }) as Box<dyn RunningTransport>)
+        })
+    }
+}
+
+struct RunningNats {
+    shared: Arc<Shared>,
+    stop_tx: watch::Sender<bool>,
+    pullers: Vec<JoinHandle<()>>,
+    tasks: TaskTracker,
+}
+
+impl RunningTransport for RunningNats {
+    fn stop(self: Box<Self>) -> BoxFuture<'static, ()> {
+        Box::pin(async move {
+            let _ = self.stop_tx.send(true);
+            // no new pulls; the last pull ends within PULL_EXPIRES
+            for puller in self.pullers {
+                let _ = puller.await;
+            }
+            // in-flight handlers finish and settle their messages
+            self.tasks.close();
+            self.tasks.wait().await;
+            if let Err(e) = self.shared.client.flush().await {
+                tracing::warn!(target: "tomodachi.nats", error_message = %e,
+                    "unable to flush the last acknowledgements");
+            }
+            crate::unregister_client(&self.shared.ctx);
+            if let Err(e) = self.shared.client.drain().await {
+                tracing::debug!(target: "tomodachi.nats", error_message = %e, "drain failed");
+            }
+        })
+    }
+}
+
+/// Pulls batches of at most the free handler slots until a stop is requested; a message that
+/// arrives after the stop is `nak`ed at once for another instance.
+async fn pull_loop(
+    shared: Arc<Shared>,
+    sub: Arc<Subscription>,
+    tasks: TaskTracker,
+    stop_rx: watch::Receiver<bool>,
+) {
+    let slots = Arc::new(Semaphore::new(sub.max_in_flight));
+    let stopping = || *stop_rx.borrow();
+    loop {
+        let first = tokio::select! {
+            permit = slots.clone().acquire_owned() => match permit {
+                Ok(permit) => permit,
+                Err(_) => return,
+            },
+            _ = wait_stop(stop_rx.clone()) => return,
+        };
+        if stopping() {
+            return;
+        }
+        let mut permits = vec![first];
+        while let Ok(p) = slots.clone().try_acquire_owned() {
+            permits.push(p);
+        }
+        let batch = sub
+            .consumer
+            .batch()
+            .max_messages(permits.len())
+            .expires(PULL_EXPIRES)
+            .messages()
+            .await;
+        let mut batch = match batch {
+            Ok(batch) => batch,
+            Err(e) => {
+                tracing::warn!(target: "tomodachi.nats", consumer = %sub.durable, error_message = %e,
+                    "pull failed; retrying");
+                drop(permits);
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    _ = wait_stop(stop_rx.clone()) => return,
+                }
+                continue;
+            }
+        };
+        while let Some(next) = batch.next().await {
+            match next {
+                Ok(message) if stopping() => {
+                    if let Err(e) = message.ack_with(AckKind::Nak(None)).await {
+                        tracing::debug!(target: "tomodachi.nats", error_message = %e, "nak failed");
+                    }
+                }
+                Ok(message) => {
+                    let permit = match permits.pop() {
+                        Some(p) => p,
+                        None => match slots.clone().acquire_owned().await {
+                            Ok(p) => p,
+                            Err(_) => return,
+                        },
+                    };
+                    let (shared, sub) = (shared.clone(), sub.clone());
+                    tasks.spawn(async move {
+                        handle(&shared, &sub, message).await;
+                        drop(permit);
+                    });
+                }
+                Err(e) => {
+                    tracing::warn!(target: "tomodachi.nats", consumer = %sub.durable, error_message = %e,
+                        "pull interrupted");
+                    break;
+                }
+            }
+        }
+    }
+}
+
+async fn wait_stop(mut rx: watch::Receiver<bool>) {
+    if rx.wait_for(|s| *s).await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
+
+async fn handle(shared: &Shared, sub: &Subscription, message: jetstream::Message) {
+    TASKS.started();
+    let (delivered, sequence) = match message.info() {
+        Ok(info) => (
+            u32::try_from(info.delivered).unwrap_or(u32::MAX),
+            info.stream_sequence,
+        ),
+        Err(_) => (1, 0),
+    };
+    let parsed = parse(
+        sub.envelope.clone(),
+        message.payload.clone(),
+        shared.inflate_limit,
+    )
+    .await;
+    let verdict = match parsed {
+        Err(e) => Verdict::DeadLetter(e.to_string()),
+        Ok(parsed) => {
+            let delivery = NatsDelivery {
+                subscription_subject: sub.subject.clone(),
+                subject: message.subject.to_string(),
+                stream: sub.stream.clone(),
+                consumer: sub.durable.clone(),
+                stream_sequence: sequence,
+                delivered,
+            };
+            sub.chain
+                .run(Message::new(parsed, sub.chain.name().to_owned(), delivery))
+                .await
+        }
+    };
+    settle(shared, sub, &message, delivered, verdict).await;
+    TASKS.finished();
+}
+
+/// Bodies at least this long are parsed on tokio's blocking pool, not on a runtime worker (as
+/// tomodachi's own transports do): a large or compressed body takes milliseconds to decode.
+const PARSE_OFF_WORKER_ABOVE: usize = 64 * 1024;
+
+/// Parses a body with the subscription's envelope; an error dead-letters the message.
+async fn parse(
+    envelope: Option<SharedEnvelope>,
+    body: bytes::Bytes,
+    inflate_limit: usize,
+) -> Result<tomodachi::envelope::ParsedMessage, Error> {
+    let large = body.len() >= PARSE_OFF_WORKER_ABOVE;
+    let run = move || match std::str::from_utf8(&body) {
+        Ok(text) => tomodachi::envelope::with_max_inflated_size(inflate_limit, || {
+            parse_body(envelope.as_ref(), text)
+        }),
+        Err(e) => Err(Error::dead_letter(format!(
+            "message body is not UTF-8: {e}"
+        ))),
+    };
+    if !large {
+        return run();
+    }
+    tokio::task::spawn_blocking(run).await.unwrap_or_else(|e| {
+        Err(Error::dead_letter(format!(
+            "the envelope parser failed: {e}"
+        )))
+    })
+}
+
+/// Acks, naks with a delay, or dead-letters (publish, then terminate) a message.
+async fn settle(
+    shared: &Shared,
+    sub: &Subscription,
+    message: &jetstream::Message,
+    delivered: u32,
+    verdict: Verdict,
+) {
+    let handler = sub.chain.name();
+    let log_failure = |why: &str| {
+        tracing::error!(target: "exception", handler, consumer = %sub.durable,
+            delivered, "uncaught exception: {why}");
+    };
+    let kind = match verdict {
+        Verdict::Ack => AckKind::Ack,
+        Verdict::Discard(why) => {
+            tracing::warn!(target: "tomodachi.nats", handler, consumer = %sub.durable,
+                reason = %why, "message dropped");
+            AckKind::Ack
+        }
+        Verdict::Retry(why) if shared.policy == FailurePolicy::Drop => {
+            log_failure(&why);
+            AckKind::Ack
+        }
+        Verdict::Retry(why) if delivered < sub.max_deliver => {
+            log_failure(&why);
+            AckKind::Nak(Some(retry_delay(delivered)))
+        }
+        Verdict::Retry(why) => {
+            log_failure(&why);
+            dead_letter(
+                shared,
+                sub,
+                message,
+                &format!("gave up after {delivered} deliveries: {why}"),
+            )
+            .await
+        }
+        Verdict::DeadLetter(why) => {
+            log_failure(&why);
+            if shared.policy == FailurePolicy::Drop {
+                AckKind::Ack
+            } else {
+                dead_letter(shared, sub, message, &why).await
+            }
+        }
+        // a verdict added to tomodachi later: redeliver rather than lose the message
+        _ => AckKind::Nak(Some(retry_delay(delivered))),
+    };
+    if let Err(e) = message.ack_with(kind).await {
+        // the server redelivers it after the ack wait
+        tracing::debug!(target: "tomodachi.nats", error_message = %e, "ack failed");
+    }
+}
+
+/// Publishes the message to the dead-letter subject (waiting for its stream's acknowledgement)
+/// and answers `Term`; if that fails, `Nak` so it is delivered again.
+async fn dead_letter(
+    shared: &Shared,
+    sub: &Subscription,
+    message: &jetstream::Message,
+    why: &str,
+) -> AckKind {
+    let mut headers = message.headers.clone().unwrap_or_default();
+    headers.insert("x-tomodachi-error", one_line(why).as_str());
+    headers.insert("x-tomodachi-handler", sub.chain.name());
+    headers.insert("x-tomodachi-consumer", sub.durable.as_str());
+    headers.insert("x-tomodachi-subject", message.subject.as_str());
+    let published = async {
+        shared
+            .js
+            .publish_with_headers(
+                sub.dead_letter_subject.clone(),
+                headers,
+                message.payload.clone(),
+            )
+            .await
+            .map_err(|e| e.to_string())?
+            .await
+            .map_err(|e| e.to_string())
+    };
+    match published.await {
+        Ok(_) => {
+            tracing::warn!(target: "tomodachi.nats", handler = sub.chain.name(), consumer = %sub.durable,
+                dead_letter_subject = %sub.dead_letter_subject, reason = %why,
+                "message moved to the dead-letter subject");
+            AckKind::Term
+        }
+        Err(e) => {
+            tracing::error!(target: "tomodachi.nats", handler = sub.chain.name(), error_message = %e,
+                "unable to dead-letter the message; it is delivered again");
+            AckKind::Nak(Some(Duration::from_secs(1)))
+        }
+    }
+}
+
+/// A header value on one line.
+fn one_line(text: &str) -> String {
+    text.chars()
+        .map(|c| if c == '\r' || c == '\n' { ' ' } else { c })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_delays_grow_and_are_capped() {
+        assert_eq!(retry_delay(1), Duration::from_millis(100));
+        assert_eq!(retry_delay(2), Duration::from_millis(200));
+        assert_eq!(retry_delay(6), Duration::from_millis(3200));
+        assert_eq!(retry_delay(60), Duration::from_millis(3200));
+        assert_eq!(retry_delay(0), Duration::from_millis(100));
+    }
+
+    #[tokio::test]
+    async fn small_and_large_bodies_parse_alike() {
+        let envelope: SharedEnvelope = Arc::new(tomodachi::envelope::Raw);
+        for len in [10, PARSE_OFF_WORKER_ABOVE + 1] {
+            let text = "x".repeat(len);
+            let parsed = parse(Some(envelope.clone()), text.clone().into(), usize::MAX)
+                .await
+                .expect("parsed");
+            assert_eq!(parsed.data.deserialize::<String>().expect("text"), text);
+        }
+        let not_utf8 = parse(None, bytes::Bytes::from_static(&[0xff, 0xfe]), usize::MAX).await;
+        assert!(matches!(
+            not_utf8.map(|_| ()).map_err(|e| e.verdict()),
+            Err(Verdict::DeadLetter(_))
+        ));
+    }
+
+    #[test]
+    fn header_values_stay_on_one_line() {
+        assert_eq!(one_line("a\nb\r\nc"), "a b  c");
+    }
+}

@@ -1,0 +1,472 @@
+//! A NATS JetStream transport for [tomodachi] services, built only on tomodachi's
+//! public transport seam ([`tomodachi::transport`]) and message pipeline
+//! ([`tomodachi::message`]).
+//!
+//! Handlers are the same message handlers as AMQP's: an async function of the service and any
+//! [`FromMessage`] extractors (`Data<T>`, `Message`, [`NatsDelivery`], ...). The service's envelope (JsonBase, raw, custom), its message
+//! middlewares and duplicate suppression apply as for every message transport.
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use tomodachi::envelope::JsonBase;
+//! use tomodachi::message::Data;
+//! use tomodachi_nats::{NatsConfig, NatsServiceBuilderExt, NatsSubscription};
+//!
+//! #[derive(serde::Deserialize)]
+//! struct Order { id: u64 }
+//!
+//! let service = tomodachi::Service::builder("orders", ())
+//!     .message_envelope(JsonBase)
+//!     .nats_config(NatsConfig::new().servers(["nats://127.0.0.1:4222"]))
+//!     .nats(NatsSubscription::new("orders.created"), |_s: Arc<()>, Data(order): Data<Order>| async move {
+//!         tomodachi_nats::publish(&serde_json::json!({"id": order.id}), "orders.seen").await
+//!     })
+//!     .build();
+//! ```
+//!
+//! **At start** (in [`Transport::declare`](tomodachi::transport::Transport::declare)) the
+//! transport connects (an unreachable server is an error naming it), and for each subscription
+//! gets or creates its stream ([`stream_name`]: one per subject, shared by every service that
+//! subscribes to it), the stream of its dead-letter subject, and its durable pull consumer
+//! ([`durable_name`]: one per service and handler, so instances of a service compete for its
+//! messages) with explicit acks and `max_deliver`.
+//!
+//! **Delivery is at-least-once.** A message is acknowledged after its handler succeeded. A
+//! failed handler's message is `nak`ed with a growing delay (100 ms, 200 ms, ... up to 3.2 s);
+//! its last allowed delivery (`max_deliver`, default 5) that fails is published to the
+//! dead-letter subject ([`dead_letter_subject`], or
+//! [`NatsSubscription::dead_letter_subject`]) and terminated, with a log line. A message that
+//! cannot be decoded is dead-lettered at once. [`FailurePolicy::Drop`](tomodachi::message::FailurePolicy)
+//! acknowledges failed messages after logging instead.
+//!
+//! **On stop** the transport stops pulling, lets in-flight handlers finish and settle their
+//! messages, flushes the acknowledgements and closes the connection.
+
+#![deny(missing_docs)]
+
+mod consumer;
+mod naming;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use tomodachi::envelope::SharedEnvelope;
+use tomodachi::message::{build_body, FromMessage, Message, MessageHandler, MessageHandlerFn};
+use tomodachi::transport::TransportContext;
+use tomodachi::{Error, ServiceBuilder};
+
+pub use naming::{dead_letter_subject, durable_name, stream_name};
+
+/// The environment variable that overrides [`NatsConfig::servers`] (a comma-separated list of
+/// URLs).
+pub const NATS_URL_ENV: &str = "TOMODACHI_NATS_URL";
+
+/// The default server.
+pub const DEFAULT_SERVER: &str = "nats://127.0.0.1:4222";
+
+/// A service's NATS connection settings (tomodachi's `Options` have no `nats` section),
+/// attached with [`NatsServiceBuilderExt::nats_config`].
+///
+/// ```
+/// let config = tomodachi_nats::NatsConfig::new()
+///     .servers(["nats://127.0.0.1:4222"])
+///     .name_prefix("staging-");
+/// assert_eq!(config.server_list(), ["nats://127.0.0.1:4222"]);
+/// ```
+#[derive(Debug, Clone)]
+pub struct NatsConfig {
+    servers: Vec<String>,
+    name_prefix: String,
+}
+
+impl Default for NatsConfig {
+    fn default() -> Self {
+        Self {
+            servers: vec![DEFAULT_SERVER.to_owned()],
+            name_prefix: String::new(),
+        }
+    }
+}
+
+impl NatsConfig {
+    /// The defaults: `nats://127.0.0.1:4222`, no name prefix.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The servers to connect to (any one of them will do); [`NATS_URL_ENV`] overrides them.
+    pub fn servers<I, T>(mut self, servers: I) -> Self
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<String>,
+    {
+        self.servers = servers.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// A prefix for every stream and durable consumer name the service declares (as
+    /// `options.amqp.queue_name_prefix` for queues), to keep environments apart on one server.
+    pub fn name_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.name_prefix = prefix.into();
+        self
+    }
+
+    /// The servers as configured (before the environment override).
+    pub fn server_list(&self) -> &[String] {
+        &self.servers
+    }
+
+    /// The servers to connect to: [`NATS_URL_ENV`]'s value when set and not blank, split at
+    /// commas, else the configured ones.
+    ///
+    /// ```
+    /// let config = tomodachi_nats::NatsConfig::new();
+    /// assert_eq!(config.resolved_servers(Some("nats://10.0.0.1:4222, nats://10.0.0.2:4222")),
+    ///            ["nats://10.0.0.1:4222", "nats://10.0.0.2:4222"]);
+    /// assert_eq!(config.resolved_servers(Some(" ")), ["nats://127.0.0.1:4222"]);
+    /// assert_eq!(config.resolved_servers(None), ["nats://127.0.0.1:4222"]);
+    /// ```
+    pub fn resolved_servers(&self, env: Option<&str>) -> Vec<String> {
+        let from_env: Vec<String> = env
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect();
+        if from_env.is_empty() {
+            self.servers.clone()
+        } else {
+            from_env
+        }
+    }
+}
+
+/// Which envelope a subscription or a publish uses.
+#[derive(Clone, Default)]
+enum EnvelopeChoice {
+    #[default]
+    ServiceDefault,
+    Raw,
+    Custom(SharedEnvelope),
+}
+
+impl EnvelopeChoice {
+    fn resolve(&self, service_default: Option<&SharedEnvelope>) -> Option<SharedEnvelope> {
+        match self {
+            EnvelopeChoice::ServiceDefault => service_default.cloned(),
+            EnvelopeChoice::Raw => None,
+            EnvelopeChoice::Custom(e) => Some(e.clone()),
+        }
+    }
+}
+
+/// A JetStream subscription: a subject (with `*` and `>` wildcards) consumed through a durable
+/// pull consumer shared by the service's instances.
+///
+/// ```
+/// use tomodachi_nats::NatsSubscription;
+/// let sub = NatsSubscription::new("orders.*").name("on_order").max_deliver(3);
+/// assert_eq!(sub.subject(), "orders.*");
+/// ```
+#[derive(Clone)]
+pub struct NatsSubscription {
+    subject: String,
+    name: Option<String>,
+    envelope: EnvelopeChoice,
+    max_deliver: u32,
+    dead_letter_subject: Option<String>,
+    max_in_flight: usize,
+}
+
+impl std::fmt::Debug for NatsSubscription {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NatsSubscription")
+            .field("subject", &self.subject)
+            .field("name", &self.name)
+            .field("max_deliver", &self.max_deliver)
+            .field("dead_letter_subject", &self.dead_letter_subject)
+            .finish_non_exhaustive()
+    }
+}
+
+impl NatsSubscription {
+    /// Subscribes to `subject` (`orders.created`, `orders.*`, `orders.>`).
+    pub fn new(subject: impl Into<String>) -> Self {
+        Self {
+            subject: subject.into(),
+            name: None,
+            envelope: EnvelopeChoice::ServiceDefault,
+            max_deliver: 5,
+            dead_letter_subject: None,
+            max_in_flight: 16,
+        }
+    }
+
+    /// The handler name, for logs and the durable consumer's name (default: the subject).
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// Parses messages with this envelope instead of the service's.
+    pub fn envelope(mut self, envelope: impl tomodachi::envelope::Envelope) -> Self {
+        self.envelope = EnvelopeChoice::Custom(Arc::new(envelope));
+        self
+    }
+
+    /// No envelope: the handler gets the body text.
+    pub fn raw(mut self) -> Self {
+        self.envelope = EnvelopeChoice::Raw;
+        self
+    }
+
+    /// Deliveries of a failing message before it is dead-lettered (at least 1; default 5): the
+    /// consumer's `max_deliver`.
+    pub fn max_deliver(mut self, deliveries: u32) -> Self {
+        self.max_deliver = deliveries.max(1);
+        self
+    }
+
+    /// Where dead letters go (default: [`dead_letter_subject`]). A stream capturing it is
+    /// created at start unless one exists.
+    pub fn dead_letter_subject(mut self, subject: impl Into<String>) -> Self {
+        self.dead_letter_subject = Some(subject.into());
+        self
+    }
+
+    /// Messages of this subscription handled at once by one instance (at least 1; default 16).
+    pub fn max_in_flight(mut self, messages: usize) -> Self {
+        self.max_in_flight = messages.max(1);
+        self
+    }
+
+    /// The subject as given.
+    pub fn subject(&self) -> &str {
+        &self.subject
+    }
+}
+
+/// What the NATS transport delivers with each message, reachable from a handler as an
+/// argument or as `message.transport::<NatsDelivery>()`.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct NatsDelivery {
+    /// The subscription's subject as written on the handler (may hold wildcards).
+    pub subscription_subject: String,
+    /// The subject the message was published to.
+    pub subject: String,
+    /// The stream it is stored in.
+    pub stream: String,
+    /// The durable consumer it was delivered through.
+    pub consumer: String,
+    /// The stream sequence of the message.
+    pub stream_sequence: u64,
+    /// 1 for the first delivery, counted by the server.
+    pub delivered: u32,
+}
+
+impl FromMessage for NatsDelivery {
+    fn from_message(message: &Message) -> Result<Self, Error> {
+        message
+            .transport::<NatsDelivery>()
+            .cloned()
+            .ok_or_else(|| Error::msg("not a NATS message"))
+    }
+}
+
+/// A registered handler.
+struct HandlerDef {
+    subscription: NatsSubscription,
+    handler: MessageHandler,
+}
+
+/// A service's NATS handlers and settings as a tomodachi transport.
+#[derive(Default)]
+pub struct NatsTransport {
+    config: NatsConfig,
+    handlers: Vec<HandlerDef>,
+}
+
+impl std::fmt::Debug for NatsTransport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NatsTransport")
+            .field("config", &self.config)
+            .field("handlers", &self.handlers.len())
+            .finish()
+    }
+}
+
+/// The NATS methods of [`ServiceBuilder`].
+pub trait NatsServiceBuilderExt<S> {
+    /// Registers a JetStream message handler for `subscription`. The handler returns `()` or
+    /// `Result<(), E>`; the message is acknowledged only after it succeeded.
+    fn nats<H, Args>(self, subscription: NatsSubscription, handler: H) -> Self
+    where
+        H: MessageHandlerFn<S, Args>;
+
+    /// Sets the service's NATS connection settings (default [`NatsConfig::default`]). A service
+    /// that only publishes calls this to get a connection.
+    fn nats_config(self, config: NatsConfig) -> Self;
+}
+
+impl<S: Send + Sync + 'static> NatsServiceBuilderExt<S> for ServiceBuilder<S> {
+    fn nats<H, Args>(mut self, subscription: NatsSubscription, handler: H) -> Self
+    where
+        H: MessageHandlerFn<S, Args>,
+    {
+        let handler = MessageHandler::new(self.state().clone(), handler);
+        self.transport_mut::<NatsTransport>()
+            .handlers
+            .push(HandlerDef {
+                subscription,
+                handler,
+            });
+        self
+    }
+
+    fn nats_config(mut self, config: NatsConfig) -> Self {
+        self.transport_mut::<NatsTransport>().config = config;
+        self
+    }
+}
+
+/// The connections of running services, for the publish helpers: `(name, uuid)` → client.
+static CLIENTS: Mutex<Option<HashMap<(String, String), async_nats::Client>>> = Mutex::new(None);
+
+fn register_client(ctx: &TransportContext, client: async_nats::Client) {
+    let mut guard = CLIENTS.lock().unwrap_or_else(|p| p.into_inner());
+    guard.get_or_insert_with(HashMap::new).insert(
+        (ctx.service_name().to_owned(), ctx.service_uuid().to_owned()),
+        client,
+    );
+}
+
+fn unregister_client(ctx: &TransportContext) {
+    let mut guard = CLIENTS.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(all) = guard.as_mut() {
+        all.remove(&(ctx.service_name().to_owned(), ctx.service_uuid().to_owned()));
+    }
+}
+
+fn client_of(ctx: &TransportContext) -> Option<async_nats::Client> {
+    let guard = CLIENTS.lock().unwrap_or_else(|p| p.into_inner());
+    guard
+        .as_ref()?
+        .get(&(ctx.service_name().to_owned(), ctx.service_uuid().to_owned()))
+        .cloned()
+}
+
+/// Overrides for one publish: the envelope, which service publishes, and whether to wait for
+/// a JetStream stream's acknowledgement.
+///
+/// ```
+/// let options = tomodachi_nats::PublishOptions::new().raw().acknowledged();
+/// ```
+#[derive(Clone, Default)]
+pub struct PublishOptions {
+    envelope: EnvelopeChoice,
+    service: Option<String>,
+    acknowledged: bool,
+}
+
+impl std::fmt::Debug for PublishOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PublishOptions")
+            .field("service", &self.service)
+            .field("acknowledged", &self.acknowledged)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PublishOptions {
+    /// Defaults: the service's envelope, a core-NATS publish flushed to the server.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Builds the message with this envelope.
+    pub fn envelope(mut self, envelope: impl tomodachi::envelope::Envelope) -> Self {
+        self.envelope = EnvelopeChoice::Custom(Arc::new(envelope));
+        self
+    }
+
+    /// Sends the payload without an envelope (it must serialize to a string).
+    pub fn raw(mut self) -> Self {
+        self.envelope = EnvelopeChoice::Raw;
+        self
+    }
+
+    /// Publishes as the running service named `name` (default: the service whose handler is
+    /// running, else the most recently started service).
+    pub fn service(mut self, name: impl Into<String>) -> Self {
+        self.service = Some(name.into());
+        self
+    }
+
+    /// Publishes through JetStream and waits for the stream's acknowledgement: fails when no
+    /// stream captures the subject.
+    pub fn acknowledged(mut self) -> Self {
+        self.acknowledged = true;
+        self
+    }
+}
+
+/// Publishes `data` to `subject` from the running service, in its envelope (as
+/// `tomodachi::amqp::publish` does for AMQP), and flushes it to the server. A stream capturing
+/// the subject stores it; core subscribers receive it too.
+///
+/// ```no_run
+/// # async fn demo() -> tomodachi::Result<()> {
+/// tomodachi_nats::publish(&serde_json::json!({"id": 1}), "orders.created").await?;
+/// # Ok(()) }
+/// ```
+pub async fn publish<T: tomodachi::envelope::ToPayload + ?Sized>(
+    data: &T,
+    subject: &str,
+) -> Result<(), Error> {
+    publish_with(data, subject, PublishOptions::default()).await
+}
+
+/// [`publish`] with overrides.
+pub async fn publish_with<T: tomodachi::envelope::ToPayload + ?Sized>(
+    data: &T,
+    subject: &str,
+    options: PublishOptions,
+) -> Result<(), Error> {
+    let ctx = TransportContext::current(options.service.as_deref()).ok_or_else(|| {
+        Error::msg("nats publish needs a running service (none is running, or none by that name)")
+    })?;
+    let client = client_of(&ctx).ok_or_else(|| {
+        Error::msg(format!(
+            "nats publish: the service {} has no NATS connection (add nats handlers or nats_config)",
+            ctx.service_name()
+        ))
+    })?;
+    let body = build_body(
+        &ctx,
+        options.envelope.resolve(ctx.envelope()).as_ref(),
+        subject,
+        data,
+    )?;
+    let failed = |e: &dyn std::fmt::Display| {
+        Error::msg(format!(
+            "unable to publish to [nats] subject {subject:?}: {e}"
+        ))
+    };
+    if options.acknowledged {
+        let js = async_nats::jetstream::new(client);
+        js.publish(subject.to_owned(), body.into())
+            .await
+            .map_err(|e| failed(&e))?
+            .await
+            .map_err(|e| failed(&e))?;
+    } else {
+        client
+            .publish(subject.to_owned(), body.into())
+            .await
+            .map_err(|e| failed(&e))?;
+        client.flush().await.map_err(|e| failed(&e))?;
+    }
+    Ok(())
+}
