@@ -249,6 +249,33 @@ macro_rules! impl_guard_arities {
     };
 }
 
+/// Implements a handler trait for [`Decorated`]: the guard's decision first (its arguments taken
+/// from the borrowed input), the wrapped handler only when the guard lets it run.
+macro_rules! decorated_handler {
+    ($handler:ident, $guard:ident, $input:ty, $output:ty) => {
+        #[diagnostic::do_not_recommend]
+        impl<S, G, GA, H, HA> $handler<S, Guarded<GA, HA>> for Decorated<G, H>
+        where
+            S: Send + Sync + 'static,
+            G: $guard<S, GA>,
+            H: $handler<S, HA>,
+            GA: 'static,
+            HA: 'static,
+        {
+            fn call(&self, state: Arc<S>, input: $input) -> BoxFuture<'static, $output> {
+                let decision = self.guard.check(state.clone(), &input);
+                let handler = self.handler.clone();
+                Box::pin(async move {
+                    match decision.await {
+                        Some(answer) => answer,
+                        None => handler.call(state, input).await,
+                    }
+                })
+            }
+        }
+    };
+}
+
 #[cfg(feature = "http")]
 mod http_guard {
     use super::*;
@@ -281,26 +308,7 @@ mod http_guard {
         FromRequest::from_request
     );
 
-    #[diagnostic::do_not_recommend]
-    impl<S, G, GA, H, HA> HttpHandler<S, Guarded<GA, HA>> for Decorated<G, H>
-    where
-        S: Send + Sync + 'static,
-        G: HttpGuard<S, GA>,
-        H: HttpHandler<S, HA>,
-        GA: 'static,
-        HA: 'static,
-    {
-        fn call(&self, state: Arc<S>, request: HttpRequest) -> BoxFuture<'static, HandlerResult> {
-            let decision = self.guard.check(state.clone(), &request);
-            let handler = self.handler.clone();
-            Box::pin(async move {
-                match decision.await {
-                    Some(answer) => answer,
-                    None => handler.call(state, request).await,
-                }
-            })
-        }
-    }
+    decorated_handler!(HttpHandler, HttpGuard, HttpRequest, HandlerResult);
 }
 
 #[cfg(feature = "http")]
@@ -327,26 +335,7 @@ impl_guard_arities!(
     FromMessage::from_message
 );
 
-#[diagnostic::do_not_recommend]
-impl<S, G, GA, H, HA> MessageHandlerFn<S, Guarded<GA, HA>> for Decorated<G, H>
-where
-    S: Send + Sync + 'static,
-    G: MessageGuard<S, GA>,
-    H: MessageHandlerFn<S, HA>,
-    GA: 'static,
-    HA: 'static,
-{
-    fn call(&self, state: Arc<S>, message: Message) -> BoxFuture<'static, Result<(), Error>> {
-        let decision = self.guard.check(state.clone(), &message);
-        let handler = self.handler.clone();
-        Box::pin(async move {
-            match decision.await {
-                Some(answer) => answer,
-                None => handler.call(state, message).await,
-            }
-        })
-    }
-}
+decorated_handler!(MessageHandlerFn, MessageGuard, Message, Result<(), Error>);
 
 /// A guard of scheduled functions: `Fn(Arc<S>)` or `Fn(Arc<S>, Invocation)`, sync or async,
 /// returning a [`GuardOutput`] whose answer is `()` or `Result<(), E>`.
@@ -375,23 +364,4 @@ impl FromInvocation for Invocation {
 impl_guard_fns!(ScheduleGuard, Invocation, Result<(), Error>, FromInvocation, FromInvocation::from_invocation;);
 impl_guard_fns!(ScheduleGuard, Invocation, Result<(), Error>, FromInvocation, FromInvocation::from_invocation; A1);
 
-#[diagnostic::do_not_recommend]
-impl<S, G, GA, H, HA> ScheduleHandler<S, Guarded<GA, HA>> for Decorated<G, H>
-where
-    S: Send + Sync + 'static,
-    G: ScheduleGuard<S, GA>,
-    H: ScheduleHandler<S, HA>,
-    GA: 'static,
-    HA: 'static,
-{
-    fn call(&self, state: Arc<S>, invocation: Invocation) -> BoxFuture<'static, Result<(), Error>> {
-        let decision = self.guard.check(state.clone(), &invocation);
-        let handler = self.handler.clone();
-        Box::pin(async move {
-            match decision.await {
-                Some(answer) => answer,
-                None => handler.call(state, invocation).await,
-            }
-        })
-    }
-}
+decorated_handler!(ScheduleHandler, ScheduleGuard, Invocation, Result<(), Error>);
