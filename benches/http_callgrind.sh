@@ -8,7 +8,7 @@
 #   LABELS="hello hello-log" benches/http_callgrind.sh
 #   EX=/other/checkout/target/release/examples benches/http_callgrind.sh   # another build
 #
-# env: N_A (400), N_B (1400), LABELS ("hello bare-hyper"), SKIP_BUILD (0), EX (release examples
+# env: N_A (400), N_B (1400), VALGRIND_ARGS (extra valgrind flags, e.g. --fair-sched=yes), LABELS ("hello bare-hyper"), SKIP_BUILD (0), EX (release examples
 #      of this checkout), OUT (benches/results/http-callgrind-<UTC stamp>)
 # Prints one JSON line per label: {"label", "n_a", "n_b", "total_a", "total_b", "per_request"}.
 set -euo pipefail
@@ -36,15 +36,17 @@ server_cmd() {  # LABEL -> CMD, ENVV
 
 # N requests on one keep-alive connection, each response read before the next request
 requests() {  # N
-  python3 - "$PORT" "$1" <<'PY'
-import http.client, sys
-port, n = int(sys.argv[1]), int(sys.argv[2])
+  python3 - "$PORT" "$1" "${PAUSE:-0}" <<'PY'
+import http.client, sys, time
+port, n, pause = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
 c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
 for _ in range(n):
     c.request("GET", "/")
     r = c.getresponse()
     assert r.status == 200, r.status
     r.read()
+    if pause:
+        time.sleep(pause)
 c.close()
 PY
 }
@@ -52,7 +54,7 @@ PY
 total() {  # LABEL N -> prints the instruction total
   local label=$1 n=$2 out="$OUT/callgrind.$1.$2.out" pid
   server_cmd "$label"
-  env "${ENVV[@]}" valgrind --tool=callgrind --callgrind-out-file="$out" "${CMD[@]}" \
+  env "${ENVV[@]}" valgrind --tool=callgrind ${VALGRIND_ARGS:-} --callgrind-out-file="$out" "${CMD[@]}" \
     > "$OUT/$label.$n.log" 2>&1 < /dev/null &
   pid=$!
   for _ in $(seq 1 600); do
