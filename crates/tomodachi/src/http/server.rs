@@ -401,7 +401,33 @@ async fn serve_connection(
             async move { Ok::<_, std::convert::Infallible>(handle(app, conn_state, req, peer).await) }
         })
     };
-    let io = TokioIo::new(TrackedIo::tcp(stream, conn_state.clone()));
+    // Only the access log asks whether the client went away (its 499): without it, hyper
+    // reads and writes tokio's socket directly.
+    if app.access_log.enabled() {
+        let io = TokioIo::new(TrackedIo::tcp(stream, conn_state.clone()));
+        drive(builder, io, service, &app, &phases, &conn_state, peer).await;
+    } else {
+        let io = TokioIo::new(TrackedIo::new(stream, conn_state.clone()));
+        drive(builder, io, service, &app, &phases, &conn_state, peer).await;
+    }
+}
+
+/// Serves one connection's requests until it ends, and carries out the graceful stop's
+/// decision for it.
+async fn drive<I, S>(
+    builder: hyper::server::conn::http1::Builder,
+    io: I,
+    service: S,
+    app: &Arc<HttpApp>,
+    phases: &Phases,
+    conn_state: &ConnState,
+    peer: SocketAddr,
+) where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+    S: hyper::service::HttpService<Incoming>,
+    S::ResBody: 'static,
+    <S::ResBody as hyper::body::Body>::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     let conn = builder.serve_connection(io, service).with_upgrades();
     tokio::pin!(conn);
     let result = tokio::select! {
@@ -414,7 +440,7 @@ async fn serve_connection(
             let mut action = conn_state.drain_action();
             if action == DrainAction::Idle {
                 tokio::select! {
-                    r = conn.as_mut() => return finished(&app, r, peer),
+                    r = conn.as_mut() => return finished(app, r, peer),
                     _ = tokio::time::sleep(IDLE_LINGER.min(app.settings.grace)) => {}
                     _ = phases.force_close.cancelled() => return,
                 }
@@ -431,7 +457,7 @@ async fn serve_connection(
             }
         }
     };
-    finished(&app, result, peer);
+    finished(app, result, peer);
 }
 
 /// Logs how a connection ended, when it ended with an error.
