@@ -13,7 +13,8 @@ use crate::ServiceBuilder;
 
 /// Registers a route for each of `patterns` (methods by name, invalid ones included) through
 /// the builder, builds the router when they all compiled, and routes `method` + `raw_path`
-/// (percent-decoded first, as the server does). Returns whether a route matched.
+/// (percent-decoded first, as the server does), checking that the route index and the
+/// one-by-one scan agree. Returns whether a route matched.
 pub fn route(patterns: &[(&str, &str)], method: &str, raw_path: &str) -> bool {
     let mut builder = ServiceBuilder::new("fuzz", ());
     for (methods, pattern) in patterns {
@@ -32,6 +33,8 @@ pub fn route(patterns: &[(&str, &str)], method: &str, raw_path: &str) -> bool {
     ) else {
         return false;
     };
+    // the index (large tables) and the one-by-one scan pick the same route
+    assert!(router.scan_and_index_agree(&method, &path));
     match router.route(&method, &path) {
         super::router::Routed::Found(_, params) => {
             // the groups of a match are parts of the path

@@ -1,10 +1,17 @@
 //! Regex routing with upstream semantics: full-match patterns tried in
 //! registration order, first route matching path and method wins, 404 / 405 otherwise.
+//!
+//! Upstream tries the patterns one by one. A few routes are tried that way here too; from
+//! [`INDEXED_FROM`] routes on, one lookup finds every route whose pattern matches — literal
+//! paths in a hash map, the regex patterns in one [`RegexSet`] pass — and the lowest
+//! registration index among them that has the method wins, which is the same route the
+//! one-by-one scan picks. The cost then barely grows with the number of routes.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use http::Method;
-use regex::Regex;
+use regex::{Regex, RegexSet};
 
 use super::handler::ErasedHandler;
 use super::websocket::WsRoute;
@@ -110,12 +117,68 @@ pub(crate) fn compile(pattern: &str) -> Result<Regex, String> {
         .map_err(|e| format!("Bad http route pattern '{pattern}': {e}"))
 }
 
+/// From this many routes on, routing uses the [`RouteIndex`] instead of trying the routes one
+/// by one (below it, the scan is as cheap as the index lookup).
+pub(crate) const INDEXED_FROM: usize = 8;
+
 /// The routing table.
 pub(crate) struct Router {
     routes: Vec<Route>,
+    /// Every route matching a path in one lookup (large tables only).
+    index: Option<RouteIndex>,
     /// Whether any route is a websocket route (only then are `GET`s routed before the body
     /// is read).
     has_websockets: bool,
+}
+
+/// Which routes match a path, found in one lookup: literal paths in a hash map, every regex
+/// pattern in one [`RegexSet`].
+pub(crate) struct RouteIndex {
+    /// Literal path → indices of the routes with that literal, ascending.
+    literals: HashMap<Box<str>, Vec<usize>>,
+    /// The full-match patterns of the non-literal routes.
+    set: RegexSet,
+    /// Pattern number in `set` → route index.
+    set_routes: Vec<usize>,
+}
+
+impl RouteIndex {
+    fn new(routes: &[Route]) -> Result<Self, String> {
+        let mut literals: HashMap<Box<str>, Vec<usize>> = HashMap::new();
+        let mut patterns = Vec::new();
+        let mut set_routes = Vec::new();
+        for (i, route) in routes.iter().enumerate() {
+            match &route.literal {
+                Some(literal) => literals.entry(literal.as_str().into()).or_default().push(i),
+                None => {
+                    patterns.push(route.regex.as_str());
+                    set_routes.push(i);
+                }
+            }
+        }
+        let set =
+            RegexSet::new(&patterns).map_err(|e| format!("Cannot index the http routes: {e}"))?;
+        Ok(Self {
+            literals,
+            set,
+            set_routes,
+        })
+    }
+
+    /// Indices of the routes matching `path`, ascending (registration order).
+    fn matching(&self, path: &str) -> Vec<usize> {
+        let mut found: Vec<usize> = self
+            .set
+            .matches(path)
+            .iter()
+            .map(|n| self.set_routes[n])
+            .collect();
+        if let Some(literal) = self.literals.get(path) {
+            found.extend_from_slice(literal);
+            found.sort_unstable();
+        }
+        found
+    }
 }
 
 /// The outcome of routing one request.
@@ -128,8 +191,15 @@ pub(crate) enum Routed<'a> {
 impl Router {
     pub(crate) fn new(routes: Vec<Route>) -> Result<Self, String> {
         let has_websockets = routes.iter().any(|r| r.websocket.is_some());
+        // a set too large for the regex engine's limits falls back to the scan
+        let index = if routes.len() >= INDEXED_FROM {
+            RouteIndex::new(&routes).ok()
+        } else {
+            None
+        };
         Ok(Self {
             routes,
+            index,
             has_websockets,
         })
     }
@@ -143,6 +213,14 @@ impl Router {
     /// registration order, with the method and a matching pattern. Only when none matches are
     /// the other routes' patterns tried, to tell a 405 (with `Allow`) from a 404.
     pub(crate) fn route(&self, method: &Method, path: &str) -> Routed<'_> {
+        match &self.index {
+            Some(index) => self.route_indexed(index, method, path),
+            None => self.route_scan(method, path),
+        }
+    }
+
+    /// [`Router::route`] trying the routes one by one, as upstream does.
+    fn route_scan(&self, method: &Method, path: &str) -> Routed<'_> {
         for route in &self.routes {
             if route.methods.iter().any(|m| m == method) && route.matches(path) {
                 let params = if route.group_names.is_empty() {
@@ -162,6 +240,49 @@ impl Router {
         if allow.is_empty() {
             return Routed::NotFound;
         }
+        allow.sort_unstable();
+        allow.dedup();
+        Routed::MethodNotAllowed(allow.join(","))
+    }
+
+    /// Whether the scan and the index give the same answer (tests and the fuzzer).
+    #[cfg(any(test, fuzzing))]
+    pub(crate) fn scan_and_index_agree(&self, method: &Method, path: &str) -> bool {
+        let Ok(index) = RouteIndex::new(&self.routes) else {
+            return true;
+        };
+        match (
+            self.route_scan(method, path),
+            self.route_indexed(&index, method, path),
+        ) {
+            (Routed::Found(a, pa), Routed::Found(b, pb)) => std::ptr::eq(a, b) && pa == pb,
+            (Routed::MethodNotAllowed(a), Routed::MethodNotAllowed(b)) => a == b,
+            (Routed::NotFound, Routed::NotFound) => true,
+            _ => false,
+        }
+    }
+
+    /// [`Router::route`] through the index: the same answer in one lookup.
+    fn route_indexed(&self, index: &RouteIndex, method: &Method, path: &str) -> Routed<'_> {
+        let matching = index.matching(path);
+        for &i in &matching {
+            let route = &self.routes[i];
+            if route.methods.iter().any(|m| m == method) {
+                let params = if route.group_names.is_empty() {
+                    Vec::new()
+                } else {
+                    extract_params(route, path)
+                };
+                return Routed::Found(route, params);
+            }
+        }
+        if matching.is_empty() {
+            return Routed::NotFound;
+        }
+        let mut allow: Vec<&str> = matching
+            .iter()
+            .flat_map(|&i| self.routes[i].methods.iter().map(Method::as_str))
+            .collect();
         allow.sort_unstable();
         allow.dedup();
         Routed::MethodNotAllowed(allow.join(","))
@@ -284,6 +405,56 @@ mod tests {
         assert_eq!(full_match_pattern(r"/price\$"), r"^(?:/price\$)$");
         assert_eq!(full_match_pattern(r"/x\\$"), r"^(?:/x\\)$");
         assert!(compile(r"/price\$").unwrap().is_match("/price$"));
+    }
+
+    /// Many overlapping routes (literal and regex, several methods): the index and the
+    /// one-by-one scan agree on every path, and a large table routes through the index.
+    #[test]
+    fn the_index_picks_the_route_the_scan_picks() {
+        let mut routes = vec![
+            route(&[Method::GET], r"/a"),
+            route(&[Method::POST], r"/a"),
+            route(&[Method::GET], r"/(?P<x>[a-z]+)"),
+            route(&[Method::PUT], r"/a/?"),
+            route(&[Method::DELETE], r"/(?P<x>[^/]+)/(?P<y>\d+)"),
+            route(&[Method::GET, Method::HEAD], r"/b/(?P<y>\d+)"),
+            route(&[Method::PATCH], r"/b/1"),
+            route(&[Method::GET], r"^/c$"),
+            route(&[Method::POST], r".*"),
+        ];
+        for i in 0..50 {
+            routes.push(route(&[Method::GET], &format!(r"/r{i}/(?P<id>[^/]+)")));
+            routes.push(route(&[Method::POST], &format!("/lit{i}")));
+        }
+        let r = Router::new(routes).unwrap();
+        assert!(r.index.is_some(), "a large table is indexed");
+        let paths = [
+            "/a", "/a/", "/b", "/b/1", "/b/12", "/c", "/x/7", "/r0/z", "/r49/z", "/r50/z", "/lit0",
+            "/lit49", "/lit50", "/", "", "/a/b/c", "/r1/",
+        ];
+        let methods = [
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::DELETE,
+            Method::PATCH,
+            Method::HEAD,
+            Method::OPTIONS,
+        ];
+        for path in paths {
+            for method in &methods {
+                assert!(r.scan_and_index_agree(method, path), "{method} {path}");
+            }
+        }
+        assert_eq!(found(&r, Method::GET, "/r7/abc").0, r"/r7/(?P<id>[^/]+)");
+        // `.*` (POST) was registered before the literal: first match wins, as upstream
+        assert_eq!(found(&r, Method::POST, "/lit3").0, ".*");
+        assert_eq!(found(&r, Method::POST, "/a").0, "/a");
+        assert_eq!(found(&r, Method::POST, "/zzz").0, ".*");
+        match r.route(&Method::PATCH, "/a") {
+            Routed::MethodNotAllowed(allow) => assert_eq!(allow, "GET,POST,PUT"),
+            _ => panic!("expected 405"),
+        }
     }
 
     #[test]
