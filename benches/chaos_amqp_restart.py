@@ -9,8 +9,12 @@ publishes ``messages`` (default 10 000) persistent JsonBase messages at ``rate``
 (default 500) to its routing key with publisher confirms (``aioamqp`` from the test venv; a
 message whose confirm did not arrive is published again with the same ``message_uuid`` after
 reconnecting). While they flow, the broker is restarted ``restarts`` times (default 1;
-``rabbitmqctl stop_app``, 2 s, ``start_app``, ``await_startup``) — it restarts the node on
-127.0.0.1:5672 under every connection, so run nothing else against it meanwhile.
+``rabbitmqctl stop_app``, 2 s, ``start_app``, ``await_startup``). It restarts the node under
+every connection: by default the one on 127.0.0.1:5672, so run nothing else against it
+meanwhile, or point it at a node of its own with ``AMQP_PORT`` and ``RABBITMQ_NODE`` (the
+``rabbitmqctl -n`` name), e.g. a second node started with ``RABBITMQ_NODENAME=chaos@localhost``,
+a config file with ``listeners.tcp.local = 127.0.0.1:5673``, its own ``RABBITMQ_MNESIA_BASE``,
+``RABBITMQ_LOG_BASE`` and ``RABBITMQ_DIST_PORT``.
 
 The service's log lines ``handling`` (one per handler run, with the message uuid) give the
 handled total, the distinct uuids and the duplicates (a message handled more than once: a
@@ -32,6 +36,8 @@ import time
 import uuid
 
 ROUTING_KEY = f"chaos.restart.{uuid.uuid4().hex}"
+AMQP_PORT = int(os.environ.get("AMQP_PORT", "5672"))
+RABBITMQ_NODE = os.environ.get("RABBITMQ_NODE", "")
 
 
 def free_port():
@@ -57,7 +63,8 @@ def envelope(i):
 
 
 def rabbitmqctl(*args):
-    subprocess.run(["rabbitmqctl", *args], check=True, stdout=subprocess.DEVNULL,
+    node = ["-n", RABBITMQ_NODE] if RABBITMQ_NODE else []
+    subprocess.run(["rabbitmqctl", *node, *args], check=True, stdout=subprocess.DEVNULL,
                    stderr=subprocess.DEVNULL)
 
 
@@ -65,7 +72,7 @@ async def connect():
     import aioamqp
     while True:
         try:
-            transport, protocol = await aioamqp.connect("127.0.0.1", 5672, login="guest",
+            transport, protocol = await aioamqp.connect("127.0.0.1", AMQP_PORT, login="guest",
                                                         password="guest")
             channel = await protocol.channel()
             await channel.confirm_select()
@@ -130,8 +137,12 @@ def main():
     log_path = f"/tmp/chaos-amqp-restart-{os.getpid()}.log"
     env = dict(os.environ, HTTP_PORT=str(port), TOMODACHI_LOGGER="json", ROUTING_KEY=ROUTING_KEY,
                HANDLER_SLEEP_MS="0")
+    config = f"/tmp/chaos-amqp-restart-{os.getpid()}.json"
+    with open(config, "w") as f:
+        json.dump({"options": {"amqp": {"port": AMQP_PORT}}}, f)
     with open(log_path, "w") as log:
-        proc = subprocess.Popen([binary, "--production"], env=env, stdout=log, stderr=log)
+        proc = subprocess.Popen([binary, "--production", "-c", config], env=env, stdout=log,
+                                stderr=log)
     for _ in range(200):
         try:
             socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
