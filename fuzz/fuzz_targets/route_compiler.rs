@@ -1,5 +1,6 @@
 //! The route compiler and router: `methods pattern` lines registered through the builder, then
-//! a `METHOD path` routed (percent-decoded as the server does). Never a panic, and the groups of a
+//! a `METHOD path` routed (percent-decoded as the server does). Never a panic, the route index and
+//! the one-by-one scan agree, and the groups of a
 //! match are parts of the path.
 #![no_main]
 
