@@ -197,18 +197,24 @@ impl OpenTelemetry {
             return;
         };
         let from_env = self.setup.from_env;
-        // the SDK's flush blocks until the processor's thread answers
-        let done = tokio::task::spawn_blocking(move || {
+        // the SDK's flush blocks until the processor's thread answers: at most 5 s here
+        let flush = tokio::task::spawn_blocking(move || {
             if from_env {
                 provider.shutdown_with_timeout(std::time::Duration::from_secs(5))
             } else {
                 provider.force_flush()
             }
-        })
-        .await;
-        if let Ok(Err(e)) = done {
-            tracing::debug!(target: "tomodachi.opentelemetry", error_message = %e,
-                "unable to flush the tracer provider");
+        });
+        match tokio::time::timeout(std::time::Duration::from_secs(5), flush).await {
+            Ok(Ok(Ok(()))) => {}
+            Ok(Ok(Err(e))) => {
+                tracing::debug!(target: "tomodachi.opentelemetry", error_message = %e,
+                    "unable to flush the tracer provider");
+            }
+            _ => {
+                tracing::debug!(target: "tomodachi.opentelemetry",
+                    "the tracer provider did not flush within 5 s");
+            }
         }
     }
 }
