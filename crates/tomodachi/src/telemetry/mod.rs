@@ -26,6 +26,12 @@
 //! Without the feature nothing of this is built. With it, a service that is not instrumented
 //! pays one `Option` check per request or message.
 
+// Parts serve one transport each: built without `http` or `amqp`, some go unused.
+#![cfg_attr(
+    not(all(feature = "http", feature = "amqp")),
+    allow(dead_code, unused_imports)
+)]
+
 pub(crate) mod amqp_spans;
 mod exception;
 mod exclude;
