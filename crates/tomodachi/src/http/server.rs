@@ -506,7 +506,7 @@ where
     let nth_request = conn_state.request_started();
     #[cfg(feature = "opentelemetry")]
     if let Some(otel) = &app.telemetry {
-        if let Some(span) = start_span(&app, otel, &req, peer) {
+        if let Some(span) = start_span(&app, otel, &req, peer, conn_state.local_addr()) {
             // boxed: the uninstrumented path's future does not grow
             let response = Box::pin(opentelemetry::context::FutureExt::with_context(
                 respond(&app, &conn_state, req, peer, received_at, nth_request),
@@ -530,6 +530,7 @@ fn start_span<B>(
     otel: &crate::telemetry::http_spans::ServerTelemetry,
     req: &Request<B>,
     peer: SocketAddr,
+    local: Option<SocketAddr>,
 ) -> Option<crate::telemetry::http_spans::ServerSpan> {
     use crate::telemetry::http_spans::{route_pattern, RequestInfo};
     let path = decode_path(req.uri().path())?;
@@ -548,6 +549,7 @@ fn start_span<B>(
         path: &path,
         route,
         peer,
+        local,
         remote_ip: resolve_remote_ip(&app.settings, peer.ip(), req.headers()),
     }))
 }

@@ -41,6 +41,8 @@ pub(crate) struct RequestInfo<'a> {
     /// The matched route's pattern as written (`None`: no route).
     pub(crate) route: Option<&'a str>,
     pub(crate) peer: SocketAddr,
+    /// The connection's local address (`None`: the listener's, e.g. in the testing kit).
+    pub(crate) local: Option<SocketAddr>,
     /// The client address after `real_ip_header` / `real_ip_from`.
     pub(crate) remote_ip: IpAddr,
 }
@@ -108,7 +110,7 @@ impl ServerTelemetry {
             .and_then(|h| h.split(':').nth(1))
             .and_then(|p| p.parse::<i64>().ok())
             .unwrap_or(80);
-        let local = self.local.get();
+        let local = req.local.as_ref().or(self.local.get());
         match host {
             Some(h) => {
                 let name = h.split(':').next().unwrap_or_default();

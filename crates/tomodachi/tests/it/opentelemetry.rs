@@ -429,7 +429,7 @@ async fn the_flag_instruments_a_binary_from_the_otel_variables() {
     let cfg = dir.join("config.json");
     std::fs::write(
         &cfg,
-        format!(r#"{{"uuid": "otel-uuid-1", "options": {{"http": {{"port": {port}, "host": "127.0.0.1"}}}}}}"#),
+        format!(r#"{{"uuid": "otel-uuid-1", "options": {{"http": {{"port": {port}, "host": "0.0.0.0"}}}}}}"#),
     )
     .unwrap();
     for (flag, env_on) in [(true, "0"), (false, "1")] {
@@ -469,6 +469,8 @@ async fn the_flag_instruments_a_binary_from_the_otel_variables() {
             })
             .await;
         assert_eq!(span["kind"], "SERVER");
+        // the accepted socket's address, not the listener's 0.0.0.0 (as upstream)
+        assert_eq!(span["attributes"]["server.socket.address"], "127.0.0.1");
         assert_eq!(span["resource"]["service.name"], "http-example");
         assert_eq!(span["resource"]["service.instance.id"], "otel-uuid-1");
         assert_eq!(span["resource"]["telemetry.sdk.language"], "rust");
