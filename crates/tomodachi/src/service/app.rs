@@ -150,6 +150,12 @@ impl App {
     /// Without it, the process's instrumentation applies
     /// ([`OpenTelemetry::instrument`](crate::telemetry::OpenTelemetry::instrument), or
     /// `--opentelemetry-instrument` with [`launch`](crate::launch)).
+    ///
+    /// ```
+    /// use tomodachi::telemetry::{opentelemetry_sdk::trace::SdkTracerProvider, OpenTelemetry};
+    /// let provider = SdkTracerProvider::builder().build();
+    /// let app = tomodachi::App::new().opentelemetry(OpenTelemetry::with_tracer_provider(provider));
+    /// ```
     #[cfg(feature = "opentelemetry")]
     pub fn opentelemetry(mut self, telemetry: crate::telemetry::OpenTelemetry) -> Self {
         self.telemetry = Some(telemetry);

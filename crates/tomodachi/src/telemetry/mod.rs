@@ -1,9 +1,10 @@
 //! OpenTelemetry tracing (feature `opentelemetry`): upstream's `TomodachiInstrumentor`.
 //!
 //! An instrumented service starts a span for every HTTP request (`SERVER`, `"<METHOD>
-//! <route>"`), every AMQP message its handlers process (`CONSUMER`, `"<routing key> process"`)
-//! and every [`amqp::publish`](crate::amqp::publish) (`PRODUCER`, `"<routing key> publish"`),
-//! with upstream's names, kinds and attributes. The trace context travels as W3C Trace Context
+//! <route>"`), every AMQP message its handlers process (`CONSUMER`, `"<routing key> process"`),
+//! every `amqp::publish` (`PRODUCER`, `"<routing key> publish"`) and every run of a scheduled
+//! function (`INTERNAL`, named after the function), with upstream's names, kinds and
+//! attributes. The trace context travels as W3C Trace Context
 //! (`traceparent`, `tracestate`): in HTTP request headers, and in the AMQP `headers` property
 //! exactly where Python tomodachi puts it, so traces continue across Rust and Python services.
 //!
@@ -38,6 +39,7 @@ mod exclude;
 pub(crate) mod http_spans;
 mod propagation;
 mod provider;
+pub(crate) mod schedule_spans;
 
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -56,6 +58,10 @@ pub(crate) use exception::record_error;
 use exclude::ExcludedUrls;
 
 /// The instrumentation scope name of every span (upstream's tracer name).
+///
+/// ```
+/// assert_eq!(tomodachi::telemetry::SCOPE_NAME, "tomodachi");
+/// ```
 pub const SCOPE_NAME: &str = "tomodachi";
 
 /// How services are instrumented: where the tracer provider comes from and which URLs get no
@@ -109,6 +115,11 @@ impl OpenTelemetry {
     ///
     /// Spans go through a batch processor with a bounded queue on its own thread: an
     /// unreachable collector drops spans, it never holds up a handler.
+    ///
+    /// ```
+    /// // what `--opentelemetry-instrument` does for the services of `launch`
+    /// let app = tomodachi::App::new().opentelemetry(tomodachi::telemetry::OpenTelemetry::from_env());
+    /// ```
     pub fn from_env() -> Self {
         Self {
             setup: Arc::new(Setup {
@@ -120,6 +131,12 @@ impl OpenTelemetry {
     }
 
     /// Spans go to `provider` (its resource, sampler and processors are used as they are).
+    ///
+    /// ```
+    /// use tomodachi::telemetry::{opentelemetry_sdk::trace::SdkTracerProvider, OpenTelemetry};
+    /// let telemetry = OpenTelemetry::with_tracer_provider(SdkTracerProvider::builder().build());
+    /// assert!(telemetry.tracer_provider().is_some());
+    /// ```
     pub fn with_tracer_provider(provider: SdkTracerProvider) -> Self {
         let cell = OnceLock::new();
         let _ = cell.set(provider);
@@ -134,6 +151,10 @@ impl OpenTelemetry {
 
     /// URLs that get no span: comma-separated regexes searched in the request path (instead
     /// of the `OTEL_PYTHON_*_EXCLUDED_URLS` variables).
+    ///
+    /// ```
+    /// let telemetry = tomodachi::telemetry::OpenTelemetry::from_env().excluded_urls("^/health$,/metrics");
+    /// ```
     pub fn excluded_urls(self, urls: &str) -> Self {
         let setup = Setup {
             from_env: self.setup.from_env,
@@ -148,16 +169,27 @@ impl OpenTelemetry {
     /// Makes this the process's instrumentation: every [`App`](crate::App) started afterwards
     /// without its own [`App::opentelemetry`](crate::App::opentelemetry) is instrumented with
     /// it (upstream's `TomodachiInstrumentor().instrument()`).
+    ///
+    /// ```
+    /// use tomodachi::telemetry::OpenTelemetry;
+    /// OpenTelemetry::from_env().instrument();
+    /// OpenTelemetry::uninstrument();
+    /// ```
     pub fn instrument(self) {
         *GLOBAL.lock().unwrap_or_else(|p| p.into_inner()) = Some(self);
     }
 
-    /// Undoes [`instrument`](Self::instrument) for apps started afterwards.
+    /// Undoes [`instrument`](Self::instrument) for apps started afterwards (see there).
     pub fn uninstrument() {
         *GLOBAL.lock().unwrap_or_else(|p| p.into_inner()) = None;
     }
 
     /// The tracer provider, once built (given, or built for the first instrumented service).
+    ///
+    /// ```
+    /// // built from the environment when the first service starts
+    /// assert!(tomodachi::telemetry::OpenTelemetry::from_env().tracer_provider().is_none());
+    /// ```
     pub fn tracer_provider(&self) -> Option<&SdkTracerProvider> {
         self.setup.provider.get()
     }

@@ -631,3 +631,51 @@ async fn one_trace_across_python_and_rust_tomodachi() {
     }
     running.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scheduled_functions_run_in_internal_spans() {
+    use tomodachi::schedule::{Invocation, ScheduleSpec};
+    let receiver = Receiver::start();
+    let svc = Service::builder("otel-schedule", Api)
+        .options(test_options())
+        .schedule(
+            "heartbeat",
+            ScheduleSpec::interval(1).immediately(true),
+            |_s: Arc<Api>, _run: Invocation| async move {},
+        )
+        .schedule(
+            "failing",
+            ScheduleSpec::interval(1).immediately(true),
+            |_s: Arc<Api>, _run: Invocation| async move { Err::<(), _>(Error::msg("no luck")) },
+        )
+        .build();
+    let running = App::new()
+        .service(svc)
+        .opentelemetry(OpenTelemetry::with_tracer_provider(provider(
+            &receiver.endpoint(),
+            "otel-schedule",
+        )))
+        .start()
+        .await
+        .unwrap();
+    let ok = receiver.span("heartbeat", |_| true).await;
+    assert_eq!(ok["kind"], "INTERNAL");
+    assert_eq!(ok["status"]["code"], "OK");
+    assert_eq!(ok["parent_span_id"], "");
+    let a = &ok["attributes"];
+    assert_eq!(a["code.function"], "heartbeat");
+    assert_eq!(a["function.trigger"], "timer");
+    assert_eq!(a["function.interval"], "1");
+    assert!(a["function.time"].as_str().unwrap().ends_with('Z'));
+    let failed = receiver.span("failing", |_| true).await;
+    assert_eq!(failed["status"]["code"], "ERROR");
+    assert_eq!(
+        failed["events"][0]["attributes"]["exception.message"],
+        "no luck"
+    );
+    assert_eq!(
+        failed["events"][0]["attributes"]["exception.escaped"],
+        "True"
+    );
+    running.stop().await;
+}
