@@ -272,8 +272,12 @@ fn start_run(
         );
         // OpenTelemetry: an INTERNAL span around the run, when the service is instrumented
         #[cfg(feature = "opentelemetry")]
-        let (result, otel) =
-            crate::telemetry::schedule_spans::wrap(&*otel_service, &f.name, &traced, result);
+        let (result, otel) = crate::telemetry::schedule_spans::wrap(
+            &*otel_service,
+            &f.name,
+            (&traced.invocation_time, traced.interval.as_deref()),
+            result,
+        );
         let result = result.await;
         let error = match result {
             Ok(Ok(())) => None,

@@ -15,7 +15,7 @@ use super::exception::event_attributes;
 use super::propagation::{extract, inject, AmqpHeaders, AmqpHeadersMut};
 use super::Tracing;
 use crate::error::Error;
-use crate::message::Verdict;
+use crate::verdict::Verdict;
 
 fn exchange_or_default(exchange: &str) -> &str {
     if exchange.is_empty() {

@@ -9,18 +9,18 @@ use opentelemetry::{Context, KeyValue};
 
 use super::exception::event_attributes;
 use crate::error::Error;
-use crate::schedule::Invocation;
 use crate::transport::TransportContext;
 
 /// A run's span, ended by [`finish`](Self::finish).
 pub(crate) struct InternalSpan(Context);
 
-/// Starts the span of one run of `function` when `service` (the scheduler's context) is
-/// instrumented, and makes it current for `run`.
+/// Starts the span of one run of `function` (fired for `invocation_time`, declared with
+/// `interval`) when `service` (the scheduler's context) is instrumented, and makes it current
+/// for `run`.
 pub(crate) fn wrap<F: Future>(
     service: &(dyn std::any::Any + Send + Sync),
     function: &str,
-    invocation: &Invocation,
+    (invocation_time, interval): (&str, Option<&str>),
     run: F,
 ) -> (WithContext<F>, Option<InternalSpan>) {
     let Some(tracing) = service
@@ -32,10 +32,10 @@ pub(crate) fn wrap<F: Future>(
     let mut attributes = vec![
         KeyValue::new("code.function", function.to_owned()),
         KeyValue::new("function.trigger", "timer"),
-        KeyValue::new("function.time", invocation.invocation_time.clone()),
+        KeyValue::new("function.time", invocation_time.to_owned()),
     ];
-    if let Some(interval) = invocation.interval.as_ref().filter(|i| !i.is_empty()) {
-        attributes.push(KeyValue::new("function.interval", interval.clone()));
+    if let Some(interval) = interval.filter(|i| !i.is_empty()) {
+        attributes.push(KeyValue::new("function.interval", interval.to_owned()));
     }
     let span = tracing
         .tracer
