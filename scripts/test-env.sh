@@ -7,10 +7,12 @@
 #     port with a temporary store (`test_env_cleanup` stops it and removes the store);
 #   - .venv/ with the real Python tomodachi from PyPI and protobuf (interop tests, envelope byte
 #     checks) and the moto server (the AWS SNS+SQS emulator; each test starts its own on an
-#     ephemeral loopback port and stops it).
+#     ephemeral loopback port and stops it);
+#   - .venv-otel/ with tomodachi[opentelemetry] and opentelemetry-proto (the OpenTelemetry tests'
+#     OTLP receiver and Python side; its own venv: they need protobuf < 5, .venv has protobuf 7).
 # Source it: `. scripts/test-env.sh`. Exports TOMODACHI_TEST_AMQP_URL, TOMODACHI_TEST_NATS_URL,
-# TOMODACHI_TEST_PYTHON and TOMODACHI_TEST_MOTO_SERVER; call `test_env_cleanup` when done (at
-# exit) to stop what it started.
+# TOMODACHI_TEST_PYTHON, TOMODACHI_TEST_OTEL_PYTHON and TOMODACHI_TEST_MOTO_SERVER; call
+# `test_env_cleanup` when done (at exit) to stop what it started.
 set -euo pipefail
 _root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
@@ -88,6 +90,18 @@ if ! "$_venv/bin/python" -c 'import tomodachi, moto.server, google.protobuf' 2>/
   "$_venv/bin/pip" install -q -r "$_root/scripts/requirements-test.txt"
 fi
 _log "python tomodachi $("$_venv/bin/python" -c 'import tomodachi; print(tomodachi.__version__)'), moto $("$_venv/bin/python" -c 'import moto; print(moto.__version__)')"
+
+_venv_otel="$_root/.venv-otel"
+if [ ! -x "$_venv_otel/bin/python" ]; then
+  _log "creating $_venv_otel"
+  python3 -m venv "$_venv_otel"
+  "$_venv_otel/bin/pip" install -q --upgrade pip
+fi
+if ! "$_venv_otel/bin/python" -c 'import tomodachi.opentelemetry, opentelemetry.proto.collector.trace.v1.trace_service_pb2, opentelemetry.exporter.otlp.proto.http' 2>/dev/null || [ ! -x "$_venv_otel/bin/tomodachi" ]; then
+  _log "pip install -r scripts/requirements-otel-test.txt"
+  "$_venv_otel/bin/pip" install -q -r "$_root/scripts/requirements-otel-test.txt"
+fi
+export TOMODACHI_TEST_OTEL_PYTHON="$_venv_otel/bin/python"
 
 export TOMODACHI_TEST_AMQP_URL="amqp://guest:guest@127.0.0.1:5672/%2f"
 export TOMODACHI_TEST_PYTHON="$_venv/bin/python"

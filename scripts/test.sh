@@ -32,13 +32,18 @@ log "cargo clippy (all targets, warnings are errors)"
 cargo clippy --workspace --all-targets -- -D warnings
 
 log "feature combinations of tomodachi (cargo clippy --lib, warnings are errors)"
-for features in "" http macros amqp aws testing protobuf http,testing testing,amqp testing,aws protobuf,amqp,aws http,macros,amqp,aws; do
+for features in "" http macros amqp aws testing protobuf http,testing testing,amqp testing,aws protobuf,amqp,aws http,macros,amqp,aws opentelemetry opentelemetry,http opentelemetry,amqp http,macros,amqp,aws,opentelemetry; do
   echo "-- --no-default-features --features '$features'"
   cargo clippy -q -p tomodachi --lib --no-default-features --features "$features" -- -D warnings
 done
 # HTTP alone pulls in neither lapin nor the AWS SDK; without `http`, hyper is not built either
 if cargo tree -q -p tomodachi --no-default-features --features http,macros,testing -e normal | grep -E '^[^a-z]*(lapin|aws-sdk-)'; then
   echo "lapin or the AWS SDK is in the build without the amqp and aws features" >&2
+  exit 1
+fi
+# the OpenTelemetry SDK and exporters only with the `opentelemetry` feature
+if cargo tree -q -p tomodachi -e normal | grep -E '^[^a-z]*opentelemetry'; then
+  echo "opentelemetry is in the build without the opentelemetry feature" >&2
   exit 1
 fi
 if cargo tree -q -p tomodachi --no-default-features --features macros,testing -e normal | grep -E '^[^a-z]*(hyper|tower) '; then

@@ -43,6 +43,8 @@ pub struct RunArgs {
     pub bin: Option<String>,
     /// `--example NAME` in a package folder.
     pub example: Option<String>,
+    /// `--opentelemetry-instrument`.
+    pub opentelemetry_instrument: bool,
 }
 
 /// A command-line error: the text to print and exit code 2.
@@ -97,6 +99,7 @@ const RUN_OPTIONS: &[&str] = &[
     "--release",
     "--bin",
     "--example",
+    "--opentelemetry-instrument",
 ];
 
 /// Whether an environment flag value means "on" (upstream: `0`, `no`, `none`, `false` and
@@ -197,6 +200,7 @@ pub fn parse(args: &[String]) -> Result<Command, UsageError> {
             "--release" => run.release = true,
             "--bin" => run.bin = Some(value(&mut i, "--bin")?),
             "--example" => run.example = Some(value(&mut i, "--example")?),
+            "--opentelemetry-instrument" => run.opentelemetry_instrument = true,
             a if a.starts_with('-') => {
                 return Err(command_error(
                     &format!("error: option {a} not recognized."),
@@ -357,6 +361,9 @@ pub struct RunSettings {
     pub bin: Option<String>,
     /// `--example NAME`.
     pub example: Option<String>,
+    /// Instrument the services with OpenTelemetry (`--opentelemetry-instrument`,
+    /// `TOMODACHI_OPENTELEMETRY_INSTRUMENT`).
+    pub opentelemetry: bool,
 }
 
 impl RunSettings {
@@ -371,6 +378,10 @@ impl RunSettings {
             (
                 "TOMODACHI_PRODUCTION",
                 if self.production { "1" } else { "0" }.to_owned(),
+            ),
+            (
+                "TOMODACHI_OPENTELEMETRY_INSTRUMENT",
+                if self.opentelemetry { "1" } else { "0" }.to_owned(),
             ),
         ]
     }
@@ -491,6 +502,8 @@ impl RunArgs {
             release: self.release,
             bin: self.bin,
             example: self.example,
+            opentelemetry: self.opentelemetry_instrument
+                || env("TOMODACHI_OPENTELEMETRY_INSTRUMENT").is_some_and(|v| env_flag_on(&v)),
         })
     }
 }
@@ -544,6 +557,10 @@ options:
   | -c, --config <files>                      JSON config files, merged in order
   | --release                                 build with the release profile
   | --bin <name>, --example <name>            which binary of a Cargo package folder to run
+  | --opentelemetry-instrument                instruments the services with OpenTelemetry
+  |                                           (built with tomodachi's `opentelemetry`
+  |                                           feature; OTEL_* variables pick the exporter)
+  |                                           [env: TOMODACHI_OPENTELEMETRY_INSTRUMENT]
 
 usage examples:
   $ tomodachi run service.rs
@@ -715,8 +732,22 @@ mod tests {
                 ("TOMODACHI_LOGGER", "python".to_owned()),
                 ("TOMODACHI_LOOP", "multi-thread".to_owned()),
                 ("TOMODACHI_PRODUCTION", "0".to_owned()),
+                ("TOMODACHI_OPENTELEMETRY_INSTRUMENT", "0".to_owned()),
             ]
         );
+        for (args, env) in [
+            (&["run", "a.rs", "--opentelemetry-instrument"][..], &[][..]),
+            (
+                &["run", "a.rs"][..],
+                &[("TOMODACHI_OPENTELEMETRY_INSTRUMENT", "1")][..],
+            ),
+        ] {
+            let s = resolve(args, env).unwrap();
+            assert!(s.opentelemetry);
+            assert!(s
+                .service_env()
+                .contains(&("TOMODACHI_OPENTELEMETRY_INSTRUMENT", "1".to_owned())));
+        }
     }
 
     #[test]

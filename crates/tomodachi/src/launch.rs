@@ -40,6 +40,11 @@ pub struct LaunchArgs {
     /// uvloop mean auto) [env: TOMODACHI_LOOP].
     #[arg(long = "loop", value_name = "LOOP")]
     pub loop_: Option<String>,
+    /// Instruments the services with OpenTelemetry: spans for HTTP requests and AMQP messages,
+    /// exported as the standard OTEL_* variables say (a binary built with the `opentelemetry`
+    /// feature of tomodachi) [env: TOMODACHI_OPENTELEMETRY_INSTRUMENT].
+    #[arg(long = "opentelemetry-instrument")]
+    pub opentelemetry_instrument: bool,
 }
 
 /// Resolved launch settings.
@@ -49,6 +54,8 @@ pub(crate) struct LaunchSettings {
     pub(crate) production: bool,
     pub(crate) current_thread: bool,
     pub(crate) config_files: Vec<std::path::PathBuf>,
+    /// `--opentelemetry-instrument` / `TOMODACHI_OPENTELEMETRY_INSTRUMENT`.
+    pub(crate) opentelemetry: bool,
 }
 
 fn env_flag_on(v: &str) -> bool {
@@ -119,6 +126,8 @@ impl LaunchArgs {
             production,
             current_thread,
             config_files: self.config,
+            opentelemetry: self.opentelemetry_instrument
+                || env("TOMODACHI_OPENTELEMETRY_INSTRUMENT").is_some_and(|v| env_flag_on(&v)),
         })
     }
 }
@@ -173,6 +182,11 @@ where
             Err(e) => return usage_error(&e.to_string()),
         }
     };
+    if settings.opentelemetry && !cfg!(feature = "opentelemetry") {
+        // upstream's exit when its `opentelemetry` extras are missing
+        eprintln!("The 'opentelemetry' feature of tomodachi needs to be enabled to use OpenTelemetry instrumentation");
+        return ExitCode::from(2);
+    }
     // Logging failing to initialise (a subscriber already set) is not fatal.
     let _ = crate::logging::init(&settings.logging);
 
@@ -202,6 +216,10 @@ where
     }
     if let Some(c) = config {
         app = app.config(c);
+    }
+    #[cfg(feature = "opentelemetry")]
+    if settings.opentelemetry {
+        app = app.opentelemetry(crate::telemetry::OpenTelemetry::from_env());
     }
     let code = runtime.block_on(async move {
         tokio::spawn(watch_signals());
@@ -292,6 +310,16 @@ mod tests {
                 .current_thread
         );
         assert!(!resolve(&["--loop", "uvloop"], &[]).unwrap().current_thread);
+        assert!(!resolve(&[], &[]).unwrap().opentelemetry);
+        assert!(
+            resolve(&["--opentelemetry-instrument"], &[])
+                .unwrap()
+                .opentelemetry
+        );
+        let on = [("TOMODACHI_OPENTELEMETRY_INSTRUMENT", "1")];
+        assert!(resolve(&[], &on).unwrap().opentelemetry);
+        let off = [("TOMODACHI_OPENTELEMETRY_INSTRUMENT", "false")];
+        assert!(!resolve(&[], &off).unwrap().opentelemetry);
     }
 
     #[test]

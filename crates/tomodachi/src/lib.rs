@@ -48,6 +48,7 @@
 //! | `macros` | yes | `#[tomodachi::service]` and the handler attributes |
 //! | `amqp` | yes | the RabbitMQ transport ([`amqp`], on lapin) |
 //! | `aws` | yes | the AWS SNS+SQS transport (`aws_sns_sqs`, on the AWS SDK) |
+//! | `opentelemetry` | no | OpenTelemetry tracing ([`telemetry`]: `--opentelemetry-instrument`, OTLP export) |
 //! | `testing` | no | `tomodachi::testing`: services under test with in-process HTTP, an in-memory RabbitMQ and SNS+SQS, and a test clock |
 //!
 //! Scheduled functions, envelopes, options and logging are always built. With
@@ -80,6 +81,8 @@ pub mod message;
 pub mod options;
 pub mod schedule;
 mod service;
+#[cfg(feature = "opentelemetry")]
+pub mod telemetry;
 #[cfg(test)]
 mod test_alloc;
 #[cfg(feature = "testing")]

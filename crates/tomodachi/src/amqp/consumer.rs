@@ -38,6 +38,9 @@ pub(crate) struct Consuming {
     pub(crate) subscriptions: Vec<ResolvedSubscription>,
     pub(crate) policy: FailurePolicy,
     pub(crate) publisher: Arc<Publisher>,
+    /// OpenTelemetry `CONSUMER` spans, when the service is instrumented.
+    #[cfg(feature = "opentelemetry")]
+    pub(crate) telemetry: Option<Arc<crate::telemetry::Tracing>>,
 }
 
 /// A running consumer set; stopping cancels the consumers and awaits running handlers.
@@ -341,11 +344,36 @@ async fn handle_delivery(c: Arc<Consuming>, index: usize, delivery: Delivery) {
                     attempt,
                 },
             );
-            sub.chain.run(message).await
+            process(&c, sub, &delivery, message).await
         }
     };
     settle(&c, sub, &delivery, attempt, verdict).await;
     TASKS.finished();
+}
+
+/// Runs the handler chain, inside its OpenTelemetry span when the service is instrumented.
+async fn process(
+    c: &Consuming,
+    sub: &ResolvedSubscription,
+    delivery: &Delivery,
+    message: Message,
+) -> Verdict {
+    #[cfg(feature = "opentelemetry")]
+    if let Some(t) = &c.telemetry {
+        // boxed: the uninstrumented path's future does not grow
+        return Box::pin(crate::telemetry::amqp_spans::consume(
+            t,
+            &sub.routing_key,
+            &sub.exchange,
+            sub.chain.name(),
+            delivery.properties(),
+            sub.chain.run(message),
+        ))
+        .await;
+    }
+    #[cfg(not(feature = "opentelemetry"))]
+    let _ = delivery;
+    sub.chain.run(message).await
 }
 
 /// Acks, retries, dead-letters or drops a delivery. A retry or dead-letter is published (with

@@ -273,6 +273,8 @@ fn resolve(info: &TransportContext, defs: Vec<AmqpHandlerDef>) -> consumer::Cons
         options: o,
         subscriptions,
         policy: info.failure_policy(),
+        #[cfg(feature = "opentelemetry")]
+        telemetry: crate::telemetry::of(info),
     }
 }
 
@@ -401,16 +403,32 @@ pub async fn publish_with<T: crate::envelope::ToPayload + ?Sized>(
     } else {
         exchange
     };
-    publisher_for(&info)
+    let properties = if options.persistent {
+        lapin::BasicProperties::default().with_delivery_mode(2)
+    } else {
+        lapin::BasicProperties::default()
+    };
+    // OpenTelemetry: a PRODUCER span, its context in the `headers` property (as upstream)
+    #[cfg(feature = "opentelemetry")]
+    let (span, properties) = match crate::telemetry::of(&info) {
+        Some(t) => {
+            let (span, properties) =
+                crate::telemetry::amqp_spans::producer(&t, exchange, routing_key, properties);
+            (Some(span), properties)
+        }
+        None => (None, properties),
+    };
+    let published = publisher_for(&info)
         .publish(
             exchange,
             &naming::wire_routing_key(prefix, routing_key),
             body.as_bytes(),
-            if options.persistent {
-                lapin::BasicProperties::default().with_delivery_mode(2)
-            } else {
-                lapin::BasicProperties::default()
-            },
+            properties,
         )
-        .await
+        .await;
+    #[cfg(feature = "opentelemetry")]
+    if let Some(span) = span {
+        span.finish(&published);
+    }
+    published
 }

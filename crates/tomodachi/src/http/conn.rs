@@ -95,6 +95,14 @@ impl ConnState {
         )
     }
 
+    /// The connection's local address (the server side of an accepted socket: the address a
+    /// client reached, where the listener may be bound to `0.0.0.0`). One system call.
+    #[cfg(feature = "opentelemetry")]
+    pub(crate) fn local_addr(&self) -> Option<std::net::SocketAddr> {
+        let socket = self.socket.get().and_then(Weak::upgrade)?;
+        socket.local_addr().ok()
+    }
+
     /// A request head was read: returns its number on the connection (from 1).
     pub(crate) fn request_started(&self) -> u64 {
         self.in_request.store(true, Ordering::Relaxed);

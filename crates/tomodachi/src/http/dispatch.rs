@@ -190,6 +190,8 @@ async fn error_response(
         None => {
             tracing::error!(target: "exception", handler = handler,
                 exception = ?error, "uncaught exception: {error}");
+            #[cfg(feature = "opentelemetry")]
+            crate::telemetry::record_error(&error);
             StatusCode::INTERNAL_SERVER_ERROR
         }
     };

@@ -89,6 +89,9 @@ pub(crate) struct HttpApp {
     requests: TaskTracker,
     /// The open websockets (closed first by the graceful stop).
     websockets: websocket::Registry,
+    /// OpenTelemetry `SERVER` spans, when the service is instrumented.
+    #[cfg(feature = "opentelemetry")]
+    pub(crate) telemetry: Option<Arc<crate::telemetry::http_spans::ServerTelemetry>>,
 }
 
 impl HttpApp {
@@ -119,6 +122,8 @@ impl HttpApp {
             drain_started: CancellationToken::new(),
             requests: TaskTracker::new(),
             websockets: websocket::Registry::default(),
+            #[cfg(feature = "opentelemetry")]
+            telemetry: None,
         }
     }
 
@@ -214,6 +219,10 @@ impl BoundServer {
             ))
         })?;
         let local_addr = listener.local_addr()?;
+        #[cfg(feature = "opentelemetry")]
+        if let Some(t) = &app.telemetry {
+            t.bound(local_addr);
+        }
         Ok(Self {
             app,
             listener,
@@ -521,9 +530,54 @@ where
 {
     let received_at = Instant::now();
     let nth_request = conn_state.request_started();
+    #[cfg(feature = "opentelemetry")]
+    if let Some(otel) = &app.telemetry {
+        if let Some(span) = start_span(&app, otel, &req, peer, conn_state.local_addr()) {
+            // boxed: the uninstrumented path's future does not grow
+            let response = Box::pin(opentelemetry::context::FutureExt::with_context(
+                respond(&app, &conn_state, req, peer, received_at, nth_request),
+                span.context(),
+            ))
+            .await;
+            span.finish(&response, conn_state.peer_closed());
+            conn_state.request_answered();
+            return response;
+        }
+    }
     let response = respond(&app, &conn_state, req, peer, received_at, nth_request).await;
     conn_state.request_answered();
     response
+}
+
+/// The request's OpenTelemetry span (`None` for an excluded URL or a path that is not UTF-8).
+#[cfg(feature = "opentelemetry")]
+fn start_span<B>(
+    app: &HttpApp,
+    otel: &crate::telemetry::http_spans::ServerTelemetry,
+    req: &Request<B>,
+    peer: SocketAddr,
+    local: Option<SocketAddr>,
+) -> Option<crate::telemetry::http_spans::ServerSpan> {
+    use crate::telemetry::http_spans::{route_pattern, RequestInfo};
+    let path = decode_path(req.uri().path())?;
+    if otel.excludes(&path) {
+        return None;
+    }
+    let route = match app.core.router.route(req.method(), &path) {
+        Routed::Found(route, _) => Some(route_pattern(route.regex.as_str())),
+        _ => None,
+    };
+    Some(otel.start(RequestInfo {
+        method: req.method(),
+        uri: req.uri(),
+        version: req.version(),
+        headers: req.headers(),
+        path: &path,
+        route,
+        peer,
+        local,
+        remote_ip: resolve_remote_ip(&app.settings, peer.ip(), req.headers()),
+    }))
 }
 
 async fn respond<B>(
@@ -658,6 +712,11 @@ where
             let mut res = plain(StatusCode::BAD_REQUEST, "", &app.settings.defaults);
             res.headers_mut()
                 .insert(CONNECTION, HeaderValue::from_static("close"));
+            #[cfg(feature = "opentelemetry")]
+            if app.telemetry.is_some() {
+                res.extensions_mut()
+                    .insert(crate::telemetry::http_spans::ClosedBeforeProcessing);
+            }
             return res.map(ResponseBody::from);
         }
     };

@@ -75,7 +75,8 @@ pub(crate) fn http_app(http: HttpTransport, ctx: &TransportContext) -> Result<Ht
         AccessLogOption::File(path) => AccessLog::with_file(path)?,
     };
     let router = Router::new(http.routes).map_err(Error::msg)?;
-    Ok(HttpApp::new(
+    #[allow(unused_mut)]
+    let mut app = HttpApp::new(
         std::sync::Arc::new(ctx.clone()),
         router,
         http.error_handlers,
@@ -83,5 +84,11 @@ pub(crate) fn http_app(http: HttpTransport, ctx: &TransportContext) -> Result<Ht
         http.layers,
         settings,
         access_log,
-    ))
+    );
+    #[cfg(feature = "opentelemetry")]
+    {
+        app.telemetry = crate::telemetry::of(ctx)
+            .map(|t| std::sync::Arc::new(crate::telemetry::http_spans::ServerTelemetry::new(t)));
+    }
+    Ok(app)
 }

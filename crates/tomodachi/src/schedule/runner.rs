@@ -252,6 +252,8 @@ fn start_run(
     );
     let f = f.clone();
     let service = service.clone();
+    #[cfg(feature = "opentelemetry")]
+    let otel_service = service.clone();
     let handle = tracker.spawn(async move {
         TASKS.started();
         let span = tracing::info_span!(target: "tomodachi.schedule.handler", "handler",
@@ -259,19 +261,33 @@ fn start_run(
         let handler = f.handler.clone();
         let context = crate::logging::HandlerContext::new(f.name.clone(), "tomodachi.schedule")
             .service(service);
+        #[cfg(feature = "opentelemetry")]
+        let traced = invocation.clone();
         let result = crate::logging::scope(
             context,
             tracing::Instrument::instrument(
                 AssertUnwindSafe(async move { handler(invocation).await }).catch_unwind(),
                 span,
             ),
-        )
-        .await;
+        );
+        // OpenTelemetry: an INTERNAL span around the run, when the service is instrumented
+        #[cfg(feature = "opentelemetry")]
+        let (result, otel) = crate::telemetry::schedule_spans::wrap(
+            &*otel_service,
+            &f.name,
+            (&traced.invocation_time, traced.interval.as_deref()),
+            result,
+        );
+        let result = result.await;
         let error = match result {
             Ok(Ok(())) => None,
             Ok(Err(e)) => Some(e),
             Err(panic) => Some(crate::Error::msg(panic_message(&*panic))),
         };
+        #[cfg(feature = "opentelemetry")]
+        if let Some(otel) = otel {
+            otel.finish(error.as_ref());
+        }
         if let Some(e) = error {
             tracing::error!(target: "exception", handler = &*f.name, exception = ?e,
                 "uncaught exception: {e}");

@@ -36,6 +36,8 @@ pub struct App {
     services: Vec<Service>,
     config: Option<ConfigFile>,
     clock: SharedClock,
+    #[cfg(feature = "opentelemetry")]
+    telemetry: Option<crate::telemetry::OpenTelemetry>,
 }
 
 impl std::fmt::Debug for App {
@@ -68,6 +70,8 @@ pub struct RunningApp {
     signal: Arc<StopSignal>,
     stop_rx: watch::Receiver<bool>,
     show_service: bool,
+    #[cfg(feature = "opentelemetry")]
+    telemetry: Option<crate::telemetry::OpenTelemetry>,
 }
 
 /// Requests a graceful stop of a [`RunningApp`] from anywhere.
@@ -141,6 +145,23 @@ impl App {
         self
     }
 
+    /// Instruments the services with OpenTelemetry (feature `opentelemetry`): spans for
+    /// HTTP requests, AMQP messages and publishes, as upstream's `TomodachiInstrumentor`.
+    /// Without it, the process's instrumentation applies
+    /// ([`OpenTelemetry::instrument`](crate::telemetry::OpenTelemetry::instrument), or
+    /// `--opentelemetry-instrument` with [`launch`](crate::launch)).
+    ///
+    /// ```
+    /// use tomodachi::telemetry::{opentelemetry_sdk::trace::SdkTracerProvider, OpenTelemetry};
+    /// let provider = SdkTracerProvider::builder().build();
+    /// let app = tomodachi::App::new().opentelemetry(OpenTelemetry::with_tracer_provider(provider));
+    /// ```
+    #[cfg(feature = "opentelemetry")]
+    pub fn opentelemetry(mut self, telemetry: crate::telemetry::OpenTelemetry) -> Self {
+        self.telemetry = Some(telemetry);
+        self
+    }
+
     /// Runs the start phase: `start_service` hooks, every transport declared, transports
     /// started with HTTP, `started_service` hooks, transports started after them.
     ///
@@ -188,6 +209,21 @@ impl App {
         if let Some(limits) = log_limits {
             crate::logging::set_limits(limits);
         }
+        // OpenTelemetry: each service's tracer, for its transports (through the context)
+        #[cfg(feature = "opentelemetry")]
+        let telemetry = self
+            .telemetry
+            .or_else(crate::telemetry::OpenTelemetry::global);
+        #[cfg(feature = "opentelemetry")]
+        if let Some(t) = &telemetry {
+            for svc in &mut services {
+                let uuid = svc.uuid.clone().unwrap_or_default();
+                match t.for_service(&svc.name, &uuid) {
+                    Ok(tracing) => svc.extensions.insert(tracing),
+                    Err(e) => return Err(fail_init(&svc.name, e.to_string())),
+                };
+            }
+        }
         lifecycle("starting", "starting the service", None);
 
         let mut running = Vec::with_capacity(services.len());
@@ -232,6 +268,8 @@ impl App {
             signal,
             stop_rx,
             show_service,
+            #[cfg(feature = "opentelemetry")]
+            telemetry,
         };
 
         if let Err(e) = run_hooks(start_hooks, "lifecycle.setup").await {
@@ -396,6 +434,11 @@ impl RunningApp {
         for s in &self.services {
             registry::unregister(&s.name, &s.state);
             unregister_context(&s.ctx);
+        }
+        // the spans still queued are exported (a provider from the environment is shut down)
+        #[cfg(feature = "opentelemetry")]
+        if let Some(t) = &self.telemetry {
+            t.finish().await;
         }
         lifecycle("terminated", "terminated service", service.as_deref());
     }

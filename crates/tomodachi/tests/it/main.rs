@@ -20,6 +20,7 @@ mod interop_amqp;
 mod interop_sns_sqs;
 mod logging;
 mod macros;
+mod opentelemetry;
 mod process;
 mod protobuf;
 mod scenarios;

@@ -1,0 +1,274 @@
+//! OpenTelemetry tracing (feature `opentelemetry`): upstream's `TomodachiInstrumentor`.
+//!
+//! An instrumented service starts a span for every HTTP request (`SERVER`, `"<METHOD>
+//! <route>"`), every AMQP message its handlers process (`CONSUMER`, `"<routing key> process"`),
+//! every `amqp::publish` (`PRODUCER`, `"<routing key> publish"`) and every run of a scheduled
+//! function (`INTERNAL`, named after the function), with upstream's names, kinds and
+//! attributes. The trace context travels as W3C Trace Context
+//! (`traceparent`, `tracestate`): in HTTP request headers, and in the AMQP `headers` property
+//! exactly where Python tomodachi puts it, so traces continue across Rust and Python services.
+//!
+//! Turned on for the services of a process by `--opentelemetry-instrument` or
+//! `TOMODACHI_OPENTELEMETRY_INSTRUMENT=1` (the exporter then comes from the standard `OTEL_*`
+//! variables, see [`OpenTelemetry::from_env`]), or in code:
+//!
+//! ```no_run
+//! use tomodachi::telemetry::{opentelemetry_sdk, OpenTelemetry};
+//!
+//! # async fn demo(service: tomodachi::Service) -> tomodachi::Result<()> {
+//! let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder().build();
+//! let app = tomodachi::App::new()
+//!     .service(service)
+//!     .opentelemetry(OpenTelemetry::with_tracer_provider(provider).excluded_urls("/health"));
+//! let running = app.start().await?;
+//! # Ok(()) }
+//! ```
+//!
+//! Without the feature nothing of this is built. With it, a service that is not instrumented
+//! pays one `Option` check per request or message.
+
+// Parts serve one transport each: built without `http` or `amqp`, some go unused.
+#![cfg_attr(
+    not(all(feature = "http", feature = "amqp")),
+    allow(dead_code, unused_imports)
+)]
+
+pub(crate) mod amqp_spans;
+mod exception;
+mod exclude;
+pub(crate) mod http_spans;
+mod propagation;
+mod provider;
+pub(crate) mod schedule_spans;
+
+use std::sync::{Arc, Mutex, OnceLock};
+
+pub use opentelemetry;
+pub use opentelemetry_otlp;
+pub use opentelemetry_sdk;
+
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry::InstrumentationScope;
+use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider};
+
+use crate::error::Error;
+use crate::transport::TransportContext;
+
+pub(crate) use exception::record_error;
+use exclude::ExcludedUrls;
+
+/// The instrumentation scope name of every span (upstream's tracer name).
+///
+/// ```
+/// assert_eq!(tomodachi::telemetry::SCOPE_NAME, "tomodachi");
+/// ```
+pub const SCOPE_NAME: &str = "tomodachi";
+
+/// How services are instrumented: where the tracer provider comes from and which URLs get no
+/// span. Upstream's `TomodachiInstrumentor().instrument(tracer_provider=…, excluded_urls=…)`.
+///
+/// Cheap to clone (shared). Give it to an [`App`](crate::App) with
+/// [`App::opentelemetry`](crate::App::opentelemetry), or make it the process's default with
+/// [`instrument`](Self::instrument).
+#[derive(Clone)]
+pub struct OpenTelemetry {
+    setup: Arc<Setup>,
+}
+
+impl std::fmt::Debug for OpenTelemetry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OpenTelemetry")
+            .field("from_env", &self.setup.from_env)
+            .field("excluded_urls", &self.setup.excluded_urls)
+            .finish_non_exhaustive()
+    }
+}
+
+struct Setup {
+    /// Whether the provider is built from the `OTEL_*` variables (then it is ours to shut
+    /// down), or was given.
+    from_env: bool,
+    /// The given provider, or the one built for the first instrumented service.
+    provider: OnceLock<SdkTracerProvider>,
+    /// Comma-separated regexes; `None`: from the environment.
+    excluded_urls: Option<String>,
+}
+
+impl OpenTelemetry {
+    /// A tracer provider built from the standard variables when the first service starts, as
+    /// `--opentelemetry-instrument` does:
+    ///
+    /// - `OTEL_TRACES_EXPORTER`: `none` (the default, as upstream's distro: spans are made and
+    ///   propagated, not exported), `otlp`, `otlp_proto_grpc` or `otlp_proto_http`;
+    /// - `OTEL_EXPORTER_OTLP_PROTOCOL` (or `OTEL_EXPORTER_OTLP_TRACES_PROTOCOL`): `grpc` (the
+    ///   default for `otlp`, as upstream) or `http/protobuf`;
+    /// - `OTEL_EXPORTER_OTLP_ENDPOINT`, `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`,
+    ///   `OTEL_EXPORTER_OTLP_HEADERS`, `OTEL_EXPORTER_OTLP_TIMEOUT`, ...: read by the OTLP
+    ///   exporter;
+    /// - `OTEL_TRACES_SAMPLER` (and `_ARG`), `OTEL_BSP_*`: read by the SDK;
+    /// - `OTEL_SERVICE_NAME`, `OTEL_RESOURCE_ATTRIBUTES`: the resource, where `service.name`
+    ///   becomes the service's name when unset (unless the name is `service` or `app`) and
+    ///   `service.instance.id` its uuid (the first instrumented service's);
+    /// - `OTEL_PYTHON_TOMODACHI_EXCLUDED_URLS`, `OTEL_PYTHON_EXCLUDED_URLS`,
+    ///   `OTEL_PYTHON_AIOHTTP_EXCLUDED_URLS`: comma-separated regexes searched in the request
+    ///   path; matching requests get no span.
+    ///
+    /// Spans go through a batch processor with a bounded queue on its own thread: an
+    /// unreachable collector drops spans, it never holds up a handler.
+    ///
+    /// ```
+    /// // what `--opentelemetry-instrument` does for the services of `launch`
+    /// let app = tomodachi::App::new().opentelemetry(tomodachi::telemetry::OpenTelemetry::from_env());
+    /// ```
+    pub fn from_env() -> Self {
+        Self {
+            setup: Arc::new(Setup {
+                from_env: true,
+                provider: OnceLock::new(),
+                excluded_urls: None,
+            }),
+        }
+    }
+
+    /// Spans go to `provider` (its resource, sampler and processors are used as they are).
+    ///
+    /// ```
+    /// use tomodachi::telemetry::{opentelemetry_sdk::trace::SdkTracerProvider, OpenTelemetry};
+    /// let telemetry = OpenTelemetry::with_tracer_provider(SdkTracerProvider::builder().build());
+    /// assert!(telemetry.tracer_provider().is_some());
+    /// ```
+    pub fn with_tracer_provider(provider: SdkTracerProvider) -> Self {
+        let cell = OnceLock::new();
+        let _ = cell.set(provider);
+        Self {
+            setup: Arc::new(Setup {
+                from_env: false,
+                provider: cell,
+                excluded_urls: None,
+            }),
+        }
+    }
+
+    /// URLs that get no span: comma-separated regexes searched in the request path (instead
+    /// of the `OTEL_PYTHON_*_EXCLUDED_URLS` variables).
+    ///
+    /// ```
+    /// let telemetry = tomodachi::telemetry::OpenTelemetry::from_env().excluded_urls("^/health$,/metrics");
+    /// ```
+    pub fn excluded_urls(self, urls: &str) -> Self {
+        let setup = Setup {
+            from_env: self.setup.from_env,
+            provider: self.setup.provider.clone(),
+            excluded_urls: Some(urls.to_owned()),
+        };
+        Self {
+            setup: Arc::new(setup),
+        }
+    }
+
+    /// Makes this the process's instrumentation: every [`App`](crate::App) started afterwards
+    /// without its own [`App::opentelemetry`](crate::App::opentelemetry) is instrumented with
+    /// it (upstream's `TomodachiInstrumentor().instrument()`).
+    ///
+    /// ```
+    /// use tomodachi::telemetry::OpenTelemetry;
+    /// OpenTelemetry::from_env().instrument();
+    /// OpenTelemetry::uninstrument();
+    /// ```
+    pub fn instrument(self) {
+        *GLOBAL.lock().unwrap_or_else(|p| p.into_inner()) = Some(self);
+    }
+
+    /// Undoes [`instrument`](Self::instrument) for apps started afterwards (see there).
+    pub fn uninstrument() {
+        *GLOBAL.lock().unwrap_or_else(|p| p.into_inner()) = None;
+    }
+
+    /// The tracer provider, once built (given, or built for the first instrumented service).
+    ///
+    /// ```
+    /// // built from the environment when the first service starts
+    /// assert!(tomodachi::telemetry::OpenTelemetry::from_env().tracer_provider().is_none());
+    /// ```
+    pub fn tracer_provider(&self) -> Option<&SdkTracerProvider> {
+        self.setup.provider.get()
+    }
+
+    /// The process's instrumentation set with [`instrument`](Self::instrument).
+    pub(crate) fn global() -> Option<Self> {
+        GLOBAL.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// What a service's transports use: the tracer (the provider is built on first use, with
+    /// this service's name and uuid in its resource) and the excluded URLs.
+    pub(crate) fn for_service(&self, name: &str, uuid: &str) -> Result<Arc<Tracing>, Error> {
+        let provider = match self.setup.provider.get() {
+            Some(p) => p.clone(),
+            None => {
+                let built = provider::from_env(name, uuid)?;
+                // a concurrent first service may have won: use the one that is in the cell
+                let _ = self.setup.provider.set(built);
+                self.setup
+                    .provider
+                    .get()
+                    .cloned()
+                    .ok_or_else(|| Error::msg("opentelemetry: no tracer provider"))?
+            }
+        };
+        let scope = InstrumentationScope::builder(SCOPE_NAME)
+            .with_version(env!("CARGO_PKG_VERSION"))
+            .build();
+        let excluded = match &self.setup.excluded_urls {
+            Some(urls) => ExcludedUrls::parse(urls),
+            None => ExcludedUrls::from_env(&|k| std::env::var(k).ok()),
+        };
+        Ok(Arc::new(Tracing {
+            tracer: provider.tracer_with_scope(scope),
+            excluded,
+        }))
+    }
+
+    /// Exports what is queued when the app stops: a provider built from the environment is
+    /// shut down (at most 5 s), a given one flushed (its owner shuts it down).
+    pub(crate) async fn finish(&self) {
+        let Some(provider) = self.setup.provider.get().cloned() else {
+            return;
+        };
+        let from_env = self.setup.from_env;
+        // the SDK's flush blocks until the processor's thread answers: at most 5 s here
+        let flush = tokio::task::spawn_blocking(move || {
+            if from_env {
+                provider.shutdown_with_timeout(std::time::Duration::from_secs(5))
+            } else {
+                provider.force_flush()
+            }
+        });
+        match tokio::time::timeout(std::time::Duration::from_secs(5), flush).await {
+            Ok(Ok(Ok(()))) => {}
+            Ok(Ok(Err(e))) => {
+                tracing::debug!(target: "tomodachi.opentelemetry", error_message = %e,
+                    "unable to flush the tracer provider");
+            }
+            _ => {
+                tracing::debug!(target: "tomodachi.opentelemetry",
+                    "the tracer provider did not flush within 5 s");
+            }
+        }
+    }
+}
+
+static GLOBAL: Mutex<Option<OpenTelemetry>> = Mutex::new(None);
+
+/// One instrumented service's tracer and excluded URLs, in its transports' context.
+pub(crate) struct Tracing {
+    pub(crate) tracer: SdkTracer,
+    pub(crate) excluded: ExcludedUrls,
+}
+
+/// The instrumentation of the service whose context this is (`None`: not instrumented).
+pub(crate) fn of(ctx: &TransportContext) -> Option<Arc<Tracing>> {
+    ctx.extension::<Arc<Tracing>>().cloned()
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,681 @@
+//! OpenTelemetry tracing (feature `opentelemetry`) against a real OTLP/HTTP receiver
+//! (`tests/fixtures/otlp_receiver.py`, on the official `opentelemetry-proto` messages, in
+//! `.venv-otel` from `scripts/test-env.sh`): upstream's span names, kinds, attributes and status
+//! rules, W3C trace context over HTTP headers and AMQP headers (real RabbitMQ), a stuck
+//! collector that never slows a handler, `--opentelemetry-instrument` on an example binary, and
+//! one trace across Rust and Python tomodachi 0.29 (`tomodachi run --opentelemetry-instrument`).
+
+use crate::support;
+
+use std::collections::BTreeSet;
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::Value;
+use support::eventually::eventually;
+use support::{free_port, raw, test_options};
+use tomodachi::amqp::AmqpSubscription;
+use tomodachi::envelope::JsonBase;
+use tomodachi::http::{HttpRequest, Method};
+use tomodachi::message::Message;
+use tomodachi::telemetry::opentelemetry_otlp::{Protocol, WithExportConfig};
+use tomodachi::telemetry::opentelemetry_sdk::trace::SdkTracerProvider;
+use tomodachi::telemetry::opentelemetry_sdk::Resource;
+use tomodachi::telemetry::OpenTelemetry;
+use tomodachi::{App, Error, Service};
+
+/// The venv with `opentelemetry-proto` and tomodachi[opentelemetry] (`TOMODACHI_TEST_OTEL_PYTHON`).
+fn otel_python() -> PathBuf {
+    let python = std::env::var_os("TOMODACHI_TEST_OTEL_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.venv-otel/bin/python")
+        });
+    let ok = Command::new(&python)
+        .args(["-c", "import tomodachi.opentelemetry, opentelemetry.proto"])
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(
+        ok,
+        "{} cannot import tomodachi.opentelemetry and opentelemetry.proto: run `. scripts/test-env.sh`",
+        python.display()
+    );
+    python
+}
+
+/// The OTLP receiver: a Python process writing every span it gets as a JSON line.
+struct Receiver {
+    child: Child,
+    port: u16,
+    out: PathBuf,
+}
+
+impl Receiver {
+    fn start() -> Receiver {
+        let dir = std::env::temp_dir().join(format!("tomodachi-otlp-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).expect("a temporary folder");
+        let out = dir.join("spans.jsonl");
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/otlp_receiver.py");
+        let mut child = Command::new(otel_python())
+            .arg(script)
+            .arg(&out)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start the OTLP receiver");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut line = String::new();
+        std::io::BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("the receiver's port");
+        let port = line.trim().parse().expect("a port number");
+        Receiver { child, port, out }
+    }
+
+    fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    fn spans(&self) -> Vec<Value> {
+        std::fs::read_to_string(&self.out)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
+    }
+
+    /// Waits for a span named `name` (and matching `also`).
+    async fn span(&self, name: &str, also: impl Fn(&Value) -> bool) -> Value {
+        let mut found = None;
+        eventually(20, &format!("a span named {name:?}"), || {
+            found = self
+                .spans()
+                .into_iter()
+                .find(|s| s["name"] == name && also(s));
+            found.is_some()
+        })
+        .await;
+        found.expect("found")
+    }
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A provider exporting to the receiver over OTLP/HTTP, batched as in production but every
+/// 50 ms.
+fn provider(endpoint: &str, service: &str) -> SdkTracerProvider {
+    let exporter = tomodachi::telemetry::opentelemetry_otlp::SpanExporter::builder()
+        .with_http()
+        .with_protocol(Protocol::HttpBinary)
+        .with_endpoint(format!("{endpoint}/v1/traces"))
+        .build()
+        .expect("an OTLP exporter");
+    let processor =
+        tomodachi::telemetry::opentelemetry_sdk::trace::BatchSpanProcessor::builder(exporter)
+            .with_batch_config(
+                tomodachi::telemetry::opentelemetry_sdk::trace::BatchConfigBuilder::default()
+                    .with_scheduled_delay(Duration::from_millis(50))
+                    .build(),
+            )
+            .build();
+    SdkTracerProvider::builder()
+        .with_resource(
+            Resource::builder()
+                .with_service_name(service.to_owned())
+                .build(),
+        )
+        .with_span_processor(processor)
+        .build()
+}
+
+struct Api;
+
+fn http_service(name: &str) -> Service {
+    Service::builder(name.to_owned(), Api)
+        .options(test_options())
+        .http(
+            Method::GET,
+            r"/resource/(?P<id>[^/]+?)/?",
+            |_a: Arc<Api>, r: HttpRequest| async move {
+                format!("id = {}", r.param("id").unwrap_or_default())
+            },
+        )
+        .http(
+            Method::GET,
+            r"/health",
+            |_a: Arc<Api>, _r: HttpRequest| async { "healthy" },
+        )
+        .http(
+            Method::GET,
+            r"/fail",
+            |_a: Arc<Api>, _r: HttpRequest| async { Err::<&str, _>(Error::msg("it broke")) },
+        )
+        .build()
+}
+
+async fn get_with(addr: std::net::SocketAddr, path: &str, headers: &str) -> support::Resp {
+    let req = format!(
+        "GET {path} HTTP/1.1\r\nHost: localhost:{}\r\nUser-Agent: otel-test\r\n{headers}Connection: close\r\n\r\n",
+        addr.port()
+    );
+    raw(addr, req.as_bytes()).await
+}
+
+fn keys(span: &Value) -> BTreeSet<String> {
+    span["attributes"]
+        .as_object()
+        .map(|a| a.keys().cloned().collect())
+        .unwrap_or_default()
+}
+
+const TRACE: &str = "0af7651916cd43dd8448eb211c80319c";
+const PARENT: &str = "b7ad6b7169203331";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_server_spans_have_upstreams_names_attributes_and_status() {
+    let receiver = Receiver::start();
+    let provider = provider(&receiver.endpoint(), "otel-http");
+    let running = App::new()
+        .service(http_service("otel-http"))
+        .opentelemetry(OpenTelemetry::with_tracer_provider(provider).excluded_urls("/health"))
+        .start()
+        .await
+        .unwrap();
+    let addr = running.http_addr(0).unwrap();
+
+    let traceparent = format!("traceparent: 00-{TRACE}-{PARENT}-01\r\ntracestate: k=v\r\n");
+    let r = get_with(addr, "/resource/abc?x=1", &traceparent).await;
+    assert_eq!((r.status, r.text().as_str()), (200, "id = abc"));
+    let span = receiver
+        .span("GET /resource/(?P<id>[^/]+?)/?", |_| true)
+        .await;
+    assert_eq!(span["kind"], "SERVER");
+    // the remote parent is continued
+    assert_eq!(span["trace_id"], TRACE);
+    assert_eq!(span["parent_span_id"], PARENT);
+    assert_eq!(span["status"]["code"], "UNSET");
+    let a = &span["attributes"];
+    assert_eq!(a["http.request.method"], "GET");
+    assert_eq!(a["http.route"], "/resource/(?P<id>[^/]+?)/?");
+    assert_eq!(a["server.address"], "localhost");
+    assert_eq!(a["server.port"], addr.port());
+    assert_eq!(a["url.scheme"], "http");
+    assert_eq!(a["url.path"], "/resource/abc");
+    assert_eq!(a["url.query"], "x=1");
+    assert_eq!(a["user_agent.original"], "otel-test");
+    assert_eq!(a["client.address"], "127.0.0.1");
+    assert_eq!(a["client.socket.address"], "127.0.0.1");
+    assert!(a["client.socket.port"].as_u64().is_some());
+    assert_eq!(a["server.socket.address"], "127.0.0.1");
+    assert_eq!(a["server.socket.port"], addr.port());
+    assert_eq!(a["network.protocol.version"], "1.1");
+    assert_eq!(a["network.protocol.name"], "http");
+    assert_eq!(a["http.response.status_code"], 200);
+    assert_eq!(span["scope"]["name"], "tomodachi");
+    assert_eq!(span["resource"]["service.name"], "otel-http");
+
+    // a malformed traceparent starts a new trace; the request is answered as usual
+    let r = get_with(addr, "/resource/bad", "traceparent: 00-zzzz-nope-01\r\n").await;
+    assert_eq!(r.status, 200);
+    let span = receiver
+        .span("GET /resource/(?P<id>[^/]+?)/?", |s| {
+            s["attributes"]["url.path"] == "/resource/bad"
+        })
+        .await;
+    assert_ne!(span["trace_id"], TRACE);
+    assert_eq!(span["parent_span_id"], "");
+
+    // a handler error: a 500, status ERROR, the error as an exception event
+    let r = get_with(addr, "/fail", "").await;
+    assert_eq!(r.status, 500);
+    let span = receiver.span("GET /fail", |_| true).await;
+    assert_eq!(span["status"]["code"], "ERROR");
+    assert_eq!(span["attributes"]["http.response.status_code"], 500);
+    let event = &span["events"][0];
+    assert_eq!(event["name"], "exception");
+    assert_eq!(event["attributes"]["exception.message"], "it broke");
+    assert_eq!(event["attributes"]["exception.escaped"], "False");
+    assert!(event["attributes"]["exception.stacktrace"].is_string());
+
+    // no route: the span is named by the method alone
+    let r = get_with(addr, "/nothing", "").await;
+    assert_eq!(r.status, 404);
+    let span = receiver.span("GET", |_| true).await;
+    assert!(span["attributes"].get("http.route").is_none());
+    assert_eq!(span["attributes"]["http.response.status_code"], 404);
+    assert_eq!(span["status"]["code"], "UNSET");
+
+    // an excluded URL gets no span (the request after it does)
+    assert_eq!(get_with(addr, "/health", "").await.status, 200);
+    assert_eq!(get_with(addr, "/resource/last", "").await.status, 200);
+    receiver
+        .span("GET /resource/(?P<id>[^/]+?)/?", |s| {
+            s["attributes"]["url.path"] == "/resource/last"
+        })
+        .await;
+    assert!(
+        !receiver
+            .spans()
+            .iter()
+            .any(|s| s["attributes"]["url.path"] == "/health"),
+        "no span for an excluded URL"
+    );
+    running.stop().await;
+}
+
+type Seen = Arc<std::sync::Mutex<Vec<Value>>>;
+
+/// A service that publishes to `rk_out` from `GET /publish` and collects what arrives on
+/// `rk_in`.
+fn amqp_service(name: &str, rk_in: &str, rk_out: &str, seen: &Seen) -> Service {
+    let rk_out = rk_out.to_owned();
+    Service::builder(name.to_owned(), seen.clone())
+        .options(test_options())
+        .message_envelope(JsonBase)
+        .http(
+            Method::GET,
+            r"/publish",
+            move |_s: Arc<Seen>, _r: HttpRequest| {
+                let rk_out = rk_out.clone();
+                async move {
+                    tomodachi::amqp::publish(&serde_json::json!({"from": "rust"}), &rk_out).await?;
+                    Ok::<_, Error>("published")
+                }
+            },
+        )
+        .amqp(
+            AmqpSubscription::new(rk_in).name("on_message"),
+            |s: Arc<Seen>, msg: Message| async move {
+                let data: Value = msg.data()?;
+                s.lock().unwrap().push(data);
+                Ok::<_, Error>(())
+            },
+        )
+        .build()
+}
+
+fn unique(prefix: &str) -> String {
+    format!("{prefix}.{}", uuid::Uuid::new_v4().simple())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn amqp_publish_injects_the_context_and_the_consumer_continues_the_trace() {
+    let receiver = Receiver::start();
+    let rk = unique("otel.rs2rs");
+    let seen: Seen = Arc::default();
+    let running = App::new()
+        .service(amqp_service("otel-amqp", &rk, &rk, &seen))
+        .opentelemetry(OpenTelemetry::with_tracer_provider(provider(
+            &receiver.endpoint(),
+            "otel-amqp",
+        )))
+        .start()
+        .await
+        .unwrap();
+    let addr = running.http_addr(0).unwrap();
+    let r = get_with(addr, "/publish", "").await;
+    assert_eq!(r.status, 200);
+    eventually(20, "the message", || seen.lock().unwrap().len() == 1).await;
+    let server = receiver.span("GET /publish", |_| true).await;
+    let producer = receiver.span(&format!("{rk} publish"), |_| true).await;
+    let consumer = receiver.span(&format!("{rk} process"), |_| true).await;
+    assert_eq!(producer["kind"], "PRODUCER");
+    assert_eq!(producer["status"]["code"], "OK");
+    assert_eq!(
+        producer["attributes"],
+        serde_json::json!({
+            "messaging.system": "rabbitmq",
+            "messaging.operation": "publish",
+            "messaging.destination.name": "amq.topic",
+            "messaging.rabbitmq.destination.routing_key": rk,
+        })
+    );
+    assert_eq!(consumer["kind"], "CONSUMER");
+    assert_eq!(consumer["status"]["code"], "OK");
+    assert_eq!(
+        consumer["attributes"],
+        serde_json::json!({
+            "messaging.system": "rabbitmq",
+            "messaging.operation": "process",
+            "messaging.destination.name": "amq.topic",
+            "messaging.rabbitmq.destination.routing_key": rk,
+            "code.function": "on_message",
+        })
+    );
+    // one trace: SERVER -> PRODUCER -> (headers) -> CONSUMER
+    assert_eq!(producer["trace_id"], server["trace_id"]);
+    assert_eq!(producer["parent_span_id"], server["span_id"]);
+    assert_eq!(consumer["trace_id"], server["trace_id"]);
+    assert_eq!(consumer["parent_span_id"], producer["span_id"]);
+    running.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stuck_collector_does_not_hold_up_handlers() {
+    // a collector that accepts connections and never answers
+    let stuck = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let endpoint = format!("http://{}", stuck.local_addr().unwrap());
+    let exporter = tomodachi::telemetry::opentelemetry_otlp::SpanExporter::builder()
+        .with_http()
+        .with_protocol(Protocol::HttpBinary)
+        .with_endpoint(format!("{endpoint}/v1/traces"))
+        .with_timeout(Duration::from_secs(60))
+        .build()
+        .unwrap();
+    let processor =
+        tomodachi::telemetry::opentelemetry_sdk::trace::BatchSpanProcessor::builder(exporter)
+            .with_batch_config(
+                tomodachi::telemetry::opentelemetry_sdk::trace::BatchConfigBuilder::default()
+                    .with_scheduled_delay(Duration::from_millis(10))
+                    .with_max_queue_size(64)
+                    .with_max_export_batch_size(8)
+                    .build(),
+            )
+            .build();
+    let provider = SdkTracerProvider::builder()
+        .with_span_processor(processor)
+        .build();
+    let running = App::new()
+        .service(http_service("otel-stuck"))
+        .opentelemetry(OpenTelemetry::with_tracer_provider(provider.clone()))
+        .start()
+        .await
+        .unwrap();
+    let addr = running.http_addr(0).unwrap();
+    // far more spans than the queue holds, while the first export hangs
+    let all = async {
+        for i in 0..300 {
+            let r = get_with(addr, &format!("/resource/{i}"), "").await;
+            assert_eq!(r.status, 200);
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(30), all)
+        .await
+        .expect("requests are answered while the collector hangs");
+    // the exporter was (and is) stuck in its first request: answering it with a closed
+    // connection lets the app stop
+    stuck.set_nonblocking(true).unwrap();
+    let mut connected = false;
+    for _ in 0..100 {
+        if let Ok((conn, _)) = stuck.accept() {
+            drop(conn);
+            connected = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(connected, "the exporter tried to export");
+    running.stop().await;
+    drop(stuck);
+}
+
+/// The `http_service` example as a process with `--opentelemetry-instrument` and the `OTEL_*`
+/// variables.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_flag_instruments_a_binary_from_the_otel_variables() {
+    let receiver = Receiver::start();
+    let port = free_port();
+    let dir = std::env::temp_dir().join(format!("tomodachi-otel-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cfg = dir.join("config.json");
+    std::fs::write(
+        &cfg,
+        format!(r#"{{"uuid": "otel-uuid-1", "options": {{"http": {{"port": {port}, "host": "0.0.0.0"}}}}}}"#),
+    )
+    .unwrap();
+    for (flag, env_on) in [(true, "0"), (false, "1")] {
+        let mut cmd = Command::new(support::examples::example_bin("http_service"));
+        if flag {
+            cmd.arg("--opentelemetry-instrument");
+        }
+        let mut child = cmd
+            .args(["-c", cfg.to_str().unwrap(), "--logger", "disabled"])
+            .env("TOMODACHI_OPENTELEMETRY_INSTRUMENT", env_on)
+            .env("OTEL_TRACES_EXPORTER", "otlp")
+            .env("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf")
+            .env("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint())
+            .env("OTEL_BSP_SCHEDULE_DELAY", "50")
+            .env_remove("OTEL_SERVICE_NAME")
+            .env_remove("OTEL_RESOURCE_ATTRIBUTES")
+            .env_remove("TOMODACHI_LOGGER")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        let path = format!("/resource/flag-{flag}");
+        let mut answered = false;
+        for _ in 0..200 {
+            if tokio::net::TcpStream::connect(addr).await.is_ok() {
+                answered = get_with(addr, &path, "").await.status == 200;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(answered, "the example answers");
+        let span = receiver
+            .span("GET /resource/(?P<id>[^/]+?)/?", |s| {
+                s["attributes"]["url.path"] == path.as_str()
+            })
+            .await;
+        assert_eq!(span["kind"], "SERVER");
+        // the accepted socket's address, not the listener's 0.0.0.0 (as upstream)
+        assert_eq!(span["attributes"]["server.socket.address"], "127.0.0.1");
+        assert_eq!(span["resource"]["service.name"], "http-example");
+        assert_eq!(span["resource"]["service.instance.id"], "otel-uuid-1");
+        assert_eq!(span["resource"]["telemetry.sdk.language"], "rust");
+        let _ = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status();
+        let _ = child.wait();
+    }
+}
+
+/// A Python tomodachi 0.29 service (`tests/python/otel_service.py`) run with
+/// `tomodachi run --opentelemetry-instrument`, exporting to `receiver`.
+struct PyOtel {
+    child: Child,
+    out: PathBuf,
+    port: u16,
+}
+
+impl PyOtel {
+    async fn start(receiver: &Receiver, name: &str, rk_in: &str, rk_out: &str) -> PyOtel {
+        let dir = std::env::temp_dir().join(format!("tomodachi-pyotel-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/otel_service.py");
+        std::fs::copy(&script, dir.join("otel_service.py")).unwrap();
+        let out = dir.join("received.jsonl");
+        let port = free_port();
+        let python = otel_python();
+        let child = Command::new(python.parent().unwrap().join("tomodachi"))
+            .current_dir(&dir)
+            .args([
+                "run",
+                "otel_service.py",
+                "--production",
+                "--opentelemetry-instrument",
+            ])
+            .env("SVC_NAME", name)
+            .env("RK_IN", rk_in)
+            .env("RK_OUT", rk_out)
+            .env("HTTP_PORT", port.to_string())
+            .env("OUT_FILE", &out)
+            .env("PYTHONDONTWRITEBYTECODE", "1")
+            .env("OTEL_TRACES_EXPORTER", "otlp")
+            .env("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf")
+            .env("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint())
+            .env("OTEL_BSP_SCHEDULE_DELAY", "50")
+            .env_remove("OTEL_SERVICE_NAME")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start Python tomodachi");
+        let ready = out.with_extension("jsonl.ready");
+        eventually(30, "Python tomodachi to start", || ready.exists()).await;
+        PyOtel { child, out, port }
+    }
+
+    fn received(&self) -> usize {
+        std::fs::read_to_string(&self.out)
+            .unwrap_or_default()
+            .lines()
+            .count()
+    }
+}
+
+impl Drop for PyOtel {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        for _ in 0..100 {
+            if self.child.try_wait().ok().flatten().is_some() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_trace_across_python_and_rust_tomodachi() {
+    let receiver = Receiver::start();
+    let py_to_rs = unique("otel.py2rs");
+    let rs_to_py = unique("otel.rs2py");
+    let seen: Seen = Arc::default();
+    let running = App::new()
+        .service(amqp_service("otel-rust", &py_to_rs, &rs_to_py, &seen))
+        .opentelemetry(OpenTelemetry::with_tracer_provider(provider(
+            &receiver.endpoint(),
+            "otel-rust",
+        )))
+        .start()
+        .await
+        .unwrap();
+    let rust_addr = running.http_addr(0).unwrap();
+    let py = PyOtel::start(&receiver, "otel-python", &rs_to_py, &py_to_rs).await;
+    let py_addr: std::net::SocketAddr = format!("127.0.0.1:{}", py.port).parse().unwrap();
+
+    // (a) Python HTTP -> Python publish -> Rust consumer, continuing a client's trace
+    let traceparent = format!("traceparent: 00-{TRACE}-{PARENT}-01\r\n");
+    assert_eq!(
+        get_with(py_addr, "/publish", &traceparent).await.status,
+        200
+    );
+    eventually(20, "Python's message in Rust", || {
+        seen.lock().unwrap().len() == 1
+    })
+    .await;
+    let py_server = receiver
+        .span("GET /publish", |s| {
+            s["resource"]["service.name"] == "otel-python"
+        })
+        .await;
+    let py_producer = receiver
+        .span(&format!("{py_to_rs} publish"), |_| true)
+        .await;
+    let rs_consumer = receiver
+        .span(&format!("{py_to_rs} process"), |_| true)
+        .await;
+    assert_eq!(py_server["trace_id"], TRACE);
+    assert_eq!(py_server["parent_span_id"], PARENT);
+    assert_eq!(py_producer["trace_id"], TRACE);
+    assert_eq!(py_producer["parent_span_id"], py_server["span_id"]);
+    assert_eq!(rs_consumer["resource"]["service.name"], "otel-rust");
+    assert_eq!(rs_consumer["trace_id"], TRACE);
+    assert_eq!(rs_consumer["parent_span_id"], py_producer["span_id"]);
+
+    // (b) Rust HTTP -> Rust publish -> Python consumer
+    assert_eq!(get_with(rust_addr, "/publish", "").await.status, 200);
+    eventually(20, "Rust's message in Python", || py.received() == 1).await;
+    let rs_server = receiver
+        .span("GET /publish", |s| {
+            s["resource"]["service.name"] == "otel-rust"
+        })
+        .await;
+    let rs_producer = receiver
+        .span(&format!("{rs_to_py} publish"), |_| true)
+        .await;
+    let py_consumer = receiver
+        .span(&format!("{rs_to_py} process"), |_| true)
+        .await;
+    assert_eq!(rs_producer["parent_span_id"], rs_server["span_id"]);
+    assert_eq!(py_consumer["resource"]["service.name"], "otel-python");
+    assert_eq!(py_consumer["trace_id"], rs_server["trace_id"]);
+    assert_eq!(py_consumer["parent_span_id"], rs_producer["span_id"]);
+
+    // the same requests and messages on both sides: the same span names (up to the routing
+    // keys), kinds, attribute keys and status
+    for (rs, py) in [
+        (&rs_server, &py_server),
+        (&rs_producer, &py_producer),
+        (&rs_consumer, &py_consumer),
+    ] {
+        assert_eq!(rs["kind"], py["kind"]);
+        assert_eq!(rs["status"]["code"], py["status"]["code"]);
+        assert_eq!(keys(rs), keys(py), "{} vs {}", rs["name"], py["name"]);
+    }
+    running.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scheduled_functions_run_in_internal_spans() {
+    use tomodachi::schedule::{Invocation, ScheduleSpec};
+    let receiver = Receiver::start();
+    let svc = Service::builder("otel-schedule", Api)
+        .options(test_options())
+        .schedule(
+            "heartbeat",
+            ScheduleSpec::interval(1).immediately(true),
+            |_s: Arc<Api>, _run: Invocation| async move {},
+        )
+        .schedule(
+            "failing",
+            ScheduleSpec::interval(1).immediately(true),
+            |_s: Arc<Api>, _run: Invocation| async move { Err::<(), _>(Error::msg("no luck")) },
+        )
+        .build();
+    let running = App::new()
+        .service(svc)
+        .opentelemetry(OpenTelemetry::with_tracer_provider(provider(
+            &receiver.endpoint(),
+            "otel-schedule",
+        )))
+        .start()
+        .await
+        .unwrap();
+    let ok = receiver.span("heartbeat", |_| true).await;
+    assert_eq!(ok["kind"], "INTERNAL");
+    assert_eq!(ok["status"]["code"], "OK");
+    assert_eq!(ok["parent_span_id"], "");
+    let a = &ok["attributes"];
+    assert_eq!(a["code.function"], "heartbeat");
+    assert_eq!(a["function.trigger"], "timer");
+    assert_eq!(a["function.interval"], "1");
+    assert!(a["function.time"].as_str().unwrap().ends_with('Z'));
+    let failed = receiver.span("failing", |_| true).await;
+    assert_eq!(failed["status"]["code"], "ERROR");
+    assert_eq!(
+        failed["events"][0]["attributes"]["exception.message"],
+        "no luck"
+    );
+    assert_eq!(
+        failed["events"][0]["attributes"]["exception.escaped"],
+        "True"
+    );
+    running.stop().await;
+}
