@@ -95,6 +95,16 @@ pub(crate) struct HttpApp {
 }
 
 impl HttpApp {
+    /// Whether something asks a connection's socket about the client (the access log's 499,
+    /// the spans' 499 and local address).
+    fn watches_sockets(&self) -> bool {
+        #[cfg(feature = "opentelemetry")]
+        if self.telemetry.is_some() {
+            return true;
+        }
+        self.access_log.enabled()
+    }
+
     pub(crate) fn new(
         service: Arc<dyn std::any::Any + Send + Sync>,
         router: Router,
@@ -410,9 +420,10 @@ async fn serve_connection(
             async move { Ok::<_, std::convert::Infallible>(handle(app, conn_state, req, peer).await) }
         })
     };
-    // Only the access log asks whether the client went away (its 499): without it, hyper
-    // reads and writes tokio's socket directly.
-    if app.access_log.enabled() {
+    // Only the access log and the OpenTelemetry spans ask whether the client went away (the
+    // 499) or where it connected to: without them, hyper reads and writes tokio's socket
+    // directly.
+    if app.watches_sockets() {
         let io = TokioIo::new(TrackedIo::tcp(stream, conn_state.clone()));
         drive(builder, io, service, &app, &phases, &conn_state, peer).await;
     } else {
