@@ -110,3 +110,9 @@ pub(crate) fn lit_u16(expr: &Expr, what: &str) -> syn::Result<u16> {
         )),
     }
 }
+
+/// A type given as an attribute value (`schema = Order`, `body = api::NewItem`).
+pub(crate) fn type_arg(expr: &Expr, what: &str) -> syn::Result<syn::Type> {
+    syn::parse2::<syn::Type>(quote::ToTokens::to_token_stream(expr))
+        .map_err(|_| syn::Error::new_spanned(expr, format!("{what} must be a type")))
+}

@@ -40,6 +40,12 @@ pub struct LaunchArgs {
     /// uvloop mean auto) [env: TOMODACHI_LOOP].
     #[arg(long = "loop", value_name = "LOOP")]
     pub loop_: Option<String>,
+    /// Print the services' AsyncAPI 3.0 document (JSON) and exit; nothing is started.
+    #[arg(long, conflicts_with = "openapi")]
+    pub asyncapi: bool,
+    /// Print the services' OpenAPI 3.1 document (JSON) and exit; nothing is started.
+    #[arg(long)]
+    pub openapi: bool,
 }
 
 /// Resolved launch settings.
@@ -161,6 +167,7 @@ where
             return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
         }
     };
+    let document = crate::apidoc::DocumentKind::from_flags(args.asyncapi, args.openapi);
     let settings = match args.resolve(&|k| std::env::var(k).ok()) {
         Ok(s) => s,
         Err(e) => return usage_error(&e),
@@ -173,6 +180,9 @@ where
             Err(e) => return usage_error(&e.to_string()),
         }
     };
+    if let Some(kind) = document {
+        return crate::apidoc::print_document(kind, services, config.as_ref());
+    }
     // Logging failing to initialise (a subscriber already set) is not fatal.
     let _ = crate::logging::init(&settings.logging);
 
