@@ -269,7 +269,7 @@ impl Transport for AmqpTransport {
                 .clone()
                 .unwrap_or_else(|| o.exchange_name.clone());
             let competing = is_competing(s.competing, s.queue_name.as_deref());
-            let mut binding = serde_json::json!({
+            let binding = serde_json::json!({
                 "is": "routingKey",
                 "exchange": {
                     "name": exchange, "type": "topic", "durable": true, "autoDelete": false,
@@ -286,10 +286,8 @@ impl Transport for AmqpTransport {
                     s.queue_name.as_deref(),
                     &o.queue_name_prefix,
                 );
-                binding["queue"] = serde_json::json!({
-                    "name": queue, "durable": true, "exclusive": false, "autoDelete": false,
-                    "vhost": vhost,
-                });
+                // (the AMQP binding has either a routing key with its exchange or a queue, so
+                // the queue the routing key is bound to is named in the description)
                 format!("the queue `{queue}`, shared by the service's instances")
             } else {
                 "a queue of each service instance (named from the routing key, the handler and \
