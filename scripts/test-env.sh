@@ -6,8 +6,9 @@
 #     the one on 127.0.0.1:4222 if it answers, else starts `nats-server -js` on a free loopback
 #     port with a temporary store (`test_env_cleanup` stops it and removes the store);
 #   - .venv/ with the real Python tomodachi from PyPI and protobuf (interop tests, envelope byte
-#     checks) and the moto server (the AWS SNS+SQS emulator; each test starts its own on an
-#     ephemeral loopback port and stops it).
+#     checks), the moto server (the AWS SNS+SQS emulator; each test starts its own on an
+#     ephemeral loopback port and stops it) and openapi-spec-validator (the OpenAPI documents);
+#   - scripts/asyncapi-validate/node_modules: the official AsyncAPI parser (npm ci).
 # Source it: `. scripts/test-env.sh`. Exports TOMODACHI_TEST_AMQP_URL, TOMODACHI_TEST_NATS_URL,
 # TOMODACHI_TEST_PYTHON and TOMODACHI_TEST_MOTO_SERVER; call `test_env_cleanup` when done (at
 # exit) to stop what it started.
@@ -83,11 +84,21 @@ if [ ! -x "$_venv/bin/python" ]; then
   python3 -m venv "$_venv"
   "$_venv/bin/pip" install -q --upgrade pip
 fi
-if ! "$_venv/bin/python" -c 'import tomodachi, moto.server, google.protobuf' 2>/dev/null || [ ! -x "$_venv/bin/moto_server" ]; then
+if ! "$_venv/bin/python" -c 'import tomodachi, moto.server, google.protobuf, openapi_spec_validator' 2>/dev/null || [ ! -x "$_venv/bin/moto_server" ]; then
   _log "pip install -r scripts/requirements-test.txt"
   "$_venv/bin/pip" install -q -r "$_root/scripts/requirements-test.txt"
 fi
 _log "python tomodachi $("$_venv/bin/python" -c 'import tomodachi; print(tomodachi.__version__)'), moto $("$_venv/bin/python" -c 'import moto; print(moto.__version__)')"
+
+# The AsyncAPI documents' validator: the official parser from npm, pinned by
+# scripts/asyncapi-validate/package-lock.json (crates/tomodachi/tests/apidoc.rs runs it with node).
+_asyncapi="$_root/scripts/asyncapi-validate"
+if [ ! -d "$_asyncapi/node_modules/@asyncapi/parser" ]; then
+  command -v npm >/dev/null 2>&1 || { echo "[test-env] node and npm are required (the AsyncAPI validation)" >&2; exit 1; }
+  _log "npm ci in scripts/asyncapi-validate"
+  (cd "$_asyncapi" && npm ci --no-audit --no-fund --loglevel=error)
+fi
+_log "asyncapi parser $(node -p 'require("'"$_asyncapi"'/node_modules/@asyncapi/parser/package.json").version')"
 
 export TOMODACHI_TEST_AMQP_URL="amqp://guest:guest@127.0.0.1:5672/%2f"
 export TOMODACHI_TEST_PYTHON="$_venv/bin/python"
