@@ -25,6 +25,8 @@ const EXAMPLES: &[&str] = &[
     "scheduler",
     "order_service",
     "protobuf_service",
+    // crates/tomodachi-nats's example (same target folder): a transport of another crate
+    "nats_service",
 ];
 
 fn manifest_dir() -> PathBuf {
@@ -54,6 +56,7 @@ fn document(name: &str, args: &[&str]) -> Value {
         .args(args)
         .current_dir(workspace_dir())
         .env_remove("TOMODACHI_LOGGER")
+        .env_remove("TOMODACHI_NATS_URL")
         .output()
         .expect("run the example");
     assert!(
