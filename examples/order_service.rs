@@ -56,6 +56,7 @@ struct Payment {
 
 #[tomodachi::service(name = "orders", message_envelope = JsonBase)]
 impl Orders {
+    /// Places an order: it is published on `order.created` and answered 202.
     #[http(POST, r"/orders", body = Order)]
     async fn create(&self, Json(order): Json<Order>) -> tomodachi::Result<(u16, String)> {
         tomodachi::amqp::publish(&order, "order.created").await?;
@@ -69,6 +70,7 @@ impl Orders {
         Ok(Json(*status))
     }
 
+    /// Records a new order and announces it on the SNS topic `order-events`.
     #[amqp("order.created", schema = Order)]
     async fn on_order_created(&self, data: Order) -> tomodachi::Result<()> {
         let now = std::time::SystemTime::now();
@@ -81,6 +83,7 @@ impl Orders {
         Ok(())
     }
 
+    /// Marks an order paid; a payment for an unknown order fails (and is retried).
     #[aws_sns_sqs("payment-events", schema = Payment)]
     async fn on_payment(&self, data: serde_json::Value) -> tomodachi::Result<()> {
         let payment: Payment = serde_json::from_value(data)?;

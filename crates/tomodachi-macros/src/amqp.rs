@@ -155,6 +155,8 @@ pub(crate) fn amqp_call(method: &ImplItemFn, attr: &Attribute) -> syn::Result<To
         sub = quote_spanned! { v.span() => #sub.serial(#v) };
     }
     let sub = schema_setter(&args, sub)?;
+    let doc = crate::args::doc_setter(method);
+    let sub = quote! { #sub #doc };
     let sub = envelope_setters(&args, sub)?;
 
     message_handler_call(method, quote! { amqp }, sub, argument)

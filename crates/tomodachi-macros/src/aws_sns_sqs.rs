@@ -178,6 +178,8 @@ pub(crate) fn call(method: &ImplItemFn, attr: &Attribute) -> syn::Result<TokenSt
         sub = quote_spanned! { n.span() => #sub.max_number_of_consumed_messages(#n) };
     }
     let sub = crate::amqp::schema_setter(&args, sub)?;
+    let doc = crate::args::doc_setter(method);
+    let sub = quote! { #sub #doc };
     let sub = crate::amqp::envelope_setters(&args, sub)?;
 
     message_handler_call(method, quote! { aws_sns_sqs }, sub, argument)

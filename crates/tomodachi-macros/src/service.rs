@@ -299,6 +299,7 @@ fn http_route(method: &ImplItemFn, attr: &Attribute) -> syn::Result<TokenStream>
         Some(e) => quote_spanned! { e.span() => .ignore_logging(#e) },
         None => quote! {},
     };
+    let doc = crate::args::doc_setter(method);
     let mut schemas = quote! {};
     for (key, setter) in [("body", quote! { body }), ("response", quote! { response })] {
         if let Some(e) = args.get(key) {
@@ -308,7 +309,7 @@ fn http_route(method: &ImplItemFn, attr: &Attribute) -> syn::Result<TokenStream>
     }
     Ok(quote! {
         .http_route(
-            ::tomodachi::http::HttpRoute::new([#(#methods),*], #pattern).name(#fname) #ignore #schemas,
+            ::tomodachi::http::HttpRoute::new([#(#methods),*], #pattern).name(#fname) #ignore #schemas #doc,
             #handler
         )
     })

@@ -81,6 +81,7 @@ pub struct AmqpSubscription {
     max_attempts: u32,
     serial: bool,
     data_schema: Option<serde_json::Value>,
+    description: Option<String>,
 }
 
 impl std::fmt::Debug for AmqpSubscription {
@@ -108,6 +109,7 @@ impl AmqpSubscription {
             max_attempts: 5,
             serial: false,
             data_schema: None,
+            description: None,
         }
     }
 
@@ -309,6 +311,7 @@ impl Transport for AmqpTransport {
                     binding["exchange"]["name"].as_str().unwrap_or_default(),
                     s.max_attempts
                 ))
+                .documented(s.description.as_deref())
                 .channel_binding("amqp", binding)
                 .operation_binding(
                     "amqp",

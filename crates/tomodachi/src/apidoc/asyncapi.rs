@@ -80,10 +80,8 @@ pub fn asyncapi<'a>(services: impl IntoIterator<Item = &'a Service>) -> Value {
         for d in describe(service) {
             match d {
                 Description::Channel(c) => channel_list.push(c),
-                Description::Server(s) => {
-                    if !servers.iter().any(|known| known.name == s.name) {
-                        servers.push(s);
-                    }
+                Description::Server(s) if !servers.iter().any(|known| known.name == s.name) => {
+                    servers.push(s);
                 }
                 Description::Schedule(s) => schedules.push(s),
                 _ => {}

@@ -66,6 +66,7 @@ mod http_routes {
             .http_route(
                 HttpRoute::new([Method::PUT, Method::PATCH], r"/items/(?P<id>\d+)")
                     .name("update")
+                    .description("Replaces an item.\nAll of it.")
                     .request_schema(json!({
                         "title": "Item", "type": "object",
                         "properties": {"tag": {"$ref": "#/$defs/Tag"}},
@@ -106,6 +107,11 @@ mod http_routes {
                     "schema": {"type": "string", "pattern": r"^(?:\d+)$"}}])
         );
         assert_eq!(item["put"]["operationId"], "update_put");
+        assert_eq!(item["put"]["summary"], "Replaces an item.");
+        assert!(item["put"]["description"]
+            .as_str()
+            .is_some_and(|d| d.starts_with("Replaces an item.\nAll of it.\n\nRoute pattern")));
+        assert_eq!(get["summary"], r"/items/(?P<id>\d+)/?");
         assert_eq!(item["patch"]["operationId"], "update_patch");
         assert_eq!(
             item["put"]["requestBody"]["content"]["application/json"]["schema"],
@@ -174,6 +180,7 @@ fn amqp_channels_queues_exchanges_and_envelopes() {
                 .name("on_order")
                 .competing(true)
                 .max_attempts(3)
+                .description("Records new orders.\n\nOnce each.")
                 .data_schema(json!({"title": "Order", "type": "object"})),
             |_s: Arc<S>| async {},
         )

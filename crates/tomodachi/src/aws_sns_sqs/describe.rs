@@ -164,7 +164,11 @@ pub(super) fn describe(handlers: &[SnsSqsHandlerDef], ctx: &TransportContext) ->
                     json!({"queues": [sqs_queue], "bindingVersion": "0.2.0"}),
                 ),
         };
-        out.push(Description::Channel(channel.message(message)));
+        out.push(Description::Channel(
+            channel
+                .documented(s.description.as_deref())
+                .message(message),
+        ));
     }
     out
 }

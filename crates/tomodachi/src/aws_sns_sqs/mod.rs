@@ -145,6 +145,7 @@ pub struct SnsSqsSubscription {
     envelope: EnvelopeChoice,
     name: Option<String>,
     data_schema: Option<Value>,
+    description: Option<String>,
 }
 
 impl std::fmt::Debug for SnsSqsSubscription {
@@ -172,6 +173,7 @@ impl SnsSqsSubscription {
             envelope: EnvelopeChoice::ServiceDefault,
             name: None,
             data_schema: None,
+            description: None,
         }
     }
 

@@ -52,10 +52,15 @@ impl<S: Send + Sync + 'static> ServiceBuilder<S> {
                 let group_names = regex.capture_names().flatten().map(Arc::from).collect();
                 let name = route.name.clone().unwrap_or_else(|| route.pattern.clone());
                 let handler = erase_handler(self.state.clone(), handler);
-                let doc = route_doc(&route.methods, &route.pattern, &name)
+                let mut doc = route_doc(&route.methods, &route.pattern, &name)
                     .kind(route.kind)
                     .request_schema(route.request_schema)
                     .response_schema(route.response_schema);
+                if let Some(text) = route.description.as_deref().map(str::trim) {
+                    if let Some(first) = text.lines().next().filter(|l| !l.is_empty()) {
+                        doc = doc.summary(first.trim()).description(text);
+                    }
+                }
                 self.transport_mut::<HttpTransport>().routes.push(Route {
                     literal: literal_path(&route.pattern),
                     regex,

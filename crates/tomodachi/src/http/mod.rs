@@ -76,6 +76,7 @@ pub struct HttpRoute {
     pub(crate) kind: crate::transport::RouteKind,
     pub(crate) request_schema: Option<serde_json::Value>,
     pub(crate) response_schema: Option<serde_json::Value>,
+    pub(crate) description: Option<String>,
 }
 
 impl HttpRoute {
@@ -97,6 +98,7 @@ impl HttpRoute {
             kind: crate::transport::RouteKind::Handler,
             request_schema: None,
             response_schema: None,
+            description: None,
         }
     }
 
@@ -109,6 +111,18 @@ impl HttpRoute {
     /// `true` to keep this route out of the access log, or a list of status codes to keep out.
     pub fn ignore_logging(mut self, ignore: impl Into<IgnoreLogging>) -> Self {
         self.ignore_logging = ignore.into();
+        self
+    }
+
+    /// A description of the route for the OpenAPI document (the macros take the handler's doc
+    /// comment): its first line is the operation's summary.
+    ///
+    /// ```
+    /// use tomodachi::http::{HttpRoute, Method};
+    /// let route = HttpRoute::new(Method::GET, r"/health").description("Answers ok while up.");
+    /// ```
+    pub fn description(mut self, text: impl Into<String>) -> Self {
+        self.description = Some(text.into());
         self
     }
 

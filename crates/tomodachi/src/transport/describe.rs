@@ -113,6 +113,28 @@ impl ChannelDescription {
         self
     }
 
+    /// Puts the handler's own documentation first: its first line becomes the summary and
+    /// the whole text leads the description (`None`: unchanged).
+    ///
+    /// ```
+    /// use tomodachi::transport::ChannelDescription;
+    /// let c = ChannelDescription::new("amqp", "k", "h")
+    ///     .description("bound to amq.topic")
+    ///     .documented(Some("Counts orders.\n\nEvery one."));
+    /// assert_eq!(c.summary.as_deref(), Some("Counts orders."));
+    /// assert_eq!(c.description.as_deref(), Some("Counts orders.\n\nEvery one.\n\nbound to amq.topic"));
+    /// ```
+    pub fn documented(mut self, doc: Option<&str>) -> Self {
+        if let Some(doc) = doc.map(str::trim).filter(|d| !d.is_empty()) {
+            self.summary = doc.lines().next().map(|l| l.trim().to_owned());
+            self.description = Some(match self.description.take() {
+                Some(generated) => format!("{doc}\n\n{generated}"),
+                None => doc.to_owned(),
+            });
+        }
+        self
+    }
+
     /// Sets the message description.
     pub fn message(mut self, message: MessageDescription) -> Self {
         self.message = message;
@@ -465,11 +487,19 @@ impl ServerDescription {
     }
 }
 
-/// `data_schema(..)` (and, with the `schemars` feature, `schema::<T>()`) for a subscription
-/// builder with a `data_schema: Option<serde_json::Value>` field.
+/// `description(..)`, `data_schema(..)` (and, with the `schemars` feature, `schema::<T>()`) for
+/// a subscription builder with `description: Option<String>` and
+/// `data_schema: Option<serde_json::Value>` fields.
 #[allow(unused_macros)]
 macro_rules! data_schema_setters {
     () => {
+        /// A description of the handler for the AsyncAPI document (the macros take the
+        /// method's doc comment): its first line is the operation's summary.
+        pub fn description(mut self, text: impl Into<String>) -> Self {
+            self.description = Some(text.into());
+            self
+        }
+
         /// The JSON Schema of the messages' data (inside the envelope), for the AsyncAPI
         /// document ([`apidoc`](crate::apidoc)).
         pub fn data_schema(mut self, schema: serde_json::Value) -> Self {
