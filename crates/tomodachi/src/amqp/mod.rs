@@ -138,7 +138,9 @@ impl AmqpSubscription {
 
     crate::message::handler_name_setter!();
 
-    crate::transport::data_schema_setters!();
+    crate::transport::data_schema_setters!(
+        "tomodachi::amqp::AmqpSubscription::new(\"order.created\")"
+    );
 
     /// Deliveries of a failing message before it is dead-lettered (at least 1; default 5).
     pub fn max_attempts(mut self, attempts: u32) -> Self {

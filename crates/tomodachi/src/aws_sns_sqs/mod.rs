@@ -256,7 +256,9 @@ impl SnsSqsSubscription {
 
     crate::message::handler_name_setter!();
 
-    crate::transport::data_schema_setters!();
+    crate::transport::data_schema_setters!(
+        "tomodachi::aws_sns_sqs::SnsSqsSubscription::topic(\"order-created\")"
+    );
 
     /// The topic as given.
     pub fn topic_name(&self) -> Option<&str> {

@@ -489,12 +489,15 @@ impl ServerDescription {
 
 /// `description(..)`, `data_schema(..)` (and, with the `schemars` feature, `schema::<T>()`) for
 /// a subscription builder with `description: Option<String>` and
-/// `data_schema: Option<serde_json::Value>` fields.
+/// `data_schema: Option<serde_json::Value>` fields; `$new` is an expression of the builder for
+/// the examples (`"tomodachi::amqp::AmqpSubscription::new(\"k\")"`).
 #[allow(unused_macros)]
 macro_rules! data_schema_setters {
-    () => {
+    ($new:literal) => {
         /// A description of the handler for the AsyncAPI document (the macros take the
         /// method's doc comment): its first line is the operation's summary.
+        ///
+        #[doc = concat!("```\nlet sub = ", $new, ".description(\"Records new orders.\");\n```")]
         pub fn description(mut self, text: impl Into<String>) -> Self {
             self.description = Some(text.into());
             self
@@ -502,6 +505,8 @@ macro_rules! data_schema_setters {
 
         /// The JSON Schema of the messages' data (inside the envelope), for the AsyncAPI
         /// document ([`apidoc`](crate::apidoc)).
+        ///
+        #[doc = concat!("```\nlet sub = ", $new, ".data_schema(serde_json::json!({\"type\": \"object\"}));\n```")]
         pub fn data_schema(mut self, schema: serde_json::Value) -> Self {
             self.data_schema = Some(schema);
             self
@@ -509,6 +514,8 @@ macro_rules! data_schema_setters {
 
         /// The messages' data is a `T`: its JSON Schema (from `schemars`) goes into the
         /// AsyncAPI document ([`apidoc`](crate::apidoc)).
+        ///
+        #[doc = concat!("```\n#[derive(schemars::JsonSchema)]\nstruct Order { id: u64 }\nlet sub = ", $new, ".schema::<Order>();\n```")]
         #[cfg(feature = "schemars")]
         pub fn schema<T: schemars::JsonSchema>(self) -> Self {
             self.data_schema(crate::apidoc::schema_of::<T>())
