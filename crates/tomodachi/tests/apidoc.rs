@@ -357,3 +357,38 @@ fn a_service_with_every_transport_validates() {
         serde_json::json!(["Sek", "Eur"])
     );
 }
+
+/// `--openapi` through `launch_from`: 0 for a good service; a definition error (a bad route
+/// regex) is exit code 1, as at start, and a bad config file exit code 2.
+#[test]
+fn launch_exit_codes_for_the_documents() {
+    use std::process::ExitCode;
+    let service = |pattern: &str| {
+        tomodachi::Service::builder("s", Everything)
+            .http("GET", pattern, |_s: Arc<Everything>| async { "ok" })
+            .build()
+    };
+    let code = |args: &[&str], pattern: &str| {
+        format!(
+            "{:?}",
+            tomodachi::launch_from(args.iter().copied(), [service(pattern)])
+        )
+    };
+    assert_eq!(
+        code(&["s", "--openapi"], r"/ok"),
+        format!("{:?}", ExitCode::SUCCESS)
+    );
+    assert_eq!(
+        code(&["s", "--asyncapi"], r"/(unclosed"),
+        format!("{:?}", ExitCode::from(1))
+    );
+    let tmp = temp_dir("config");
+    let bad = tmp.join("bad.json");
+    std::fs::write(&bad, r#"{"options": {"http": {"prot": 1}}}"#).expect("write the config");
+    let bad = bad.to_string_lossy().into_owned();
+    assert_eq!(
+        code(&["s", "--openapi", "-c", &bad], r"/ok"),
+        format!("{:?}", ExitCode::from(2))
+    );
+    std::fs::remove_dir_all(&tmp).ok();
+}
