@@ -7,8 +7,12 @@
 //! - SNS+SQS: `payment-events` (published by a payment service) marks orders paid.
 //! - Schedule: every minute, orders unpaid for 10 minutes expire.
 //!
+//! The types carry `schemars::JsonSchema`, and `body = `, `response = ` and `schema = ` attach
+//! them to the handlers: `--openapi` and `--asyncapi` print documents with their schemas.
+//!
 //! ```sh
 //! cargo run --example order_service -- -c examples/config/aws-moto.json   # RabbitMQ + moto running
+//! cargo run --example order_service -- --asyncapi                          # the AsyncAPI document
 //! cargo test --example order_service                                       # the test below
 //! ```
 
@@ -23,13 +27,15 @@ use tomodachi::prelude::*;
 /// How long an order may stay unpaid.
 const PAYMENT_WINDOW: Duration = Duration::from_secs(600);
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// An order as it is placed.
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Order {
     pub id: u64,
     pub amount: u64,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+/// Where an order stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     Created,
@@ -42,27 +48,30 @@ pub struct Orders {
     orders: Mutex<HashMap<u64, (Status, SystemTime)>>,
 }
 
-#[derive(Deserialize)]
+/// A payment service's event.
+#[derive(Deserialize, schemars::JsonSchema)]
 struct Payment {
     order_id: u64,
 }
 
 #[tomodachi::service(name = "orders", message_envelope = JsonBase)]
 impl Orders {
-    #[http(POST, r"/orders")]
+    /// Places an order: it is published on `order.created` and answered 202.
+    #[http(POST, r"/orders", body = Order)]
     async fn create(&self, Json(order): Json<Order>) -> tomodachi::Result<(u16, String)> {
         tomodachi::amqp::publish(&order, "order.created").await?;
         Ok((202, format!("order {} accepted", order.id)))
     }
 
-    #[http(GET, r"/orders/(?P<id>\d+)")]
+    #[http(GET, r"/orders/(?P<id>\d+)", response = Status)]
     async fn status(&self, id: u64) -> tomodachi::Result<Json<Status>> {
         let orders = self.orders.lock().map_err(|_| Error::msg("poisoned"))?;
         let (status, _) = orders.get(&id).ok_or_else(|| Error::http(404))?;
         Ok(Json(*status))
     }
 
-    #[amqp("order.created")]
+    /// Records a new order and announces it on the SNS topic `order-events`.
+    #[amqp("order.created", schema = Order)]
     async fn on_order_created(&self, data: Order) -> tomodachi::Result<()> {
         let now = std::time::SystemTime::now();
         if let Ok(mut orders) = self.orders.lock() {
@@ -74,7 +83,8 @@ impl Orders {
         Ok(())
     }
 
-    #[aws_sns_sqs("payment-events")]
+    /// Marks an order paid; a payment for an unknown order fails (and is retried).
+    #[aws_sns_sqs("payment-events", schema = Payment)]
     async fn on_payment(&self, data: serde_json::Value) -> tomodachi::Result<()> {
         let payment: Payment = serde_json::from_value(data)?;
         let mut orders = self.orders.lock().map_err(|_| Error::msg("poisoned"))?;

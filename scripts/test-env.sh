@@ -10,6 +10,9 @@
 #     ephemeral loopback port and stops it);
 #   - .venv-otel/ with tomodachi[opentelemetry] and opentelemetry-proto (the OpenTelemetry tests'
 #     OTLP receiver and Python side; its own venv: they need protobuf < 5, .venv has protobuf 7).
+#     checks), the moto server (the AWS SNS+SQS emulator; each test starts its own on an
+#     ephemeral loopback port and stops it) and openapi-spec-validator (the OpenAPI documents);
+#   - scripts/asyncapi-validate/node_modules: the official AsyncAPI parser (npm ci).
 # Source it: `. scripts/test-env.sh`. Exports TOMODACHI_TEST_AMQP_URL, TOMODACHI_TEST_NATS_URL,
 # TOMODACHI_TEST_PYTHON, TOMODACHI_TEST_OTEL_PYTHON and TOMODACHI_TEST_MOTO_SERVER; call
 # `test_env_cleanup` when done (at exit) to stop what it started.
@@ -85,7 +88,7 @@ if [ ! -x "$_venv/bin/python" ]; then
   python3 -m venv "$_venv"
   "$_venv/bin/pip" install -q --upgrade pip
 fi
-if ! "$_venv/bin/python" -c 'import tomodachi, moto.server, google.protobuf' 2>/dev/null || [ ! -x "$_venv/bin/moto_server" ]; then
+if ! "$_venv/bin/python" -c 'import tomodachi, moto.server, google.protobuf, openapi_spec_validator' 2>/dev/null || [ ! -x "$_venv/bin/moto_server" ]; then
   _log "pip install -r scripts/requirements-test.txt"
   "$_venv/bin/pip" install -q -r "$_root/scripts/requirements-test.txt"
 fi
@@ -102,6 +105,15 @@ if ! "$_venv_otel/bin/python" -c 'import tomodachi.opentelemetry, opentelemetry.
   "$_venv_otel/bin/pip" install -q -r "$_root/scripts/requirements-otel-test.txt"
 fi
 export TOMODACHI_TEST_OTEL_PYTHON="$_venv_otel/bin/python"
+# The AsyncAPI documents' validator: the official parser from npm, pinned by
+# scripts/asyncapi-validate/package-lock.json (crates/tomodachi/tests/apidoc.rs runs it with node).
+_asyncapi="$_root/scripts/asyncapi-validate"
+if [ ! -d "$_asyncapi/node_modules/@asyncapi/parser" ]; then
+  command -v npm >/dev/null 2>&1 || { echo "[test-env] node and npm are required (the AsyncAPI validation)" >&2; exit 1; }
+  _log "npm ci in scripts/asyncapi-validate"
+  (cd "$_asyncapi" && npm ci --no-audit --no-fund --loglevel=error)
+fi
+_log "asyncapi parser $(node -p 'require("'"$_asyncapi"'/node_modules/@asyncapi/parser/package.json").version')"
 
 export TOMODACHI_TEST_AMQP_URL="amqp://guest:guest@127.0.0.1:5672/%2f"
 export TOMODACHI_TEST_PYTHON="$_venv/bin/python"

@@ -32,7 +32,7 @@ log "cargo clippy (all targets, warnings are errors)"
 cargo clippy --workspace --all-targets -- -D warnings
 
 log "feature combinations of tomodachi (cargo clippy --lib, warnings are errors)"
-for features in "" http macros amqp aws testing protobuf http,testing testing,amqp testing,aws protobuf,amqp,aws http,macros,amqp,aws opentelemetry opentelemetry,http opentelemetry,amqp http,macros,amqp,aws,opentelemetry; do
+for features in "" http macros amqp aws testing protobuf http,testing testing,amqp testing,aws protobuf,amqp,aws http,macros,amqp,aws opentelemetry opentelemetry,http opentelemetry,amqp http,macros,amqp,aws,opentelemetry schemars http,schemars; do
   echo "-- --no-default-features --features '$features'"
   cargo clippy -q -p tomodachi --lib --no-default-features --features "$features" -- -D warnings
 done

@@ -20,6 +20,36 @@ pub enum Command {
     DependencyVersions,
     /// Run services.
     Run(RunArgs),
+    /// Build one service and print its AsyncAPI or OpenAPI document (`tomodachi asyncapi
+    /// <service>`); the options are `run`'s (`-c`, `--release`, `--bin`, `--example`).
+    Document(Document, RunArgs),
+}
+
+/// Which document `tomodachi asyncapi|openapi` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Document {
+    /// `asyncapi`: AsyncAPI 3.0.
+    AsyncApi,
+    /// `openapi`: OpenAPI 3.1.
+    OpenApi,
+}
+
+impl Document {
+    /// The command's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::AsyncApi => "asyncapi",
+            Self::OpenApi => "openapi",
+        }
+    }
+
+    /// The service binary's flag that prints the document.
+    pub fn flag(self) -> &'static str {
+        match self {
+            Self::AsyncApi => "--asyncapi",
+            Self::OpenApi => "--openapi",
+        }
+    }
 }
 
 /// `tomodachi run` arguments as given (before the environment is consulted).
@@ -123,6 +153,7 @@ pub fn parse(args: &[String]) -> Result<Command, UsageError> {
             return Ok(Command::DependencyVersions)
         }
         w if RUN_WORDS.contains(&w) => {}
+        "asyncapi" | "openapi" => {}
         w if w.starts_with('-') => {
             if RUN_OPTIONS.contains(&w) {
                 let mut extra = Vec::new();
@@ -161,6 +192,11 @@ pub fn parse(args: &[String]) -> Result<Command, UsageError> {
     if rest.is_empty() {
         return Ok(Command::Help);
     }
+    let document = match first.as_str() {
+        "asyncapi" => Some(Document::AsyncApi),
+        "openapi" => Some(Document::OpenApi),
+        _ => None,
+    };
     let mut run = RunArgs::default();
     let mut i = 0;
     let value = |i: &mut usize, name: &str| -> Result<String, UsageError> {
@@ -220,6 +256,18 @@ pub fn parse(args: &[String]) -> Result<Command, UsageError> {
         let mut lines = vec!["error: no service file has been provided as argument.".to_owned()];
         lines.extend(FOOTER.iter().map(|s| s.to_string()));
         return Err(UsageError(lines.join("\n")));
+    }
+    if let Some(document) = document {
+        if run.services.len() > 1 {
+            return Err(command_error(
+                &format!(
+                    "error: tomodachi {} prints the document of one service at a time.",
+                    document.name()
+                ),
+                &[],
+            ));
+        }
+        return Ok(Command::Document(document, run));
     }
     Ok(Command::Run(run))
 }
@@ -562,12 +610,20 @@ options:
   |                                           feature; OTEL_* variables pick the exporter)
   |                                           [env: TOMODACHI_OPENTELEMETRY_INSTRUMENT]
 
+  command: asyncapi, openapi
+  $ tomodachi asyncapi|openapi <service> [-c <config-file ...>]
+  | <service>                                 as for run; the service is built (--release,
+  |                                           --bin, --example as for run), not started, and
+  |                                           its AsyncAPI 3.0 / OpenAPI 3.1 document (JSON)
+  |                                           is printed
+
 usage examples:
   $ tomodachi run service.rs
   $ tomodachi run service.rs --log-level debug
   $ tomodachi run service.rs -c config.json --logger json
   $ tomodachi run path/to/package --bin orders
   $ tomodachi run --production service.rs
+  $ tomodachi asyncapi service.rs > asyncapi.json
 
 ver {} (local development version)
 git https://github.com/tomodachi-rs/tomodachi
@@ -601,6 +657,29 @@ mod tests {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         run(args).resolve(&move |k: &str| env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()))
+    }
+
+    #[test]
+    fn document_commands() {
+        let Command::Document(kind, args) =
+            p(&["asyncapi", "pkg", "--example", "orders", "-c", "a.json"]).unwrap()
+        else {
+            panic!("not a document command");
+        };
+        assert_eq!(kind, Document::AsyncApi);
+        assert_eq!(kind.flag(), "--asyncapi");
+        assert_eq!(args.services, [PathBuf::from("pkg")]);
+        assert_eq!(args.example.as_deref(), Some("orders"));
+        assert_eq!(args.config, [PathBuf::from("a.json")]);
+        assert!(matches!(
+            p(&["openapi", "s.rs"]).unwrap(),
+            Command::Document(Document::OpenApi, _)
+        ));
+        assert_eq!(p(&["openapi"]).unwrap(), Command::Help);
+        let e = p(&["openapi", "a.rs", "b.rs"]).unwrap_err();
+        assert!(e.0.contains("one service at a time"), "{e}");
+        assert!(p(&["openapi", "--bogus", "a.rs"]).is_err());
+        assert!(usage().contains("tomodachi asyncapi|openapi <service>"));
     }
 
     #[test]

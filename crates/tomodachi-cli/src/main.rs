@@ -4,6 +4,8 @@
 //! tomodachi run service.rs                 # build, banner, run; rebuild and restart on changes
 //! tomodachi run --production service.rs    # no watcher, no banner; the service's exit code
 //! tomodachi run path/to/package --bin orders -c config.json
+//! tomodachi asyncapi service.rs           # the service's AsyncAPI 3.0 document (JSON)
+//! tomodachi openapi path/to/package --bin orders
 //! tomodachi --version
 //! tomodachi --dependency-versions
 //! ```
@@ -72,6 +74,44 @@ fn run(args: args::RunArgs, raw: &[String]) -> i32 {
     supervise::Supervisor::new(projects, &settings, log, cwd).run_development(watcher, raw)
 }
 
+/// `tomodachi asyncapi|openapi <service>`: builds the service and runs its binary with
+/// `--asyncapi` / `--openapi` (and `-c`), which prints the document; the binary's exit code.
+fn document(kind: args::Document, args: args::RunArgs) -> i32 {
+    let Some(service) = args.services.first() else {
+        return 2;
+    };
+    let project = match project::resolve(service, args.bin.as_deref(), args.example.as_deref()) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 1;
+        }
+    };
+    let executable = match project.build(args.release, &mut || false) {
+        Ok(project::Build::Built(executable)) => executable,
+        Ok(_) => {
+            eprintln!("error: unable to build {}", service.display());
+            return 1;
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 1;
+        }
+    };
+    let mut cmd = std::process::Command::new(&executable);
+    cmd.arg(kind.flag());
+    if !args.config.is_empty() {
+        cmd.arg("-c").args(&args.config);
+    }
+    match cmd.status() {
+        Ok(status) => status.code().unwrap_or(1),
+        Err(e) => {
+            eprintln!("error: cannot run {}: {e}", executable.display());
+            1
+        }
+    }
+}
+
 /// Writes `text` to stdout (a closed pipe is not an error worth a panic).
 fn print_out(text: &str) {
     use std::io::Write;
@@ -97,6 +137,7 @@ fn main() -> ExitCode {
             0
         }
         Ok(Command::Run(args)) => run(args, &raw),
+        Ok(Command::Document(kind, args)) => document(kind, args),
         Err(e) => {
             eprintln!("{e}");
             2

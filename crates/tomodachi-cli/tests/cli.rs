@@ -553,3 +553,41 @@ fn run_a_named_example_of_a_package_folder() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no example named no_such_example"));
 }
+
+/// `tomodachi asyncapi|openapi <package> --example NAME` builds the example and prints its
+/// documents; a missing example is exit code 1 with nothing on stdout.
+#[test]
+fn documents_of_a_package_example() {
+    for (command, key, version) in [
+        ("asyncapi", "asyncapi", "3.0.0"),
+        ("openapi", "openapi", "3.1.0"),
+    ] {
+        let out = cli()
+            .current_dir(workspace())
+            .args([command, "crates/tomodachi", "--example", "sleepy_sheep"])
+            .stdin(Stdio::null())
+            .output()
+            .expect("run");
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("a JSON document");
+        assert_eq!(doc[key], version);
+        assert_eq!(doc["info"]["title"], "sleepy-sheep-counter");
+    }
+    let out = cli()
+        .current_dir(workspace())
+        .args([
+            "openapi",
+            "crates/tomodachi",
+            "--example",
+            "no_such_example",
+        ])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+}

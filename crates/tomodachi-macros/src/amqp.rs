@@ -6,7 +6,7 @@ use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{Attribute, ImplItemFn, Type};
 
-use crate::args::{lit_str, Args};
+use crate::args::{lit_str, type_arg, Args};
 use crate::handler::{bind_arguments, check_signature, convert_output};
 
 const AMQP_ARGS: &[&str] = &[
@@ -18,6 +18,7 @@ const AMQP_ARGS: &[&str] = &[
     "validator",
     "max_attempts",
     "serial",
+    "schema",
 ];
 
 /// Handler argument names the AMQP transport provides (upstream's keywords).
@@ -130,7 +131,7 @@ pub(crate) fn amqp_call(method: &ImplItemFn, attr: &Attribute) -> syn::Result<To
     if let Some(extra) = args.positional.get(1) {
         return Err(syn::Error::new_spanned(
             extra,
-            "unexpected argument; options are named: exchange_name, competing, queue_name, message_envelope, max_attempts, serial",
+            "unexpected argument; options are named: exchange_name, competing, queue_name, message_envelope, max_attempts, serial, schema",
         ));
     }
     let rk = lit_str(rk, "the routing key")?;
@@ -153,9 +154,24 @@ pub(crate) fn amqp_call(method: &ImplItemFn, attr: &Attribute) -> syn::Result<To
     if let Some(v) = args.get("serial") {
         sub = quote_spanned! { v.span() => #sub.serial(#v) };
     }
+    let sub = schema_setter(&args, sub)?;
+    let doc = crate::args::doc_setter(method);
+    let sub = quote! { #sub #doc };
     let sub = envelope_setters(&args, sub)?;
 
     message_handler_call(method, quote! { amqp }, sub, argument)
+}
+
+/// `schema = T`: the subscription's data schema from `T: schemars::JsonSchema` (tomodachi's
+/// `schemars` feature).
+pub(crate) fn schema_setter(args: &Args, sub: TokenStream) -> syn::Result<TokenStream> {
+    Ok(match args.get("schema") {
+        Some(e) => {
+            let ty = type_arg(e, "`schema`")?;
+            quote_spanned! { e.span() => #sub.schema::<#ty>() }
+        }
+        None => sub,
+    })
 }
 
 /// The subscription's envelope from `message_envelope = ...` (`None` for raw), and upstream's

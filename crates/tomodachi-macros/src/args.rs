@@ -110,3 +110,60 @@ pub(crate) fn lit_u16(expr: &Expr, what: &str) -> syn::Result<u16> {
         )),
     }
 }
+
+/// A type given as an attribute value (`schema = Order`, `body = api::NewItem`).
+pub(crate) fn type_arg(expr: &Expr, what: &str) -> syn::Result<syn::Type> {
+    syn::parse2::<syn::Type>(quote::ToTokens::to_token_stream(expr))
+        .map_err(|_| syn::Error::new_spanned(expr, format!("{what} must be a type")))
+}
+
+/// The text of a method's doc comment (`///` lines, one leading space each removed), `None`
+/// when it has none: the description the API documents show for the handler.
+pub(crate) fn doc_text(attrs: &[syn::Attribute]) -> Option<String> {
+    let lines: Vec<String> = attrs
+        .iter()
+        .filter(|a| a.path().is_ident("doc"))
+        .filter_map(|a| match &a.meta {
+            syn::Meta::NameValue(nv) => match &nv.value {
+                Expr::Lit(syn::ExprLit {
+                    lit: syn::Lit::Str(s),
+                    ..
+                }) => Some(s.value()),
+                _ => None,
+            },
+            _ => None,
+        })
+        .map(|l| l.strip_prefix(' ').unwrap_or(&l).trim_end().to_owned())
+        .collect();
+    let text = lines.join("\n").trim().to_owned();
+    (!text.is_empty()).then_some(text)
+}
+
+/// `.description("...")` with the method's doc comment, or nothing.
+pub(crate) fn doc_setter(method: &syn::ImplItemFn) -> proc_macro2::TokenStream {
+    match doc_text(&method.attrs) {
+        Some(text) => quote::quote! { .description(#text) },
+        None => quote::quote! {},
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn doc_comments_become_text() {
+        let method: syn::ImplItemFn = syn::parse_quote! {
+            /// Counts orders.
+            ///
+            /// Every  one.
+            #[other]
+            async fn f(&self) {}
+        };
+        assert_eq!(
+            super::doc_text(&method.attrs).as_deref(),
+            Some("Counts orders.\n\nEvery  one.")
+        );
+        let bare: syn::ImplItemFn = syn::parse_quote! { async fn f(&self) {} };
+        assert_eq!(super::doc_text(&bare.attrs), None);
+        assert!(super::doc_setter(&bare).is_empty());
+    }
+}

@@ -27,6 +27,7 @@ const ARGS: &[&str] = &[
     "message_envelope",
     "proto_class",
     "validator",
+    "schema",
 ];
 
 /// Handler argument names the SNS+SQS transport provides (upstream's keywords).
@@ -176,6 +177,9 @@ pub(crate) fn call(method: &ImplItemFn, attr: &Attribute) -> syn::Result<TokenSt
     if let Some(n) = args.get("max_number_of_consumed_messages") {
         sub = quote_spanned! { n.span() => #sub.max_number_of_consumed_messages(#n) };
     }
+    let sub = crate::amqp::schema_setter(&args, sub)?;
+    let doc = crate::args::doc_setter(method);
+    let sub = quote! { #sub #doc };
     let sub = crate::amqp::envelope_setters(&args, sub)?;
 
     message_handler_call(method, quote! { aws_sns_sqs }, sub, argument)

@@ -26,8 +26,10 @@ use proc_macro::TokenStream;
 /// `message_envelope = JsonBase`, `message_middleware = [fn_a, fn_b]`.
 ///
 /// Inside the block:
-/// - `#[http(METHOD, r"regex", ignore_logging = true | [codes])]` (stackable; `METHOD` is an
-///   identifier, a string or a list `[GET, POST]`) on `async fn name(&self, ...)`;
+/// - `#[http(METHOD, r"regex", ignore_logging = true | [codes], body = Type, response = Type)]`
+///   (stackable; `METHOD` is an identifier, a string or a list `[GET, POST]`) on
+///   `async fn name(&self, ...)`; `body` / `response` put the JSON Schemas of the request and
+///   response bodies in the OpenAPI document (tomodachi's `schemars` feature);
 /// - `#[http_error(status_code = N)]` on `async fn name(&self, ...)`;
 /// - `#[websocket(r"regex", max_message_size = N, max_frame_size = N)]` (alias `#[ws]`) on
 ///   `async fn name(&self, ...)` with arguments `websocket: WebSocket`, `request: HttpRequest`,
@@ -47,14 +49,15 @@ use proc_macro::TokenStream;
 ///   expressions are checked when the service starts;
 /// - `#[amqp("routing.key", exchange_name = "...", competing = true, queue_name = "...",
 ///   message_envelope = None | Envelope, proto_class = Type, validator = fn, max_attempts = N,
-///   serial = true)]` on `async fn name(&self, ...)`
+///   serial = true, schema = Type)]` on `async fn name(&self, ...)` (`schema`: the JSON Schema
+///   of the data in the AsyncAPI document, with tomodachi's `schemars` feature)
 ///   with arguments by name (`data`, `message`, `message_uuid`, `routing_key`,
 ///   `exchange_name`, `properties`, `metadata`, `service`) or type (`&Message`,
 ///   `Extension<T>`), returning `()` or `Result<(), E>`;
 /// - `#[aws_sns_sqs("topic", queue_name = "...", competing = true, filter_policy = json,
 ///   visibility_timeout = N, dead_letter_queue_name = "..." | None, max_receive_count = N,
 ///   fifo = true, max_number_of_consumed_messages = N, message_envelope = None | Envelope,
-///   proto_class = Type, validator = fn)]`
+///   proto_class = Type, validator = fn, schema = Type)]`
 ///   (alias `#[awssnssqs]`; `queue_name` alone consumes a queue without a topic) with
 ///   arguments by name (`data`, `message`, `message_uuid`, `metadata`, `service`, `topic`,
 ///   `message_attributes`, `queue_url`, `receipt_handle`, `approximate_receive_count`,

@@ -19,7 +19,7 @@ const SERVICE_ARGS: &[&str] = &[
     "message_envelope",
     "message_middleware",
 ];
-const HTTP_ARGS: &[&str] = &["ignore_logging", "name"];
+const HTTP_ARGS: &[&str] = &["ignore_logging", "name", "body", "response"];
 const HTTP_ERROR_ARGS: &[&str] = &["status_code"];
 const WEBSOCKET_ARGS: &[&str] = &["name", "max_message_size", "max_frame_size"];
 const HOOKS: &[(&str, &str)] = &[
@@ -299,9 +299,17 @@ fn http_route(method: &ImplItemFn, attr: &Attribute) -> syn::Result<TokenStream>
         Some(e) => quote_spanned! { e.span() => .ignore_logging(#e) },
         None => quote! {},
     };
+    let doc = crate::args::doc_setter(method);
+    let mut schemas = quote! {};
+    for (key, setter) in [("body", quote! { body }), ("response", quote! { response })] {
+        if let Some(e) = args.get(key) {
+            let ty = crate::args::type_arg(e, &format!("`{key}`"))?;
+            schemas = quote_spanned! { e.span() => #schemas .#setter::<#ty>() };
+        }
+    }
     Ok(quote! {
         .http_route(
-            ::tomodachi::http::HttpRoute::new([#(#methods),*], #pattern).name(#fname) #ignore,
+            ::tomodachi::http::HttpRoute::new([#(#methods),*], #pattern).name(#fname) #ignore #schemas #doc,
             #handler
         )
     })

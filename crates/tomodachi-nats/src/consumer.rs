@@ -58,6 +58,10 @@ impl Transport for NatsTransport {
         "nats"
     }
 
+    fn describe(&self, ctx: &TransportContext) -> Vec<tomodachi::transport::Description> {
+        crate::describe::describe(self, ctx)
+    }
+
     fn declare(
         self: Box<Self>,
         ctx: TransportContext,

@@ -45,6 +45,7 @@
 #![deny(missing_docs)]
 
 mod consumer;
+mod describe;
 mod naming;
 
 use std::collections::HashMap;

@@ -45,6 +45,12 @@ pub struct LaunchArgs {
     /// feature of tomodachi) [env: TOMODACHI_OPENTELEMETRY_INSTRUMENT].
     #[arg(long = "opentelemetry-instrument")]
     pub opentelemetry_instrument: bool,
+    /// Print the services' AsyncAPI 3.0 document (JSON) and exit; nothing is started.
+    #[arg(long, conflicts_with = "openapi")]
+    pub asyncapi: bool,
+    /// Print the services' OpenAPI 3.1 document (JSON) and exit; nothing is started.
+    #[arg(long)]
+    pub openapi: bool,
 }
 
 /// Resolved launch settings.
@@ -170,6 +176,7 @@ where
             return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
         }
     };
+    let document = crate::apidoc::DocumentKind::from_flags(args.asyncapi, args.openapi);
     let settings = match args.resolve(&|k| std::env::var(k).ok()) {
         Ok(s) => s,
         Err(e) => return usage_error(&e),
@@ -186,6 +193,9 @@ where
         // upstream's exit when its `opentelemetry` extras are missing
         eprintln!("The 'opentelemetry' feature of tomodachi needs to be enabled to use OpenTelemetry instrumentation");
         return ExitCode::from(2);
+    }
+    if let Some(kind) = document {
+        return crate::apidoc::print_document(kind, services, config.as_ref());
     }
     // Logging failing to initialise (a subscriber already set) is not fatal.
     let _ = crate::logging::init(&settings.logging);

@@ -66,6 +66,7 @@
 
 #[cfg(feature = "amqp")]
 pub mod amqp;
+pub mod apidoc;
 #[cfg(feature = "aws")]
 pub mod aws_sns_sqs;
 mod clock;

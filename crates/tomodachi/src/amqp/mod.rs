@@ -50,7 +50,10 @@ use crate::error::Error;
 use crate::message::{
     build_body, EnvelopeChoice, FromMessage, HandlerChain, Message, MessageHandler,
 };
-use crate::transport::{BoxFuture, DeclaredTransport, Transport, TransportContext};
+use crate::transport::{
+    BoxFuture, ChannelDescription, DeclaredTransport, Description, MessageDescription,
+    ServerDescription, Transport, TransportContext,
+};
 
 pub use consumer::ATTEMPT_HEADER;
 /// The AMQP basic properties of a delivery (lapin's type).
@@ -77,6 +80,8 @@ pub struct AmqpSubscription {
     name: Option<String>,
     max_attempts: u32,
     serial: bool,
+    data_schema: Option<serde_json::Value>,
+    description: Option<String>,
 }
 
 impl std::fmt::Debug for AmqpSubscription {
@@ -103,6 +108,8 @@ impl AmqpSubscription {
             name: None,
             max_attempts: 5,
             serial: false,
+            data_schema: None,
+            description: None,
         }
     }
 
@@ -130,6 +137,10 @@ impl AmqpSubscription {
     );
 
     crate::message::handler_name_setter!();
+
+    crate::transport::data_schema_setters!(
+        "tomodachi::amqp::AmqpSubscription::new(\"order.created\")"
+    );
 
     /// Deliveries of a failing message before it is dead-lettered (at least 1; default 5).
     pub fn max_attempts(mut self, attempts: u32) -> Self {
@@ -233,6 +244,89 @@ impl Transport for AmqpTransport {
             let declared = consumer::declare(consuming).await?;
             Ok(Box::new(declared) as Box<dyn DeclaredTransport>)
         })
+    }
+
+    /// The broker, and for each handler a channel on its routing key with the exchange and
+    /// (for a shared queue) the queue it consumes.
+    fn describe(&self, ctx: &TransportContext) -> Vec<Description> {
+        let o = &ctx.options().amqp;
+        let vhost = if o.virtualhost.is_empty() {
+            "/"
+        } else {
+            &o.virtualhost
+        };
+        let mut out = vec![Description::Server(
+            ServerDescription::new("amqp", "amqp", format!("{}:{}", o.host, o.port))
+                .protocol_version("0.9.1")
+                .pathname(if vhost.starts_with('/') {
+                    vhost.to_owned()
+                } else {
+                    format!("/{vhost}")
+                })
+                .description("RabbitMQ"),
+        )];
+        for d in &self.handlers {
+            let s = &d.subscription;
+            let name = s.name.clone().unwrap_or_else(|| s.routing_key.clone());
+            let exchange = s
+                .exchange_name
+                .clone()
+                .unwrap_or_else(|| o.exchange_name.clone());
+            let competing = is_competing(s.competing, s.queue_name.as_deref());
+            let binding = serde_json::json!({
+                "is": "routingKey",
+                "exchange": {
+                    "name": exchange, "type": "topic", "durable": true, "autoDelete": false,
+                    "vhost": vhost,
+                },
+                "bindingVersion": "0.3.0",
+            });
+            let queue_text = if competing {
+                let queue = queue_name(
+                    &s.routing_key,
+                    &name,
+                    ctx.service_uuid(),
+                    s.competing,
+                    s.queue_name.as_deref(),
+                    &o.queue_name_prefix,
+                );
+                // (the AMQP binding has either a routing key with its exchange or a queue, so
+                // the queue the routing key is bound to is named in the description)
+                format!("the queue `{queue}`, shared by the service's instances")
+            } else {
+                "a queue of each service instance (named from the routing key, the handler and \
+                 the instance's uuid)"
+                    .to_owned()
+            };
+            let envelope = s.envelope.resolve(ctx.envelope());
+            out.push(Description::Channel(
+                ChannelDescription::new(
+                    "amqp",
+                    naming::wire_routing_key(&o.routing_key_prefix, &s.routing_key),
+                    name,
+                )
+                .description(format!(
+                    "Messages published with the routing key `{}` to the topic exchange `{}`, \
+                     consumed from {queue_text}; after {} failed deliveries a message moves to \
+                     the queue's `.dlq`.",
+                    s.routing_key,
+                    binding["exchange"]["name"].as_str().unwrap_or_default(),
+                    s.max_attempts
+                ))
+                .documented(s.description.as_deref())
+                .channel_binding("amqp", binding)
+                .operation_binding(
+                    "amqp",
+                    serde_json::json!({"ack": true, "bindingVersion": "0.3.0"}),
+                )
+                .message(
+                    MessageDescription::new()
+                        .envelope(envelope.as_ref().map(|e| e.name().to_owned()))
+                        .data_schema(s.data_schema.clone()),
+                ),
+            ));
+        }
+        out
     }
 }
 

@@ -90,6 +90,10 @@ impl Transport for SnsSqsTransport {
         StartPhase::AfterStarted
     }
 
+    fn describe(&self, ctx: &TransportContext) -> Vec<crate::transport::Description> {
+        super::describe::describe(&self.handlers, ctx)
+    }
+
     fn declare(
         self: Box<Self>,
         ctx: TransportContext,

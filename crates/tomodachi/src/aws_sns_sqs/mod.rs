@@ -52,6 +52,7 @@ pub mod attributes;
 mod body;
 mod clients;
 mod consumer;
+mod describe;
 mod naming;
 mod policy;
 mod publish;
@@ -143,6 +144,8 @@ pub struct SnsSqsSubscription {
     max_number_of_consumed_messages: i32,
     envelope: EnvelopeChoice,
     name: Option<String>,
+    data_schema: Option<Value>,
+    description: Option<String>,
 }
 
 impl std::fmt::Debug for SnsSqsSubscription {
@@ -169,6 +172,8 @@ impl SnsSqsSubscription {
             max_number_of_consumed_messages: 10,
             envelope: EnvelopeChoice::ServiceDefault,
             name: None,
+            data_schema: None,
+            description: None,
         }
     }
 
@@ -250,6 +255,10 @@ impl SnsSqsSubscription {
     );
 
     crate::message::handler_name_setter!();
+
+    crate::transport::data_schema_setters!(
+        "tomodachi::aws_sns_sqs::SnsSqsSubscription::topic(\"order-created\")"
+    );
 
     /// The topic as given.
     pub fn topic_name(&self) -> Option<&str> {

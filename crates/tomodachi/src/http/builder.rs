@@ -12,7 +12,21 @@ use super::websocket::{self, WebSocketHandler, WebSocketRoute, WsRoute};
 use super::{
     HttpHandler, HttpLayerService, HttpRequest, HttpRoute, IntoMethods, IntoResponse, Next,
 };
+use crate::transport::{RouteDescription, RouteKind};
 use crate::ServiceBuilder;
+
+/// A route's description: its methods without the `HEAD` implied by `GET`.
+fn route_doc(methods: &[http::Method], pattern: &str, name: &str) -> RouteDescription {
+    let has_get = methods.contains(&http::Method::GET);
+    RouteDescription::new(
+        methods
+            .iter()
+            .filter(|m| !(has_get && **m == http::Method::HEAD))
+            .map(|m| m.as_str().to_owned()),
+        pattern,
+        name,
+    )
+}
 
 impl<S: Send + Sync + 'static> ServiceBuilder<S> {
     /// Registers an HTTP handler for `methods` on the regex `pattern` (a full match).
@@ -38,6 +52,15 @@ impl<S: Send + Sync + 'static> ServiceBuilder<S> {
                 let group_names = regex.capture_names().flatten().map(Arc::from).collect();
                 let name = route.name.clone().unwrap_or_else(|| route.pattern.clone());
                 let handler = erase_handler(self.state.clone(), handler);
+                let mut doc = route_doc(&route.methods, &route.pattern, &name)
+                    .kind(route.kind)
+                    .request_schema(route.request_schema)
+                    .response_schema(route.response_schema);
+                if let Some(text) = route.description.as_deref().map(str::trim) {
+                    if let Some(first) = text.lines().next().filter(|l| !l.is_empty()) {
+                        doc = doc.summary(first.trim()).description(text);
+                    }
+                }
                 self.transport_mut::<HttpTransport>().routes.push(Route {
                     literal: literal_path(&route.pattern),
                     regex,
@@ -47,6 +70,7 @@ impl<S: Send + Sync + 'static> ServiceBuilder<S> {
                     name: Arc::from(name),
                     ignore_logging: route.ignore_logging,
                     websocket: None,
+                    doc,
                 });
             }
             Err(e) => self.definition_error(e),
@@ -92,6 +116,8 @@ impl<S: Send + Sync + 'static> ServiceBuilder<S> {
                 };
                 // Reached only if something dispatches the route as plain HTTP.
                 let handler = erase_handler(self.state.clone(), |_s: Arc<S>| async { "" });
+                let doc = route_doc(&[http::Method::GET], &route.pattern, &name)
+                    .kind(RouteKind::WebSocket);
                 self.transport_mut::<HttpTransport>().routes.push(Route {
                     literal: literal_path(&route.pattern),
                     regex,
@@ -101,6 +127,7 @@ impl<S: Send + Sync + 'static> ServiceBuilder<S> {
                     name: Arc::from(name),
                     ignore_logging: super::IgnoreLogging::None,
                     websocket: Some(Arc::new(ws)),
+                    doc,
                 });
             }
             Err(e) => self.definition_error(e),

@@ -73,6 +73,10 @@ pub struct HttpRoute {
     pub(crate) name: Option<String>,
     pub(crate) ignore_logging: IgnoreLogging,
     pub(crate) invalid: Option<String>,
+    pub(crate) kind: crate::transport::RouteKind,
+    pub(crate) request_schema: Option<serde_json::Value>,
+    pub(crate) response_schema: Option<serde_json::Value>,
+    pub(crate) description: Option<String>,
 }
 
 impl HttpRoute {
@@ -91,6 +95,10 @@ impl HttpRoute {
             name: None,
             ignore_logging: IgnoreLogging::None,
             invalid,
+            kind: crate::transport::RouteKind::Handler,
+            request_schema: None,
+            response_schema: None,
+            description: None,
         }
     }
 
@@ -104,6 +112,71 @@ impl HttpRoute {
     pub fn ignore_logging(mut self, ignore: impl Into<IgnoreLogging>) -> Self {
         self.ignore_logging = ignore.into();
         self
+    }
+
+    /// A description of the route for the OpenAPI document (the macros take the handler's doc
+    /// comment): its first line is the operation's summary.
+    ///
+    /// ```
+    /// use tomodachi::http::{HttpRoute, Method};
+    /// let route = HttpRoute::new(Method::GET, r"/health").description("Answers ok while up.");
+    /// ```
+    pub fn description(mut self, text: impl Into<String>) -> Self {
+        self.description = Some(text.into());
+        self
+    }
+
+    /// The JSON Schema of the route's JSON request body, for the OpenAPI document
+    /// ([`apidoc`](crate::apidoc)).
+    ///
+    /// ```
+    /// use tomodachi::http::{HttpRoute, Method};
+    /// let route = HttpRoute::new(Method::POST, r"/items")
+    ///     .request_schema(serde_json::json!({"type": "object", "required": ["id"]}));
+    /// ```
+    pub fn request_schema(mut self, schema: serde_json::Value) -> Self {
+        self.request_schema = Some(schema);
+        self
+    }
+
+    /// The JSON Schema of the route's JSON response body, for the OpenAPI document.
+    ///
+    /// ```
+    /// use tomodachi::http::{HttpRoute, Method};
+    /// let route = HttpRoute::new(Method::GET, r"/count")
+    ///     .response_schema(serde_json::json!({"type": "integer"}));
+    /// ```
+    pub fn response_schema(mut self, schema: serde_json::Value) -> Self {
+        self.response_schema = Some(schema);
+        self
+    }
+
+    /// The route's JSON request body is a `T`: its JSON Schema (from `schemars`) goes into the
+    /// OpenAPI document.
+    ///
+    /// ```
+    /// use tomodachi::http::{HttpRoute, Method};
+    /// #[derive(schemars::JsonSchema)]
+    /// struct NewItem { name: String }
+    /// let route = HttpRoute::new(Method::POST, r"/items").body::<NewItem>();
+    /// ```
+    #[cfg(feature = "schemars")]
+    pub fn body<T: schemars::JsonSchema>(self) -> Self {
+        self.request_schema(crate::apidoc::schema_of::<T>())
+    }
+
+    /// The route's JSON response body is a `T`: its JSON Schema (from `schemars`) goes into
+    /// the OpenAPI document.
+    ///
+    /// ```
+    /// use tomodachi::http::{HttpRoute, Method};
+    /// #[derive(schemars::JsonSchema)]
+    /// struct Item { id: u64 }
+    /// let route = HttpRoute::new(Method::GET, r"/items/(?P<id>\d+)").response::<Item>();
+    /// ```
+    #[cfg(feature = "schemars")]
+    pub fn response<T: schemars::JsonSchema>(self) -> Self {
+        self.response_schema(crate::apidoc::schema_of::<T>())
     }
 
     /// The pattern as given.

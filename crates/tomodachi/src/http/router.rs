@@ -73,6 +73,8 @@ pub(crate) struct Route {
     pub(crate) ignore_logging: IgnoreLogging,
     /// Set on websocket routes: the handshake is answered before any body is read.
     pub(crate) websocket: Option<Arc<WsRoute>>,
+    /// What the API documents show of the route.
+    pub(crate) doc: crate::transport::RouteDescription,
 }
 
 /// A pattern without its leading `^` and unescaped trailing `$`.
@@ -326,6 +328,7 @@ mod tests {
             name: Arc::from(pattern),
             ignore_logging: IgnoreLogging::None,
             websocket: None,
+            doc: crate::transport::RouteDescription::new(["GET"], pattern, pattern),
         }
     }
 

@@ -150,9 +150,10 @@ impl<S: Send + Sync + 'static> ServiceBuilder<S> {
             }
         };
         let folder = Arc::new(Folder { dir, regex });
-        let route = HttpRoute::new(Method::GET, pattern.clone())
+        let mut route = HttpRoute::new(Method::GET, pattern.clone())
             .name(files.name.unwrap_or(pattern))
             .ignore_logging(files.ignore_logging);
+        route.kind = crate::transport::RouteKind::StaticFiles;
         self.http_route(route, move |_service: Arc<S>, request: HttpRequest| {
             serve(folder.clone(), request)
         })

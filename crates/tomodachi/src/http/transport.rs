@@ -15,7 +15,8 @@ use super::settings::settings;
 use crate::error::Error;
 use crate::options::AccessLog as AccessLogOption;
 use crate::transport::{
-    BoxFuture, DeclaredTransport, RunningTransport, Transport, TransportContext,
+    BoxFuture, ChannelDescription, DeclaredTransport, Description, RouteKind, RunningTransport,
+    ServerDescription, Transport, TransportContext,
 };
 
 /// A service's HTTP definition: routes in registration order, error handlers by status,
@@ -42,6 +43,49 @@ impl Transport for HttpTransport {
             let bound = BoundServer::bind(app).await?;
             Ok(Box::new(bound) as Box<dyn DeclaredTransport>)
         })
+    }
+
+    /// The routes in registration order, the server (`http`), and for each websocket route a
+    /// `ws` channel (text messages in, handled by the route's callbacks).
+    fn describe(&self, ctx: &TransportContext) -> Vec<Description> {
+        let o = &ctx.options().http;
+        let host = format!("{}:{}", o.host, o.port);
+        let mut out = vec![Description::Server(
+            ServerDescription::new("http", "http", host.clone())
+                .description(format!("the HTTP server of {}", ctx.service_name())),
+        )];
+        let mut websockets = false;
+        for route in &self.routes {
+            out.push(Description::Route(route.doc.clone()));
+            if route.doc.kind == RouteKind::WebSocket {
+                websockets = true;
+                let (path, _) = route.doc.path_template();
+                // a route without a name is named by its pattern: use the path
+                let handler = if route.doc.handler == route.doc.pattern {
+                    path.clone()
+                } else {
+                    route.doc.handler.clone()
+                };
+                out.push(Description::Channel(
+                    ChannelDescription::new("ws", path, handler)
+                        .description(format!(
+                            "websocket text messages on the route `{}`",
+                            route.doc.pattern
+                        ))
+                        .channel_binding(
+                            "ws",
+                            serde_json::json!({"method": "GET", "bindingVersion": "0.1.0"}),
+                        ),
+                ));
+            }
+        }
+        if websockets {
+            out.push(Description::Server(
+                ServerDescription::new("ws", "ws", host)
+                    .description(format!("the websockets of {}", ctx.service_name())),
+            ));
+        }
+        out
     }
 }
 

@@ -46,6 +46,18 @@ impl Transport for Scheduler {
         StartPhase::AfterStarted
     }
 
+    fn describe(&self, _ctx: &TransportContext) -> Vec<crate::transport::Description> {
+        self.functions
+            .iter()
+            .map(|f| {
+                crate::transport::Description::Schedule(
+                    crate::transport::ScheduleDescription::new(&*f.name, f.interval.clone())
+                        .immediately(f.immediately),
+                )
+            })
+            .collect()
+    }
+
     fn declare(
         self: Box<Self>,
         ctx: TransportContext,

@@ -90,6 +90,9 @@
 
 mod context;
 mod counters;
+mod describe;
+#[allow(unused_imports)]
+pub(crate) use describe::data_schema_setters;
 
 use std::any::Any;
 use std::future::Future;
@@ -102,6 +105,10 @@ pub(crate) use context::{register_context, unregister_context};
 pub use context::{Shutdown, TransportContext};
 pub(crate) use counters::report as report_counters;
 pub use counters::TaskCounter;
+pub use describe::{
+    ChannelDescription, Description, MessageDescription, PathParameter, RouteDescription,
+    RouteKind, ScheduleDescription, ServerDescription,
+};
 
 /// A boxed `Send` future: what the transport traits return, so they stay object-safe.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -135,6 +142,14 @@ pub trait Transport: Send + 'static {
         self: Box<Self>,
         ctx: TransportContext,
     ) -> BoxFuture<'static, Result<Box<dyn DeclaredTransport>, Error>>;
+
+    /// What the transport registered (channels, routes, schedules, servers), for the API
+    /// documents ([`apidoc`](crate::apidoc)): called without declaring anything, with the
+    /// context the service would start with. Nothing by default.
+    fn describe(&self, ctx: &TransportContext) -> Vec<Description> {
+        let _ = ctx;
+        Vec::new()
+    }
 }
 
 /// A transport whose resources are declared, ready to consume.
