@@ -84,9 +84,11 @@ impl Default for NatsConfig {
 ///
 /// ```
 /// tomodachi_nats::register_options();
-/// let options = tomodachi::options::Options::default().with("nats.name_prefix", "staging-")?;
+/// let options = tomodachi::options::Options::default()
+///     .with("nats.name_prefix", "staging-")
+///     .map_err(tomodachi::Error::new)?;
 /// assert_eq!(tomodachi_nats::NatsConfig::from_options(&options)?.name_prefix_value(), "staging-");
-/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # Ok::<(), tomodachi::Error>(())
 /// ```
 pub fn register_options() {
     static REGISTERED: std::sync::Once = std::sync::Once::new();
