@@ -344,7 +344,7 @@ where
 /// assert!(EnvelopeChoice::ServiceDefault.resolve(Some(&service_default)).is_some());
 /// assert!(EnvelopeChoice::Raw.resolve(Some(&service_default)).is_none());
 /// let custom = EnvelopeChoice::custom(tomodachi::envelope::Raw);
-/// assert_eq!(custom.resolve(None).map(|e| e.name().to_owned()).as_deref(), Some("raw"));
+/// assert_eq!(custom.resolve(None).map(|e| e.name().to_owned()).as_deref(), Some("Raw"));
 /// ```
 #[derive(Clone, Default)]
 pub enum EnvelopeChoice {
