@@ -225,6 +225,16 @@ pub(crate) fn message_handler_call(
     subscription: TokenStream,
     argument: impl Fn(Option<&str>, &Type, &syn::PatType) -> syn::Result<TokenStream>,
 ) -> syn::Result<TokenStream> {
+    let handler = message_handler(method, argument)?;
+    Ok(quote! { .#builder(#subscription, #handler) })
+}
+
+/// The handler closure of a message transport's attribute: calls the method with its
+/// arguments from `__msg`.
+pub(crate) fn message_handler(
+    method: &ImplItemFn,
+    argument: impl Fn(Option<&str>, &Type, &syn::PatType) -> syn::Result<TokenStream>,
+) -> syn::Result<TokenStream> {
     let name = &method.sig.ident;
     let (lets, call_args) = bind_arguments(method, argument)?;
     let convert = convert_output(
@@ -232,7 +242,7 @@ pub(crate) fn message_handler_call(
         quote! { ::tomodachi::__private::HookOutput },
         quote! { into_result },
     );
-    let handler = crate::decorator::wrap(
+    crate::decorator::wrap(
         method,
         quote! {
             move |__svc: ::std::sync::Arc<Self>, __msg: ::tomodachi::message::Message| async move {
@@ -241,8 +251,7 @@ pub(crate) fn message_handler_call(
                 #convert
             }
         },
-    )?;
-    Ok(quote! { .#builder(#subscription, #handler) })
+    )
 }
 
 /// Removes the `#[amqp]` attributes from `method` and returns them.

@@ -13,6 +13,7 @@ mod aws_sns_sqs;
 mod decorator;
 mod handler;
 mod http_static;
+mod nats;
 mod route;
 mod schedule;
 mod service;
@@ -64,6 +65,14 @@ use proc_macro::TokenStream;
 ///   `sns_message_id`, `sqs_message_id`, `message_type`, `raw_message_body`,
 ///   `message_timestamp`, `message_deduplication_id`, `message_group_id`) or type
 ///   (`&Message`, `Extension<T>`), returning `()` or `Result<(), E>`;
+/// - `#[nats("subject", name = "...", message_envelope = None | Envelope, proto_class = Type,
+///   validator = fn, max_deliver = N, dead_letter_subject = "...", max_in_flight = N,
+///   ack_wait = Duration)]` on
+///   `async fn name(&self, ...)`: a NATS JetStream handler of the `tomodachi-nats` crate (the
+///   service depends on it; the expansion calls `tomodachi_nats::NatsServiceBuilderExt::nats`),
+///   with arguments by name (`data`, `message`, `message_uuid`, `metadata`, `service`,
+///   `subject`, `delivered`, `stream_sequence`) or type (`&Message`, `NatsDelivery`,
+///   `Extension<T>`), returning `()` or `Result<(), E>`;
 /// - `#[decorate(guard_a, guard_b)]` below any handler attribute: guards (see
 ///   `#[tomodachi::decorator]` and `tomodachi::decorator`) that run before the handler, the
 ///   first named outermost, and either let it run or answer instead;

@@ -64,6 +64,8 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenS
         None => quote! { "service" },
     };
     let mut calls = Vec::new();
+    // registrations of transports outside the library: expressions on `__builder`
+    let mut external_calls = Vec::new();
     if let Some(options) = args.get("options") {
         calls.push(quote_spanned! { options.span() => .options(#options) });
     }
@@ -109,6 +111,11 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenS
             calls.push(crate::aws_sns_sqs::call(method, attr)?);
         }
         amqp_attrs.extend(sns_sqs_attrs);
+        let nats_attrs = crate::nats::take_attrs(method);
+        for attr in &nats_attrs {
+            external_calls.push(crate::nats::call(method, attr)?);
+        }
+        amqp_attrs.extend(nats_attrs);
         for attr in &crate::http_static::take_attrs(method) {
             calls.push(crate::http_static::call(method, attr)?);
         }
@@ -158,9 +165,10 @@ pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenS
 
         impl ::tomodachi::IntoService for #self_ty {
             fn into_service(self) -> ::tomodachi::Service {
-                ::tomodachi::Service::builder(#name, self)
-                    #(#calls)*
-                    .build()
+                let __builder = ::tomodachi::Service::builder(#name, self)
+                    #(#calls)*;
+                #(let __builder = #external_calls;)*
+                __builder.build()
             }
         }
     })

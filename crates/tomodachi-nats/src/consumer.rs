@@ -10,14 +10,16 @@ use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinHandle;
 use tokio_util::task::TaskTracker;
 use tomodachi::envelope::SharedEnvelope;
-use tomodachi::message::{parse_body, FailurePolicy, HandlerChain, Message, Verdict};
+use tomodachi::message::{
+    parse_body_off_worker, validate_envelope, FailurePolicy, HandlerChain, Message, Verdict,
+};
 use tomodachi::transport::{
     BoxFuture, DeclaredTransport, RunningTransport, TaskCounter, Transport, TransportContext,
 };
 use tomodachi::Error;
 
 use crate::naming::{dead_letter_subject, durable_name, stream_name};
-use crate::{NatsDelivery, NatsTransport, NATS_URL_ENV};
+use crate::{NatsConfig, NatsDelivery, NatsTransport, NATS_URL_ENV};
 
 /// The execution context's `nats_*` counters.
 static TASKS: TaskCounter = TaskCounter::new("nats", &[]);
@@ -41,6 +43,7 @@ struct Subscription {
     envelope: Option<SharedEnvelope>,
     max_deliver: u32,
     max_in_flight: usize,
+    ack_wait: Duration,
     consumer: jetstream::consumer::Consumer<pull::Config>,
 }
 
@@ -67,24 +70,18 @@ impl Transport for NatsTransport {
         ctx: TransportContext,
     ) -> BoxFuture<'static, Result<Box<dyn DeclaredTransport>, Error>> {
         Box::pin(async move {
+            let config = NatsConfig::from_options(ctx.options())?;
             let env = std::env::var(NATS_URL_ENV).ok();
-            let servers = self.config.resolved_servers(env.as_deref());
-            let client = connect(&servers, ctx.service_name()).await?;
+            let servers = config.resolved_servers(env.as_deref());
+            let client = connect(&config, &servers, ctx.service_name()).await?;
             let js = jetstream::new(client.clone());
-            let prefix = &self.config.name_prefix;
+            let prefix = config.name_prefix_value();
             let mut subscriptions = Vec::with_capacity(self.handlers.len());
             for def in self.handlers {
                 let s = def.subscription;
                 let name = s.name.clone().unwrap_or_else(|| s.subject.clone());
                 let envelope = s.envelope.resolve(ctx.envelope());
-                if let Some(envelope) = &envelope {
-                    envelope.validate_subscription().map_err(|e| {
-                        Error::msg(format!(
-                            "invalid message envelope {} for the NATS handler {name}: {e}",
-                            envelope.name()
-                        ))
-                    })?;
-                }
+                validate_envelope(envelope.as_ref(), "NATS", &name)?;
                 let stream = stream_name(&s.subject, prefix);
                 let durable = durable_name(ctx.service_name(), &name, &s.subject, prefix);
                 let dead_letter_subject = s
@@ -108,6 +105,7 @@ impl Transport for NatsTransport {
                     envelope,
                     max_deliver: s.max_deliver,
                     max_in_flight: s.max_in_flight,
+                    ack_wait: s.ack_wait,
                     consumer,
                 });
             }
@@ -128,10 +126,12 @@ impl Transport for NatsTransport {
 }
 
 /// Connects to the first server that answers; the error names them all.
-async fn connect(servers: &[String], service: &str) -> Result<async_nats::Client, Error> {
-    let options = async_nats::ConnectOptions::new()
-        .name(format!("tomodachi:{service}"))
-        .connection_timeout(Duration::from_secs(5));
+async fn connect(
+    config: &NatsConfig,
+    servers: &[String],
+    service: &str,
+) -> Result<async_nats::Client, Error> {
+    let options = config.connect_options(service)?;
     async_nats::connect_with_options(servers.join(","), options)
         .await
         .map_err(|e| {
@@ -142,18 +142,41 @@ async fn connect(servers: &[String], service: &str) -> Result<async_nats::Client
         })
 }
 
+/// Gets or creates the stream `name` capturing `subject`. A stream of that name that captures
+/// other subjects, or another stream capturing an overlapping subject, is an error naming it.
 async fn ensure_stream(js: &jetstream::Context, name: &str, subject: &str) -> Result<(), Error> {
-    js.get_or_create_stream(jetstream::stream::Config {
-        name: name.to_owned(),
-        subjects: vec![subject.to_owned()],
-        ..Default::default()
-    })
-    .await
-    .map_err(|e| {
+    let failed = |e: &dyn std::fmt::Display| {
         Error::msg(format!(
             "unable to declare the [nats] stream {name:?} for subject {subject:?}: {e}"
         ))
-    })?;
+    };
+    let created = js
+        .get_or_create_stream(jetstream::stream::Config {
+            name: name.to_owned(),
+            subjects: vec![subject.to_owned()],
+            ..Default::default()
+        })
+        .await;
+    let stream = match created {
+        Ok(stream) => stream,
+        Err(e) => {
+            // most often: another stream already captures (part of) the subject
+            return Err(match js.stream_by_subject(subject).await {
+                Ok(other) if other != name => failed(&format!(
+                    "{e} (the stream {other:?} already captures it: remove it, or subscribe \
+                     to a subject it does not capture)"
+                )),
+                _ => failed(&e),
+            });
+        }
+    };
+    let subjects = &stream.cached_info().config.subjects;
+    if !subjects.iter().any(|s| s == subject) {
+        return Err(failed(&format!(
+            "a stream of that name exists with other settings (subjects {subjects:?}); \
+             remove it or give the service another nats.name_prefix"
+        )));
+    }
     Ok(())
 }
 
@@ -176,6 +199,7 @@ async fn ensure_consumer(
                 durable_name: Some(durable.to_owned()),
                 filter_subject: s.subject.clone(),
                 ack_policy: AckPolicy::Explicit,
+                ack_wait: s.ack_wait,
                 max_deliver: i64::from(s.max_deliver),
                 max_ack_pending: i64::try_from(s.max_in_flight.saturating_mul(4))
                     .unwrap_or(i64::MAX),
@@ -350,8 +374,8 @@ async fn handle(shared: &Shared, sub: &Subscription, message: jetstream::Message
         Err(_) => (1, 0),
     };
     let parsed = parse(
-        sub.envelope.clone(),
-        message.payload.clone(),
+        sub.envelope.as_ref(),
+        &message.payload,
         shared.inflate_limit,
     )
     .await;
@@ -366,42 +390,52 @@ async fn handle(shared: &Shared, sub: &Subscription, message: jetstream::Message
                 stream_sequence: sequence,
                 delivered,
             };
-            sub.chain
-                .run(Message::new(parsed, sub.chain.name().to_owned(), delivery))
-                .await
+            let run = sub
+                .chain
+                .run(Message::new(parsed, sub.chain.name().to_owned(), delivery));
+            with_progress(&message, sub.ack_wait, run).await
         }
     };
     settle(shared, sub, &message, delivered, verdict).await;
     TASKS.finished();
 }
 
-/// Bodies at least this long are parsed on tokio's blocking pool, not on a runtime worker (as
-/// tomodachi's own transports do): a large or compressed body takes milliseconds to decode.
-const PARSE_OFF_WORKER_ABOVE: usize = 64 * 1024;
+/// Runs `work` and tells the server the message is still in progress every half `ack_wait`
+/// meanwhile, so a handler longer than `ack_wait` is not delivered a second time; a process
+/// that dies stops these and the message is delivered again after `ack_wait`.
+async fn with_progress<F: std::future::Future<Output = Verdict>>(
+    message: &jetstream::Message,
+    ack_wait: Duration,
+    work: F,
+) -> Verdict {
+    let every = (ack_wait / 2).max(Duration::from_millis(50));
+    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    tokio::pin!(work);
+    loop {
+        tokio::select! {
+            verdict = &mut work => return verdict,
+            _ = ticks.tick() => {
+                if let Err(e) = message.ack_with(AckKind::Progress).await {
+                    tracing::debug!(target: "tomodachi.nats", error_message = %e,
+                        "in-progress ack failed");
+                }
+            }
+        }
+    }
+}
 
 /// Parses a body with the subscription's envelope; an error dead-letters the message.
 async fn parse(
-    envelope: Option<SharedEnvelope>,
-    body: bytes::Bytes,
+    envelope: Option<&SharedEnvelope>,
+    body: &[u8],
     inflate_limit: usize,
 ) -> Result<tomodachi::envelope::ParsedMessage, Error> {
-    let large = body.len() >= PARSE_OFF_WORKER_ABOVE;
-    let run = move || match std::str::from_utf8(&body) {
-        Ok(text) => tomodachi::envelope::with_max_inflated_size(inflate_limit, || {
-            parse_body(envelope.as_ref(), text)
-        }),
-        Err(e) => Err(Error::dead_letter(format!(
+    match std::str::from_utf8(body) {
+        Ok(text) => parse_body_off_worker(envelope, text, inflate_limit).await,
+        Err(e) => Err(Error::undecodable(format!(
             "message body is not UTF-8: {e}"
         ))),
-    };
-    if !large {
-        return run();
     }
-    tokio::task::spawn_blocking(run).await.unwrap_or_else(|e| {
-        Err(Error::dead_letter(format!(
-            "the envelope parser failed: {e}"
-        )))
-    })
 }
 
 /// Acks, naks with a delay, or dead-letters (publish, then terminate) a message.
@@ -521,16 +555,13 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn small_and_large_bodies_parse_alike() {
+    async fn a_body_that_is_not_utf8_is_dead_lettered() {
         let envelope: SharedEnvelope = Arc::new(tomodachi::envelope::Raw);
-        for len in [10, PARSE_OFF_WORKER_ABOVE + 1] {
-            let text = "x".repeat(len);
-            let parsed = parse(Some(envelope.clone()), text.clone().into(), usize::MAX)
-                .await
-                .expect("parsed");
-            assert_eq!(parsed.data.deserialize::<String>().expect("text"), text);
-        }
-        let not_utf8 = parse(None, bytes::Bytes::from_static(&[0xff, 0xfe]), usize::MAX).await;
+        let text = parse(Some(&envelope), b"hello", usize::MAX)
+            .await
+            .expect("parsed");
+        assert_eq!(text.data.deserialize::<String>().expect("text"), "hello");
+        let not_utf8 = parse(None, &[0xff, 0xfe], usize::MAX).await;
         assert!(matches!(
             not_utf8.map(|_| ()).map_err(|e| e.verdict()),
             Err(Verdict::DeadLetter(_))

@@ -8,12 +8,15 @@ use tomodachi::transport::{
 };
 
 use crate::naming::{dead_letter_subject, durable_name, stream_name};
-use crate::{NatsTransport, NATS_URL_ENV};
+use crate::{NatsConfig, NatsTransport, NATS_URL_ENV};
 
 pub(crate) fn describe(transport: &NatsTransport, ctx: &TransportContext) -> Vec<Description> {
     let env = std::env::var(NATS_URL_ENV).ok();
-    let servers = transport.config.resolved_servers(env.as_deref());
-    let prefix = &transport.config.name_prefix;
+    // a section that does not read (a bad config file) is the start's error to report; the
+    // document shows the defaults then
+    let config = NatsConfig::from_options(ctx.options()).unwrap_or_default();
+    let servers = config.resolved_servers(env.as_deref());
+    let prefix = config.name_prefix_value();
     let mut out = Vec::new();
     if let Some(first) = servers.first() {
         let host = first.split_once("://").map_or(first.as_str(), |(_, h)| h);

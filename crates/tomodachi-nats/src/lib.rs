@@ -44,123 +44,22 @@
 
 #![deny(missing_docs)]
 
+mod config;
 mod consumer;
 mod describe;
 mod naming;
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
-use tomodachi::envelope::SharedEnvelope;
-use tomodachi::message::{build_body, FromMessage, Message, MessageHandler, MessageHandlerFn};
+use tomodachi::message::{
+    build_body, EnvelopeChoice, FromMessage, Message, MessageHandler, MessageHandlerFn,
+};
 use tomodachi::transport::TransportContext;
 use tomodachi::{Error, ServiceBuilder};
 
+pub use config::{register_options, NatsConfig, DEFAULT_SERVER, NATS_URL_ENV, OPTIONS_SECTION};
 pub use naming::{dead_letter_subject, durable_name, stream_name};
-
-/// The environment variable that overrides [`NatsConfig::servers`] (a comma-separated list of
-/// URLs).
-pub const NATS_URL_ENV: &str = "TOMODACHI_NATS_URL";
-
-/// The default server.
-pub const DEFAULT_SERVER: &str = "nats://127.0.0.1:4222";
-
-/// A service's NATS connection settings (tomodachi's `Options` have no `nats` section),
-/// attached with [`NatsServiceBuilderExt::nats_config`].
-///
-/// ```
-/// let config = tomodachi_nats::NatsConfig::new()
-///     .servers(["nats://127.0.0.1:4222"])
-///     .name_prefix("staging-");
-/// assert_eq!(config.server_list(), ["nats://127.0.0.1:4222"]);
-/// ```
-#[derive(Debug, Clone)]
-pub struct NatsConfig {
-    servers: Vec<String>,
-    name_prefix: String,
-}
-
-impl Default for NatsConfig {
-    fn default() -> Self {
-        Self {
-            servers: vec![DEFAULT_SERVER.to_owned()],
-            name_prefix: String::new(),
-        }
-    }
-}
-
-impl NatsConfig {
-    /// The defaults: `nats://127.0.0.1:4222`, no name prefix.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// The servers to connect to (any one of them will do); [`NATS_URL_ENV`] overrides them.
-    pub fn servers<I, T>(mut self, servers: I) -> Self
-    where
-        I: IntoIterator<Item = T>,
-        T: Into<String>,
-    {
-        self.servers = servers.into_iter().map(Into::into).collect();
-        self
-    }
-
-    /// A prefix for every stream and durable consumer name the service declares (as
-    /// `options.amqp.queue_name_prefix` for queues), to keep environments apart on one server.
-    pub fn name_prefix(mut self, prefix: impl Into<String>) -> Self {
-        self.name_prefix = prefix.into();
-        self
-    }
-
-    /// The servers as configured (before the environment override).
-    pub fn server_list(&self) -> &[String] {
-        &self.servers
-    }
-
-    /// The servers to connect to: [`NATS_URL_ENV`]'s value when set and not blank, split at
-    /// commas, else the configured ones.
-    ///
-    /// ```
-    /// let config = tomodachi_nats::NatsConfig::new();
-    /// assert_eq!(config.resolved_servers(Some("nats://10.0.0.1:4222, nats://10.0.0.2:4222")),
-    ///            ["nats://10.0.0.1:4222", "nats://10.0.0.2:4222"]);
-    /// assert_eq!(config.resolved_servers(Some(" ")), ["nats://127.0.0.1:4222"]);
-    /// assert_eq!(config.resolved_servers(None), ["nats://127.0.0.1:4222"]);
-    /// ```
-    pub fn resolved_servers(&self, env: Option<&str>) -> Vec<String> {
-        let from_env: Vec<String> = env
-            .unwrap_or_default()
-            .split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(str::to_owned)
-            .collect();
-        if from_env.is_empty() {
-            self.servers.clone()
-        } else {
-            from_env
-        }
-    }
-}
-
-/// Which envelope a subscription or a publish uses.
-#[derive(Clone, Default)]
-enum EnvelopeChoice {
-    #[default]
-    ServiceDefault,
-    Raw,
-    Custom(SharedEnvelope),
-}
-
-impl EnvelopeChoice {
-    fn resolve(&self, service_default: Option<&SharedEnvelope>) -> Option<SharedEnvelope> {
-        match self {
-            EnvelopeChoice::ServiceDefault => service_default.cloned(),
-            EnvelopeChoice::Raw => None,
-            EnvelopeChoice::Custom(e) => Some(e.clone()),
-        }
-    }
-}
 
 /// A JetStream subscription: a subject (with `*` and `>` wildcards) consumed through a durable
 /// pull consumer shared by the service's instances.
@@ -178,6 +77,7 @@ pub struct NatsSubscription {
     max_deliver: u32,
     dead_letter_subject: Option<String>,
     max_in_flight: usize,
+    ack_wait: std::time::Duration,
 }
 
 impl std::fmt::Debug for NatsSubscription {
@@ -187,6 +87,7 @@ impl std::fmt::Debug for NatsSubscription {
             .field("name", &self.name)
             .field("max_deliver", &self.max_deliver)
             .field("dead_letter_subject", &self.dead_letter_subject)
+            .field("ack_wait", &self.ack_wait)
             .finish_non_exhaustive()
     }
 }
@@ -201,6 +102,7 @@ impl NatsSubscription {
             max_deliver: 5,
             dead_letter_subject: None,
             max_in_flight: 16,
+            ack_wait: std::time::Duration::from_secs(30),
         }
     }
 
@@ -212,7 +114,7 @@ impl NatsSubscription {
 
     /// Parses messages with this envelope instead of the service's.
     pub fn envelope(mut self, envelope: impl tomodachi::envelope::Envelope) -> Self {
-        self.envelope = EnvelopeChoice::Custom(Arc::new(envelope));
+        self.envelope = EnvelopeChoice::custom(envelope);
         self
     }
 
@@ -239,6 +141,15 @@ impl NatsSubscription {
     /// Messages of this subscription handled at once by one instance (at least 1; default 16).
     pub fn max_in_flight(mut self, messages: usize) -> Self {
         self.max_in_flight = messages.max(1);
+        self
+    }
+
+    /// How long the server waits for a delivered message's acknowledgement before it delivers
+    /// it again (default 30 s; the consumer's `ack_wait`, set when the consumer is created).
+    /// A running handler tells the server every half `ack_wait` that it is still working, so
+    /// this is how soon a message of a crashed instance is delivered to another one.
+    pub fn ack_wait(mut self, wait: std::time::Duration) -> Self {
+        self.ack_wait = wait.max(std::time::Duration::from_millis(100));
         self
     }
 
@@ -285,14 +196,12 @@ struct HandlerDef {
 /// A service's NATS handlers and settings as a tomodachi transport.
 #[derive(Default)]
 pub struct NatsTransport {
-    config: NatsConfig,
     handlers: Vec<HandlerDef>,
 }
 
 impl std::fmt::Debug for NatsTransport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("NatsTransport")
-            .field("config", &self.config)
             .field("handlers", &self.handlers.len())
             .finish()
     }
@@ -306,7 +215,8 @@ pub trait NatsServiceBuilderExt<S> {
     where
         H: MessageHandlerFn<S, Args>;
 
-    /// Sets the service's NATS connection settings (default [`NatsConfig::default`]). A service
+    /// Sets the service's NATS connection settings (default [`NatsConfig::default`]): the
+    /// `nats.*` section of its options, which `-c` config files override key by key. A service
     /// that only publishes calls this to get a connection.
     fn nats_config(self, config: NatsConfig) -> Self;
 }
@@ -316,6 +226,7 @@ impl<S: Send + Sync + 'static> NatsServiceBuilderExt<S> for ServiceBuilder<S> {
     where
         H: MessageHandlerFn<S, Args>,
     {
+        register_options();
         let handler = MessageHandler::new(self.state().clone(), handler);
         self.transport_mut::<NatsTransport>()
             .handlers
@@ -327,8 +238,15 @@ impl<S: Send + Sync + 'static> NatsServiceBuilderExt<S> for ServiceBuilder<S> {
     }
 
     fn nats_config(mut self, config: NatsConfig) -> Self {
-        self.transport_mut::<NatsTransport>().config = config;
-        self
+        register_options();
+        self.transport_mut::<NatsTransport>();
+        self.configure(|options| {
+            if let Err(e) = options.merge_json(&config.to_options_json()) {
+                // the section is registered above: only a bug gets here
+                tracing::error!(target: "tomodachi.nats", error_message = %e,
+                    "unable to set the nats options");
+            }
+        })
     }
 }
 
@@ -388,7 +306,7 @@ impl PublishOptions {
 
     /// Builds the message with this envelope.
     pub fn envelope(mut self, envelope: impl tomodachi::envelope::Envelope) -> Self {
-        self.envelope = EnvelopeChoice::Custom(Arc::new(envelope));
+        self.envelope = EnvelopeChoice::custom(envelope);
         self
     }
 

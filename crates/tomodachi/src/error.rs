@@ -104,8 +104,17 @@ impl Error {
         e
     }
 
-    /// A message that cannot be decoded (bad envelope, `data` of the wrong shape).
-    pub(crate) fn undecodable(message: impl Into<Cow<'static, str>>) -> Self {
+    /// A message that cannot be decoded (a bad envelope, `data` of the wrong shape, a body
+    /// that is not text): what a transport reports for a body it cannot parse. It is
+    /// dead-lettered at once, as [`Error::dead_letter`], since it would fail the same way on
+    /// every delivery.
+    ///
+    /// ```
+    /// use tomodachi::message::Verdict;
+    /// let err = tomodachi::Error::undecodable("message body is not UTF-8");
+    /// assert!(matches!(err.verdict(), Verdict::DeadLetter(_)));
+    /// ```
+    pub fn undecodable(message: impl Into<Cow<'static, str>>) -> Self {
         Self::dead_letter(message)
     }
 

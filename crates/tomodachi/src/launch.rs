@@ -181,6 +181,12 @@ where
         Ok(s) => s,
         Err(e) => return usage_error(&e),
     };
+    // The services are defined before the config files are read: defining one registers the
+    // option sections of the transports outside this crate that it uses, which the files may set.
+    let services: Vec<crate::Service> = services
+        .into_iter()
+        .map(IntoService::into_service)
+        .collect();
     let config = if settings.config_files.is_empty() {
         None
     } else {

@@ -331,10 +331,23 @@ where
     })
 }
 
-/// Which envelope a subscription or a publish uses.
-#[cfg(any(feature = "amqp", feature = "aws"))]
+/// Which envelope a subscription or a publish uses: the field a transport's subscription and
+/// publish-options builders keep for their `envelope(..)` and `raw()` setters, resolved
+/// against the service's `message_envelope` when the service starts.
+///
+/// ```
+/// use std::sync::Arc;
+/// use tomodachi::envelope::{JsonBase, SharedEnvelope};
+/// use tomodachi::message::EnvelopeChoice;
+///
+/// let service_default: SharedEnvelope = Arc::new(JsonBase);
+/// assert!(EnvelopeChoice::ServiceDefault.resolve(Some(&service_default)).is_some());
+/// assert!(EnvelopeChoice::Raw.resolve(Some(&service_default)).is_none());
+/// let custom = EnvelopeChoice::custom(tomodachi::envelope::Raw);
+/// assert_eq!(custom.resolve(None).map(|e| e.name().to_owned()).as_deref(), Some("Raw"));
+/// ```
 #[derive(Clone, Default)]
-pub(crate) enum EnvelopeChoice {
+pub enum EnvelopeChoice {
     /// The service's `message_envelope` (raw when the service has none).
     #[default]
     ServiceDefault,
@@ -344,12 +357,24 @@ pub(crate) enum EnvelopeChoice {
     Custom(SharedEnvelope),
 }
 
-#[cfg(any(feature = "amqp", feature = "aws"))]
+impl std::fmt::Debug for EnvelopeChoice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            EnvelopeChoice::ServiceDefault => f.write_str("ServiceDefault"),
+            EnvelopeChoice::Raw => f.write_str("Raw"),
+            EnvelopeChoice::Custom(e) => f.debug_tuple("Custom").field(&e.name()).finish(),
+        }
+    }
+}
+
 impl EnvelopeChoice {
-    pub(crate) fn resolve(
-        &self,
-        service_default: Option<&SharedEnvelope>,
-    ) -> Option<SharedEnvelope> {
+    /// [`EnvelopeChoice::Custom`] of `envelope`.
+    pub fn custom(envelope: impl crate::envelope::Envelope) -> Self {
+        EnvelopeChoice::Custom(Arc::new(envelope))
+    }
+
+    /// The envelope to use, given the service's `message_envelope` (`None`: raw).
+    pub fn resolve(&self, service_default: Option<&SharedEnvelope>) -> Option<SharedEnvelope> {
         match self {
             EnvelopeChoice::ServiceDefault => service_default.cloned(),
             EnvelopeChoice::Raw => None,
@@ -360,9 +385,18 @@ impl EnvelopeChoice {
 
 /// Checks a subscription's envelope when its service starts
 /// ([`Envelope::validate_subscription`](crate::envelope::Envelope::validate_subscription));
-/// raw mode (`None`) always passes.
-#[cfg(any(feature = "amqp", feature = "aws"))]
-pub(crate) fn validate_envelope(
+/// raw mode (`None`) always passes. The error names the transport and the handler.
+///
+/// ```
+/// use std::sync::Arc;
+/// use tomodachi::envelope::{JsonBase, SharedEnvelope};
+/// use tomodachi::message::validate_envelope;
+///
+/// let envelope: SharedEnvelope = Arc::new(JsonBase);
+/// assert!(validate_envelope(Some(&envelope), "NATS", "on_order").is_ok());
+/// assert!(validate_envelope(None, "NATS", "on_order").is_ok());
+/// ```
+pub fn validate_envelope(
     envelope: Option<&SharedEnvelope>,
     transport: &str,
     handler: &str,
@@ -439,15 +473,25 @@ pub fn parse_body(envelope: Option<&SharedEnvelope>, body: &str) -> Result<Parse
     }
 }
 
-/// Bodies at least this long are parsed on tokio's blocking pool instead of a runtime worker:
-/// a large (or compressed) body takes milliseconds to decode, during which a worker would
-/// serve nothing else.
-#[cfg(any(feature = "amqp", feature = "aws"))]
-pub(crate) const PARSE_OFF_WORKER_ABOVE: usize = 64 * 1024;
+/// Bodies at least this long are parsed on tokio's blocking pool by [`parse_body_off_worker`]
+/// instead of a runtime worker: a large (or compressed) body takes milliseconds to decode,
+/// during which a worker would serve nothing else.
+pub const PARSE_OFF_WORKER_ABOVE: usize = 64 * 1024;
 
-/// [`parse_body`] for the transports: small bodies inline, large ones on the blocking pool.
-#[cfg(any(feature = "amqp", feature = "aws"))]
-pub(crate) async fn parse_body_off_worker(
+/// [`parse_body`] as the transports run it for each delivery: compressed envelope data may
+/// inflate to at most `inflate_limit` bytes (`options.envelope`'s limit,
+/// `ctx.options().envelope.inflate_limit()`), and bodies of [`PARSE_OFF_WORKER_ABOVE`] bytes or
+/// more are parsed on tokio's blocking pool. An error dead-letters the message.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// use tomodachi::message::parse_body_off_worker;
+/// let parsed = parse_body_off_worker(None, "hello", usize::MAX).await.unwrap();
+/// assert_eq!(parsed.data.deserialize::<String>().unwrap(), "hello");
+/// # }
+/// ```
+pub async fn parse_body_off_worker(
     envelope: Option<&SharedEnvelope>,
     body: &str,
     inflate_limit: usize,
@@ -601,10 +645,8 @@ mod tests {
     use super::*;
 
     /// An envelope whose parsing takes 300 ms of blocking work.
-    #[cfg(any(feature = "amqp", feature = "aws"))]
     struct SlowEnvelope;
 
-    #[cfg(any(feature = "amqp", feature = "aws"))]
     impl crate::envelope::Envelope for SlowEnvelope {
         fn name(&self) -> &str {
             "slow"
@@ -629,7 +671,6 @@ mod tests {
     }
 
     /// Ticks of a 10 ms interval on the same single-threaded runtime while one body is parsed.
-    #[cfg(any(feature = "amqp", feature = "aws"))]
     async fn ticks_while_parsing(len: usize) -> u32 {
         let envelope: SharedEnvelope = std::sync::Arc::new(SlowEnvelope);
         let ticks = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
@@ -656,7 +697,6 @@ mod tests {
 
     /// A large body is parsed off the runtime's worker: other tasks keep running meanwhile;
     /// a small one is parsed inline (the worker is busy for it).
-    #[cfg(any(feature = "amqp", feature = "aws"))]
     #[tokio::test(flavor = "current_thread")]
     async fn large_bodies_are_parsed_off_the_worker() {
         assert!(ticks_while_parsing(PARSE_OFF_WORKER_ABOVE).await >= 10);

@@ -33,6 +33,7 @@ mod envelope;
 mod error;
 mod http;
 mod logging;
+mod sections;
 mod value;
 mod watcher;
 
@@ -51,6 +52,7 @@ pub use self::http::{
     DEFAULT_MAX_CONNECTIONS, DEFAULT_READ_TIMEOUT,
 };
 pub use self::logging::LoggingOptions;
+pub use self::sections::{register_section, RegisteredSections};
 pub use self::watcher::WatcherOptions;
 
 /// All options of a service, grouped in sections; `Default` gives the upstream defaults
@@ -100,6 +102,9 @@ pub struct Options {
     pub logging: LoggingOptions,
     /// `envelope.*` – limits of message decoding (not in upstream; listed after its sections).
     pub envelope: EnvelopeOptions,
+    /// The sections transports outside this crate registered ([`register_section`], e.g.
+    /// `nats.*`): the values set; read them with [`Options::section`]. Listed last.
+    pub registered: RegisteredSections,
 }
 
 /// The top-level section names, in `asdict()` order.
@@ -201,10 +206,21 @@ fn unknown_key(full: &str) -> OptionsError {
     for len in (0..segments.len()).rev() {
         let prefix = segments[..len].join(".");
         if let Some(keys) = section_keys(&prefix) {
+            let mut valid_keys: Vec<String> = keys.iter().map(|k| (*k).to_string()).collect();
+            if prefix.is_empty() {
+                valid_keys.extend(sections::names());
+            }
             return OptionsError::UnknownKey {
                 key: full.to_string(),
                 section: prefix,
-                valid_keys: keys.iter().map(|k| (*k).to_string()).collect(),
+                valid_keys,
+            };
+        }
+        if let Some(defaults) = sections::defaults(&prefix) {
+            return OptionsError::UnknownKey {
+                key: full.to_string(),
+                section: prefix,
+                valid_keys: defaults.keys().cloned().collect(),
             };
         }
         let alias_keys = aliases::children(&prefix);
@@ -306,7 +322,7 @@ impl Options {
         if let Some((_, value)) = entries.iter().find(|(k, _)| k == key) {
             return Ok(value.clone());
         }
-        if section_keys(key).is_some() {
+        if section_keys(key).is_some() || sections::defaults(key).is_some() {
             let prefix = format!("{key}.");
             return Ok(Value::Object(nest(entries.iter().filter_map(|(k, v)| {
                 k.strip_prefix(&prefix).map(|rest| (rest, v.clone()))
@@ -439,7 +455,56 @@ impl Options {
         push("watcher", self.watcher.entries());
         push("logging", self.logging.entries());
         push("envelope", self.envelope.entries());
+        for name in sections::names() {
+            if let Some(section) = self.registered.section(&name) {
+                out.extend(section.into_iter().map(|(k, v)| (format!("{name}.{k}"), v)));
+            }
+        }
         out
+    }
+
+    /// A section registered by a transport outside this crate ([`register_section`]): its
+    /// defaults with the values set over them; `None` when no section `name` is registered.
+    ///
+    /// ```
+    /// use serde_json::json;
+    /// use tomodachi::options::{register_section, Options};
+    ///
+    /// register_section("example_bus", json!({"url": "bus://localhost", "retries": 3}))?;
+    /// let options = Options::default().with("example_bus.retries", 5)?;
+    /// let section = options.section("example_bus").unwrap();
+    /// assert_eq!((section["url"].as_str(), section["retries"].as_u64()), (Some("bus://localhost"), Some(5)));
+    /// assert!(options.section("not_registered").is_none());
+    /// # Ok::<(), tomodachi::options::OptionsError>(())
+    /// ```
+    pub fn section(&self, name: &str) -> Option<Map<String, Value>> {
+        self.registered.section(name)
+    }
+
+    /// [`Options::section`] deserialized into the transport's own type; an unregistered section
+    /// or a value the type does not accept is an error naming the section.
+    ///
+    /// ```
+    /// use serde_json::json;
+    /// use tomodachi::options::{register_section, Options};
+    ///
+    /// #[derive(serde::Deserialize)]
+    /// struct BusOptions { url: String, retries: u32 }
+    ///
+    /// register_section("example_typed_bus", json!({"url": "bus://localhost", "retries": 3}))?;
+    /// let bus: BusOptions = Options::default().section_as("example_typed_bus")?;
+    /// assert_eq!((bus.url.as_str(), bus.retries), ("bus://localhost", 3));
+    /// # Ok::<(), tomodachi::options::OptionsError>(())
+    /// ```
+    pub fn section_as<T: serde::de::DeserializeOwned>(
+        &self,
+        name: &str,
+    ) -> Result<T, OptionsError> {
+        let section = self.section(name).ok_or_else(|| unknown_key(name))?;
+        serde_json::from_value(Value::Object(section)).map_err(|e| OptionsError::InvalidValue {
+            key: name.to_owned(),
+            message: format!("invalid options in section '{name}': {e}"),
+        })
     }
 
     /// The flattened dotted mapping, like upstream `asdict()` (same keys, order and values, e.g.
@@ -476,7 +541,13 @@ impl Options {
         value: &Value,
         written: &mut Written,
     ) -> Result<(), OptionsError> {
-        if section_keys(full).is_some() {
+        if let Some((section, key)) = full.split_once('.') {
+            if sections::defaults(section).is_some() {
+                written.check(full, value)?;
+                return self.registered.set(section, key, full, value);
+            }
+        }
+        if section_keys(full).is_some() || sections::defaults(full).is_some() {
             let Value::Object(map) = value else {
                 return Err(value::type_error(
                     full,
