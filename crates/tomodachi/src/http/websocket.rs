@@ -447,13 +447,16 @@ impl Registry {
     /// Sends every open websocket a close frame and waits (up to 10 s) for them to finish.
     pub(crate) async fn close_all(&self) {
         self.sessions.close();
-        self.closing.cancel();
+        // counted before the close frames go out: a client that answers at once would
+        // otherwise be missing from the count
         let open = self.sessions.len();
         if open == 0 {
+            self.closing.cancel();
             return;
         }
         tracing::info!(target: "tomodachi.http", connection_count = open,
             "closing websocket connections");
+        self.closing.cancel();
         if tokio::time::timeout(CLOSE_WAIT, self.sessions.wait())
             .await
             .is_err()
