@@ -28,38 +28,21 @@ Pass: ``lost == 0``.
 import asyncio
 import json
 import os
-import socket
 import subprocess
 import sys
 import threading
 import time
 import uuid
 
+from benchlib import fds, free_port, handled, json_base, wait_port
+
 ROUTING_KEY = f"chaos.restart.{uuid.uuid4().hex}"
 AMQP_PORT = int(os.environ.get("AMQP_PORT", "5672"))
 RABBITMQ_NODE = os.environ.get("RABBITMQ_NODE", "")
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def fds(pid):
-    return len(os.listdir(f"/proc/{pid}/fd"))
-
-
 def envelope(i):
-    return json.dumps({
-        "service": {"name": "chaos-publisher", "uuid": "p0"},
-        "metadata": {"message_uuid": f"p0.{i:08d}", "protocol_version": "tomodachi-json-base--1.0.0",
-                     "compatible_protocol_versions": ["json_base-wip"], "timestamp": time.time(),
-                     "topic": ROUTING_KEY, "data_encoding": "raw"},
-        "data": {"i": i},
-    }).encode()
+    return json_base(ROUTING_KEY, f"p0.{i:08d}", {"i": i}, "chaos-publisher", "p0").encode()
 
 
 def rabbitmqctl(*args):
@@ -111,21 +94,6 @@ async def publish_all(n, rate, progress, stats):
     transport.close()
 
 
-def handled_uuids(log_path):
-    uuids = []
-    with open(log_path, errors="replace") as f:
-        for line in f:
-            if '"handling"' not in line:
-                continue
-            try:
-                record = json.loads(line)
-            except ValueError:
-                continue
-            if record.get("message") == "handling" or record.get("event") == "handling":
-                uuids.append(record.get("message_uuid"))
-    return uuids
-
-
 def main():
     if len(sys.argv) < 2:
         raise SystemExit(__doc__)
@@ -143,12 +111,7 @@ def main():
     with open(log_path, "w") as log:
         proc = subprocess.Popen([binary, "--production", "-c", config], env=env, stdout=log,
                                 stderr=log)
-    for _ in range(200):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            time.sleep(0.05)
+    wait_port(port)
     time.sleep(1.0)  # the consumer is declared and bound
     fd_samples = [fds(proc.pid)]
     progress = [0]
@@ -173,7 +136,7 @@ def main():
     # every message handled (or the time is up)
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
-        uuids = handled_uuids(log_path)
+        uuids = [u for u, _ in handled(log_path)]
         if len(set(uuids)) >= n:
             break
         time.sleep(1)
@@ -181,7 +144,7 @@ def main():
     fd_samples.append(fds(proc.pid))
     proc.terminate()
     code = proc.wait()
-    uuids = handled_uuids(log_path)
+    uuids = [u for u, _ in handled(log_path)]
     distinct = set(uuids)
     expected = {f"p0.{i:08d}" for i in range(n)}
     summary = {

@@ -21,42 +21,19 @@ message handled after it, and the service's open file descriptors before the fir
 at the end. Pass: ``lost_after_last_restart == 0`` and the service still running.
 """
 
-from datetime import datetime
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
 
+from benchlib import fds, free_port, handled, json_base, wait_port
+
 REGION = "eu-west-1"
 QUEUE = "chaos-queue"
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def fds(pid):
-    return len(os.listdir(f"/proc/{pid}/fd"))
-
-
-def wait_port(port, seconds=30):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise SystemExit(f"nothing listens on {port}")
 
 
 def start_moto(port):
@@ -68,30 +45,8 @@ def start_moto(port):
 
 
 def envelope(i):
-    inner = json.dumps({
-        "service": {"name": "chaos-sender", "uuid": "s0"},
-        "metadata": {"message_uuid": f"s0.{i:08d}", "protocol_version": "tomodachi-json-base--1.0.0",
-                     "compatible_protocol_versions": ["json_base-wip"], "timestamp": time.time(),
-                     "topic": QUEUE, "data_encoding": "raw"},
-        "data": {"i": i},
-    })
+    inner = json_base(QUEUE, f"s0.{i:08d}", {"i": i}, "chaos-sender", "s0")
     return json.dumps({"Type": "Notification", "Message": inner})
-
-
-def handled(log_path):
-    out = []
-    with open(log_path, errors="replace") as f:
-        for line in f:
-            if '"handling"' not in line:
-                continue
-            try:
-                record = json.loads(line)
-            except ValueError:
-                continue
-            if record.get("message") == "handling":
-                stamp = datetime.fromisoformat(record["timestamp"]).timestamp()
-                out.append((record.get("message_uuid"), stamp))
-    return out
 
 
 def main():

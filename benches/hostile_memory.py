@@ -25,6 +25,8 @@ import threading
 import time
 import zlib
 
+from benchlib import free_port
+
 
 def peak_kib(pid):
     with open(f"/proc/{pid}/status") as f:
@@ -32,14 +34,6 @@ def peak_kib(pid):
             if line.startswith("VmHWM:"):
                 return int(line.split()[1])
     return 0
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def start(binary, port):

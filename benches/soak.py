@@ -26,28 +26,10 @@ import threading
 import time
 import uuid
 
+from benchlib import fds, free_port, status_kib
+
 
 ROUTING_KEY = f"soak.{uuid.uuid4().hex}"
-
-
-def status_kib(pid, key):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith(key + ":"):
-                return int(line.split()[1])
-    return 0
-
-
-def fds(pid):
-    return len(os.listdir(f"/proc/{pid}/fd"))
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def envelope(i):
