@@ -372,7 +372,7 @@ async fn process(
         .await;
     }
     #[cfg(not(feature = "opentelemetry"))]
-    let _ = delivery;
+    let _ = (c, delivery);
     sub.chain.run(message).await
 }
 
