@@ -33,6 +33,9 @@ use super::websocket::{self, WsRoute};
 use crate::error::Error;
 
 const KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
+/// `Connection` values, built at compile time (`from_static` at run time checks every byte).
+const CONNECTION_CLOSE: HeaderValue = HeaderValue::from_static("close");
+const CONNECTION_KEEP_ALIVE: HeaderValue = HeaderValue::from_static("keep-alive");
 
 /// Server settings, resolved from `options.http` at start.
 #[derive(Debug, Clone)]
@@ -721,8 +724,7 @@ where
                     "ignored http request - connection closed before body was sent");
             }
             let mut res = plain(StatusCode::BAD_REQUEST, "", &app.settings.defaults);
-            res.headers_mut()
-                .insert(CONNECTION, HeaderValue::from_static("close"));
+            res.headers_mut().insert(CONNECTION, CONNECTION_CLOSE);
             #[cfg(feature = "opentelemetry")]
             if app.telemetry.is_some() {
                 res.extensions_mut()
@@ -769,9 +771,9 @@ where
             .max_keepalive_time
             .is_some_and(|t| conn_state.opened.elapsed() >= t);
     if close {
-        headers.insert(CONNECTION, HeaderValue::from_static("close"));
+        headers.insert(CONNECTION, CONNECTION_CLOSE);
     } else if let Some(ka) = &app.settings.keepalive_header {
-        headers.insert(CONNECTION, HeaderValue::from_static("keep-alive"));
+        headers.insert(CONNECTION, CONNECTION_KEEP_ALIVE);
         headers.insert(KEEP_ALIVE, ka.clone());
     }
 
@@ -833,8 +835,7 @@ async fn upgrade(
             Err((request, res)) => {
                 // refused by a middleware: an ordinary response, logged as one
                 let mut res = res;
-                res.headers_mut()
-                    .insert(CONNECTION, HeaderValue::from_static("close"));
+                res.headers_mut().insert(CONNECTION, CONNECTION_CLOSE);
                 if app.access_log.enabled() {
                     log_access(
                         app,
@@ -865,8 +866,7 @@ async fn upgrade(
     };
     let mut res = websocket::accept(ctx, request, on_upgrade, accept);
     if res.status() != StatusCode::SWITCHING_PROTOCOLS && app.settings.keepalive_timeout.is_none() {
-        res.headers_mut()
-            .insert(CONNECTION, HeaderValue::from_static("close"));
+        res.headers_mut().insert(CONNECTION, CONNECTION_CLOSE);
     }
     res.map(ResponseBody::from)
 }
@@ -985,8 +985,7 @@ fn reject(
     received_at: Instant,
     mut res: Response<Full<Bytes>>,
 ) -> Response<ResponseBody> {
-    res.headers_mut()
-        .insert(CONNECTION, HeaderValue::from_static("close"));
+    res.headers_mut().insert(CONNECTION, CONNECTION_CLOSE);
     if app.access_log.enabled() {
         let status = (res.status().as_u16(), None);
         log_access(
