@@ -37,19 +37,8 @@ pub(crate) async fn consume<F: Future<Output = Verdict>>(
     chain: F,
 ) -> Verdict {
     let parent = extract(&AmqpHeaders(properties.headers().as_ref()));
-    let attributes = vec![
-        KeyValue::new("messaging.system", "rabbitmq"),
-        KeyValue::new("messaging.operation", "process"),
-        KeyValue::new(
-            "messaging.destination.name",
-            exchange_or_default(exchange).to_owned(),
-        ),
-        KeyValue::new(
-            "messaging.rabbitmq.destination.routing_key",
-            routing_key.to_owned(),
-        ),
-        KeyValue::new("code.function", function.to_owned()),
-    ];
+    let mut attributes = messaging_attributes("process", exchange, routing_key);
+    attributes.push(KeyValue::new("code.function", function.to_owned()));
     let span = tracing
         .tracer
         .span_builder(format!("{routing_key} process"))
@@ -82,18 +71,7 @@ pub(crate) fn producer(
     routing_key: &str,
     properties: lapin::BasicProperties,
 ) -> (ProducerSpan, lapin::BasicProperties) {
-    let attributes = vec![
-        KeyValue::new("messaging.system", "rabbitmq"),
-        KeyValue::new("messaging.operation", "publish"),
-        KeyValue::new(
-            "messaging.destination.name",
-            exchange_or_default(exchange).to_owned(),
-        ),
-        KeyValue::new(
-            "messaging.rabbitmq.destination.routing_key",
-            routing_key.to_owned(),
-        ),
-    ];
+    let attributes = messaging_attributes("publish", exchange, routing_key);
     let parent = Context::current();
     let span = tracing
         .tracer
@@ -125,4 +103,25 @@ impl ProducerSpan {
 
 fn record_failure_not_escaped(span: &mut opentelemetry_sdk::trace::Span, message: &str) {
     span.add_event("exception", event_attributes(message, message, false));
+}
+
+/// The attributes every RabbitMQ span has, upstream's order: system, operation, exchange,
+/// routing key.
+fn messaging_attributes(
+    operation: &'static str,
+    exchange: &str,
+    routing_key: &str,
+) -> Vec<KeyValue> {
+    vec![
+        KeyValue::new("messaging.system", "rabbitmq"),
+        KeyValue::new("messaging.operation", operation),
+        KeyValue::new(
+            "messaging.destination.name",
+            exchange_or_default(exchange).to_owned(),
+        ),
+        KeyValue::new(
+            "messaging.rabbitmq.destination.routing_key",
+            routing_key.to_owned(),
+        ),
+    ]
 }
