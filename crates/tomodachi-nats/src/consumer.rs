@@ -24,8 +24,11 @@ use crate::{NatsConfig, NatsDelivery, NatsTransport, NATS_URL_ENV};
 /// The execution context's `nats_*` counters.
 static TASKS: TaskCounter = TaskCounter::new("nats", &[]);
 
-/// How long one pull request waits for messages: the longest a stop waits for a pull.
-const PULL_EXPIRES: Duration = Duration::from_secs(1);
+/// How long one pull request waits for messages before the stream sends the next one.
+const PULL_EXPIRES: Duration = Duration::from_secs(30);
+
+/// How often the server tells an idle pull request that it is alive (missed twice: an error).
+const PULL_HEARTBEAT: Duration = Duration::from_secs(5);
 
 /// How long a failed message waits before its next delivery: 100 ms doubled per delivery,
 /// at most 3.2 s.
@@ -36,9 +39,9 @@ pub(crate) fn retry_delay(delivered: u32) -> Duration {
 /// One subscription, resolved for this service instance.
 struct Subscription {
     chain: HandlerChain,
-    subject: String,
-    stream: String,
-    durable: String,
+    subject: Arc<str>,
+    stream: Arc<str>,
+    durable: Arc<str>,
     dead_letter_subject: String,
     envelope: Option<SharedEnvelope>,
     max_deliver: u32,
@@ -98,9 +101,9 @@ impl Transport for NatsTransport {
                 let consumer = ensure_consumer(&js, &stream, &durable, &s).await?;
                 subscriptions.push(Subscription {
                     chain: HandlerChain::new(&ctx, name, "tomodachi.nats", def.handler),
-                    subject: s.subject,
-                    stream,
-                    durable,
+                    subject: s.subject.into(),
+                    stream: stream.into(),
+                    durable: durable.into(),
                     dead_letter_subject,
                     envelope,
                     max_deliver: s.max_deliver,
@@ -263,7 +266,7 @@ impl RunningTransport for RunningNats {
     fn stop(self: Box<Self>) -> BoxFuture<'static, ()> {
         Box::pin(async move {
             let _ = self.stop_tx.send(true);
-            // no new pulls; the last pull ends within PULL_EXPIRES
+            // no new handlers; the streams' buffered messages are naked and their pulls end
             for puller in self.pullers {
                 let _ = puller.await;
             }
@@ -282,8 +285,11 @@ impl RunningTransport for RunningNats {
     }
 }
 
-/// Pulls batches of at most the free handler slots until a stop is requested; a message that
-/// arrives after the stop is `nak`ed at once for another instance.
+/// Consumes one continuous pull stream (one inbox subscription for the consumer's life; the
+/// next pull request goes out when half the last one is used), a handler slot taken before
+/// each message is read, so at most `max_in_flight` messages run and about as many wait in
+/// the stream's buffer. On stop: no new handler starts; what is already buffered is `nak`ed
+/// at once for another instance, and dropping the stream ends its pull requests.
 async fn pull_loop(
     shared: Arc<Shared>,
     sub: Arc<Subscription>,
@@ -291,69 +297,79 @@ async fn pull_loop(
     stop_rx: watch::Receiver<bool>,
 ) {
     let slots = Arc::new(Semaphore::new(sub.max_in_flight));
-    let stopping = || *stop_rx.borrow();
-    loop {
-        let first = tokio::select! {
-            permit = slots.clone().acquire_owned() => match permit {
-                Ok(permit) => permit,
-                Err(_) => return,
-            },
-            _ = wait_stop(stop_rx.clone()) => return,
-        };
-        if stopping() {
-            return;
-        }
-        let mut permits = vec![first];
-        while let Ok(p) = slots.clone().try_acquire_owned() {
-            permits.push(p);
-        }
-        let batch = sub
-            .consumer
-            .batch()
-            .max_messages(permits.len())
-            .expires(PULL_EXPIRES)
-            .messages()
-            .await;
-        let mut batch = match batch {
-            Ok(batch) => batch,
+    'connect: loop {
+        let mut messages = match open_stream(&sub).await {
+            Ok(messages) => messages,
             Err(e) => {
                 tracing::warn!(target: "tomodachi.nats", consumer = %sub.durable, error_message = %e,
                     "pull failed; retrying");
-                drop(permits);
                 tokio::select! {
-                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => continue 'connect,
                     _ = wait_stop(stop_rx.clone()) => return,
                 }
-                continue;
             }
         };
-        while let Some(next) = batch.next().await {
+        loop {
+            let permit = tokio::select! {
+                permit = slots.clone().acquire_owned() => match permit {
+                    Ok(permit) => permit,
+                    Err(_) => return,
+                },
+                _ = wait_stop(stop_rx.clone()) => return nak_buffered(messages).await,
+            };
+            let next = tokio::select! {
+                next = messages.next() => next,
+                _ = wait_stop(stop_rx.clone()) => return nak_buffered(messages).await,
+            };
             match next {
-                Ok(message) if stopping() => {
-                    if let Err(e) = message.ack_with(AckKind::Nak(None)).await {
-                        tracing::debug!(target: "tomodachi.nats", error_message = %e, "nak failed");
-                    }
-                }
-                Ok(message) => {
-                    let permit = match permits.pop() {
-                        Some(p) => p,
-                        None => match slots.clone().acquire_owned().await {
-                            Ok(p) => p,
-                            Err(_) => return,
-                        },
-                    };
+                Some(Ok(message)) => {
                     let (shared, sub) = (shared.clone(), sub.clone());
                     tasks.spawn(async move {
                         handle(&shared, &sub, message).await;
                         drop(permit);
                     });
                 }
-                Err(e) => {
+                Some(Err(e)) => {
+                    // heartbeats missed while the server is away, a pull request refused: the
+                    // stream goes on (it re-pulls after a reconnect) unless it ended itself
                     tracing::warn!(target: "tomodachi.nats", consumer = %sub.durable, error_message = %e,
                         "pull interrupted");
-                    break;
+                }
+                None => {
+                    // the stream ended (its consumer was deleted, ...): open a new one
+                    tokio::select! {
+                        _ = tokio::time::sleep(Duration::from_secs(1)) => continue 'connect,
+                        _ = wait_stop(stop_rx.clone()) => return,
+                    }
                 }
             }
+        }
+    }
+}
+
+/// The subscription's continuous pull stream: batches of `max_in_flight` messages, pull
+/// requests that expire after [`PULL_EXPIRES`] (so an idle consumer re-pulls that often, and
+/// a request the server forgot is replaced soon).
+async fn open_stream(
+    sub: &Subscription,
+) -> Result<pull::Stream, Box<dyn std::error::Error + Send + Sync>> {
+    Ok(sub
+        .consumer
+        .stream()
+        .max_messages_per_batch(sub.max_in_flight)
+        .expires(PULL_EXPIRES)
+        .heartbeat(PULL_HEARTBEAT)
+        .messages()
+        .await?)
+}
+
+/// `nak`s what the stream has already received (without waiting for more) and drops it,
+/// which unsubscribes its inbox: the server then delivers the rest elsewhere.
+async fn nak_buffered(mut messages: pull::Stream) {
+    use futures_util::FutureExt;
+    while let Some(Some(Ok(message))) = messages.next().now_or_never() {
+        if let Err(e) = message.ack_with(AckKind::Nak(None)).await {
+            tracing::debug!(target: "tomodachi.nats", error_message = %e, "nak failed");
         }
     }
 }
@@ -408,9 +424,17 @@ async fn with_progress<F: std::future::Future<Output = Verdict>>(
     ack_wait: Duration,
     work: F,
 ) -> Verdict {
+    tokio::pin!(work);
+    // most handlers finish on their first poll: no timer for them
+    let first = std::future::poll_fn(|cx| {
+        std::task::Poll::Ready(std::future::Future::poll(work.as_mut(), cx))
+    })
+    .await;
+    if let std::task::Poll::Ready(verdict) = first {
+        return verdict;
+    }
     let every = (ack_wait / 2).max(Duration::from_millis(50));
     let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
-    tokio::pin!(work);
     loop {
         tokio::select! {
             verdict = &mut work => return verdict,
@@ -504,7 +528,7 @@ async fn dead_letter(
     let mut headers = message.headers.clone().unwrap_or_default();
     headers.insert("x-tomodachi-error", one_line(why).as_str());
     headers.insert("x-tomodachi-handler", sub.chain.name());
-    headers.insert("x-tomodachi-consumer", sub.durable.as_str());
+    headers.insert("x-tomodachi-consumer", &*sub.durable);
     headers.insert("x-tomodachi-subject", message.subject.as_str());
     let published = async {
         shared

@@ -50,7 +50,7 @@ mod describe;
 mod naming;
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use tomodachi::message::{
     build_body, EnvelopeChoice, FromMessage, Message, MessageHandler, MessageHandlerFn,
@@ -165,13 +165,13 @@ impl NatsSubscription {
 #[non_exhaustive]
 pub struct NatsDelivery {
     /// The subscription's subject as written on the handler (may hold wildcards).
-    pub subscription_subject: String,
+    pub subscription_subject: Arc<str>,
     /// The subject the message was published to.
     pub subject: String,
     /// The stream it is stored in.
-    pub stream: String,
+    pub stream: Arc<str>,
     /// The durable consumer it was delivered through.
-    pub consumer: String,
+    pub consumer: Arc<str>,
     /// The stream sequence of the message.
     pub stream_sequence: u64,
     /// 1 for the first delivery, counted by the server.

@@ -54,7 +54,7 @@ impl Orders {
             .orders
             .lock()
             .unwrap()
-            .push((data, subject, delivered, d.consumer));
+            .push((data, subject, delivered, d.consumer.to_string()));
     }
 
     #[nats("attr.raw", name = "raw_text", message_envelope = None, max_in_flight = 1)]

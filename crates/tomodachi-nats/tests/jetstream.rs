@@ -330,6 +330,52 @@ async fn a_graceful_stop_finishes_the_in_flight_message() {
     assert_eq!((ack_pending, pending), (0, 0));
 }
 
+/// A stop `nak`s what the stopping instance holds but has not started, and ends its pull: the
+/// next instance gets those messages at once, not after the 30 s ack wait.
+#[tokio::test]
+async fn a_stop_hands_the_messages_not_started_to_the_next_instance_at_once() {
+    let nats = TestNats::start().await;
+    let subject = unique("handover");
+    let handled: Arc<Mutex<Vec<(usize, u64)>>> = Arc::default();
+    let instance = |i: usize, pause: Duration| {
+        let handled = handled.clone();
+        builder(&nats, "handover", Arc::new(()))
+            .nats(
+                NatsSubscription::new(&subject)
+                    .name("on_work")
+                    .max_in_flight(2),
+                move |_s: Arc<()>, Data(n): Data<u64>| {
+                    let handled = handled.clone();
+                    async move {
+                        tokio::time::sleep(pause).await;
+                        handled.lock().unwrap().push((i, n));
+                    }
+                },
+            )
+            .build()
+    };
+    let first = start(instance(0, Duration::from_millis(300))).await;
+    for n in 0..30u64 {
+        send(&nats, &subject, json_base(&subject, &json!(n))).await;
+    }
+    eventually("the first instance handled one", || {
+        !handled.lock().unwrap().is_empty()
+    })
+    .await;
+    assert_eq!(first.stop().await, 0);
+    let by_first = handled.lock().unwrap().len();
+    assert!(by_first < 30, "the first instance had not handled them all");
+    let second = start(instance(1, Duration::ZERO)).await;
+    // within `eventually`'s 20 s, well before the 30 s ack wait would hand them over
+    eventually("all 30 handled", || handled.lock().unwrap().len() >= 30).await;
+    settled(&nats, &subject, "handover", "on_work").await;
+    let mut numbers: Vec<u64> = handled.lock().unwrap().iter().map(|(_, n)| *n).collect();
+    numbers.sort_unstable();
+    numbers.dedup();
+    assert_eq!(numbers.len(), 30, "each message handled once");
+    assert_eq!(second.stop().await, 0);
+}
+
 #[tokio::test]
 async fn publish_builds_the_services_envelope_for_core_subscribers() {
     let nats = TestNats::start().await;
