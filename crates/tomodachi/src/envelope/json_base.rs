@@ -184,26 +184,35 @@ impl Envelope for JsonBase {
             _ => Value::Null,
         };
 
-        let [name, uuid] = wire.service;
-        let mut service = Map::with_capacity(2);
-        service.insert(wire::SERVICE_KEYS[0].into(), name);
-        service.insert(wire::SERVICE_KEYS[1].into(), uuid);
-        let mut metadata = Map::with_capacity(wire::METADATA_KEYS.len());
-        for (key, value) in wire::METADATA_KEYS.into_iter().zip(wire.metadata) {
-            metadata.insert(key.into(), value);
-        }
-        let mut message = Map::with_capacity(3);
-        message.insert("service".into(), Value::Object(service));
-        message.insert("metadata".into(), Value::Object(metadata));
-        message.insert("data".into(), data.clone());
-
-        Ok(ParsedMessage {
-            message: Value::Object(message),
-            data: Payload::Json(data),
-            message_uuid,
-            timestamp,
-        })
+        let mut parsed = ParsedMessage::json_base(wire.service, wire.metadata, Payload::Json(data));
+        parsed.message_uuid = message_uuid;
+        parsed.timestamp = timestamp;
+        Ok(parsed)
     }
+}
+
+/// The whole JsonBase message from its parts (see [`ParsedMessage::message`]).
+pub(super) fn assemble_message(
+    service_values: &[Value; 2],
+    metadata_values: &[Value; 5],
+    data: &Payload,
+) -> Value {
+    let mut service = Map::with_capacity(2);
+    for (key, value) in wire::SERVICE_KEYS.into_iter().zip(service_values) {
+        service.insert(key.into(), value.clone());
+    }
+    let mut metadata = Map::with_capacity(wire::METADATA_KEYS.len());
+    for (key, value) in wire::METADATA_KEYS.into_iter().zip(metadata_values) {
+        metadata.insert(key.into(), value.clone());
+    }
+    let mut message = Map::with_capacity(3);
+    message.insert("service".into(), Value::Object(service));
+    message.insert("metadata".into(), Value::Object(metadata));
+    message.insert(
+        "data".into(),
+        data.as_json().cloned().unwrap_or(Value::Null),
+    );
+    Value::Object(message)
 }
 
 fn json_type(value: &Value) -> &'static str {
@@ -387,7 +396,7 @@ mod tests {
             let body = build(Payload::Json(value.clone()));
             let parsed = JsonBase.parse_message(&body).unwrap();
             assert_eq!(parsed.data, Payload::Json(value.clone()));
-            assert_eq!(parsed.message["data"], value);
+            assert_eq!(parsed.message()["data"], value);
             assert_eq!(
                 parsed.message_uuid.as_deref(),
                 Some(&*format!("{SERVICE_UUID}.{UUID4}"))
@@ -396,8 +405,11 @@ mod tests {
             // Key order of the parsed object survives (preserve_order).
             if let Value::Object(map) = &value {
                 let keys: Vec<_> = map.keys().collect();
-                let parsed_keys: Vec<_> =
-                    parsed.message["data"].as_object().unwrap().keys().collect();
+                let parsed_keys: Vec<_> = parsed.message()["data"]
+                    .as_object()
+                    .unwrap()
+                    .keys()
+                    .collect();
                 assert_eq!(keys, parsed_keys);
             }
         }
@@ -408,7 +420,7 @@ mod tests {
         let body = build(Payload::Json(json!({"k": 1})));
         let parsed = JsonBase.parse_message(&body).unwrap();
         assert_eq!(
-            parsed.message,
+            *parsed.message(),
             json!({
                 "service": {"name": "test-service", "uuid": SERVICE_UUID},
                 "metadata": {
@@ -422,14 +434,14 @@ mod tests {
             })
         );
         let keys: Vec<_> = parsed
-            .message
+            .message()
             .as_object()
             .unwrap()
             .keys()
             .cloned()
             .collect();
         assert_eq!(keys, ["service", "metadata", "data"]);
-        let meta_keys: Vec<_> = parsed.message["metadata"]
+        let meta_keys: Vec<_> = parsed.message()["metadata"]
             .as_object()
             .unwrap()
             .keys()
@@ -456,7 +468,7 @@ mod tests {
         assert_eq!(parsed.message_uuid, None);
         assert_eq!(parsed.timestamp, None);
         assert_eq!(
-            parsed.message,
+            *parsed.message(),
             json!({
                 "service": {"name": null, "uuid": null},
                 "metadata": {"message_uuid": null, "protocol_version": null, "timestamp": null,
@@ -468,7 +480,7 @@ mod tests {
         let parsed = JsonBase.parse_message("{}").unwrap();
         assert_eq!(parsed.data, Payload::Json(Value::Null));
         assert_eq!(
-            parsed.message["service"],
+            parsed.message()["service"],
             json!({"name": null, "uuid": null})
         );
 
@@ -494,15 +506,15 @@ mod tests {
         ] {
             let parsed = JsonBase.parse_message(doc).unwrap();
             assert_eq!(parsed.data, Payload::Json(Value::Null), "{doc}");
-            assert_eq!(parsed.message["data"], Value::Null, "{doc}");
+            assert_eq!(parsed.message()["data"], Value::Null, "{doc}");
         }
         // extra keys are dropped, the unknown encoding is reported
         let parsed = JsonBase
             .parse_message(r#"{"x": 1, "metadata": {"data_encoding": "zip", "extra": 2}}"#)
             .unwrap();
-        assert_eq!(parsed.message["metadata"]["data_encoding"], "zip");
-        assert!(parsed.message.get("x").is_none());
-        assert!(parsed.message["metadata"].get("extra").is_none());
+        assert_eq!(parsed.message()["metadata"]["data_encoding"], "zip");
+        assert!(parsed.message().get("x").is_none());
+        assert!(parsed.message()["metadata"].get("extra").is_none());
     }
 
     #[test]

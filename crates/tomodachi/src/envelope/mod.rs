@@ -73,15 +73,23 @@ impl<'a> ServiceIdentity<'a> {
 
 /// What [`Envelope::parse_message`] returns: Python's `(message, message_uuid, timestamp)`
 /// plus the decoded data.
-#[derive(Debug, Clone, PartialEq)]
+///
+/// The whole message (the handler argument `message`) is built only when something asks for
+/// it ([`message`](Self::message)): the envelopes of this crate keep its parts and assemble it
+/// on first use, so a handler that takes only `data` never pays for it.
+///
+/// ```
+/// use serde_json::json;
+/// use tomodachi::envelope::{ParsedMessage, Payload};
+///
+/// let parsed = ParsedMessage::new(json!({"data": 1}), Payload::Json(json!(1)))
+///     .with_message_uuid("4f5b…")
+///     .with_timestamp(1700000000.0);
+/// assert_eq!(parsed.message()["data"], 1);
+/// assert_eq!(parsed.message_uuid.as_deref(), Some("4f5b…"));
+/// ```
+#[derive(Clone)]
 pub struct ParsedMessage {
-    /// The whole parsed message, the value of the handler argument `message`.
-    ///
-    /// JsonBase: exactly `{"service": {"name", "uuid"}, "metadata": {"message_uuid",
-    /// "protocol_version", "timestamp", "topic", "data_encoding"}, "data": <decoded data>}`
-    /// (missing keys as `null`); its top-level keys are the envelope's handler arguments.
-    /// Raw: the body as a JSON string.
-    pub message: Value,
     /// The decoded data (the handler argument `data`). JsonBase: [`Payload::Json`] (`null` for
     /// an unknown or missing encoding); Raw: [`Payload::Text`] of the body.
     pub data: Payload,
@@ -90,6 +98,112 @@ pub struct ParsedMessage {
     pub message_uuid: Option<String>,
     /// The message timestamp (seconds since the Unix epoch), when it has a numeric one.
     pub timestamp: Option<f64>,
+    /// The whole message once built (or given).
+    built: std::sync::OnceLock<Value>,
+    /// What it is built from.
+    parts: MessageParts,
+}
+
+/// What a lazily built [`ParsedMessage::message`] is made of.
+#[derive(Clone)]
+enum MessageParts {
+    /// Given whole to [`ParsedMessage::new`].
+    Given,
+    /// JsonBase: `service.name`/`uuid` and the metadata values; `data` is the payload.
+    JsonBase(Box<([Value; 2], [Value; 5])>),
+    /// Raw: the body (the payload text) as a JSON string.
+    PayloadText,
+}
+
+impl ParsedMessage {
+    /// A parsed message: the whole `message` and its `data` (no uuid, no timestamp).
+    pub fn new(message: Value, data: Payload) -> Self {
+        Self {
+            data,
+            message_uuid: None,
+            timestamp: None,
+            built: std::sync::OnceLock::from(message),
+            parts: MessageParts::Given,
+        }
+    }
+
+    /// With the message uuid (duplicate deliveries of a uuid are handled once).
+    pub fn with_message_uuid(mut self, uuid: impl Into<String>) -> Self {
+        self.message_uuid = Some(uuid.into());
+        self
+    }
+
+    /// With the message timestamp (seconds since the Unix epoch).
+    pub fn with_timestamp(mut self, timestamp: f64) -> Self {
+        self.timestamp = Some(timestamp);
+        self
+    }
+
+    /// A JsonBase message whose whole `message` is assembled on first use.
+    pub(crate) fn json_base(service: [Value; 2], metadata: [Value; 5], data: Payload) -> Self {
+        Self {
+            data,
+            message_uuid: None,
+            timestamp: None,
+            built: std::sync::OnceLock::new(),
+            parts: MessageParts::JsonBase(Box::new((service, metadata))),
+        }
+    }
+
+    /// A raw message: the payload text, which is also the whole `message` (a JSON string).
+    pub(crate) fn raw(text: String) -> Self {
+        Self {
+            data: Payload::Text(text),
+            message_uuid: None,
+            timestamp: None,
+            built: std::sync::OnceLock::new(),
+            parts: MessageParts::PayloadText,
+        }
+    }
+
+    /// The whole parsed message, the value of the handler argument `message`.
+    ///
+    /// JsonBase: exactly `{"service": {"name", "uuid"}, "metadata": {"message_uuid",
+    /// "protocol_version", "timestamp", "topic", "data_encoding"}, "data": <decoded data>}`
+    /// (missing keys as `null`); its top-level keys are the envelope's handler arguments.
+    /// Raw: the body as a JSON string.
+    pub fn message(&self) -> &Value {
+        self.built.get_or_init(|| self.assemble())
+    }
+
+    fn assemble(&self) -> Value {
+        match &self.parts {
+            MessageParts::Given => Value::Null,
+            MessageParts::PayloadText => match &self.data {
+                Payload::Text(text) => Value::String(text.clone()),
+                other => other.as_json().cloned().unwrap_or(Value::Null),
+            },
+            MessageParts::JsonBase(parts) => {
+                let (service_values, metadata_values) = &**parts;
+                json_base::assemble_message(service_values, metadata_values, &self.data)
+            }
+        }
+    }
+}
+
+impl std::fmt::Debug for ParsedMessage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ParsedMessage")
+            .field("message", self.message())
+            .field("data", &self.data)
+            .field("message_uuid", &self.message_uuid)
+            .field("timestamp", &self.timestamp)
+            .finish()
+    }
+}
+
+impl PartialEq for ParsedMessage {
+    fn eq(&self, other: &Self) -> bool {
+        self.data == other.data
+            && self.message_uuid == other.message_uuid
+            && self.timestamp == other.timestamp
+            && self.message() == other.message()
+    }
 }
 
 /// A message codec: builds transport bodies from data and parses them back.
@@ -121,7 +235,7 @@ pub struct ParsedMessage {
 ///         let message: Value = serde_json::from_str(payload)
 ///             .map_err(|e| EnvelopeError::parse(format!("not JSON: {e}")))?;
 ///         let data = Payload::Json(message["data"].clone());
-///         Ok(ParsedMessage { message, data, message_uuid: None, timestamp: None })
+///         Ok(ParsedMessage::new(message, data))
 ///     }
 /// }
 ///
@@ -129,7 +243,7 @@ pub struct ParsedMessage {
 /// let body = Custom.build_message(&service, "topic", &Payload::Json(json!({"x": 1})))?;
 /// assert_eq!(body, r#"{"envelope": "custom", "data": {"x": 1}}"#);
 /// let parsed = Custom.parse_message(&body)?;
-/// assert_eq!(parsed.message["envelope"], "custom");
+/// assert_eq!(parsed.message()["envelope"], "custom");
 /// assert_eq!(parsed.data, Payload::Json(json!({"x": 1})));
 /// # Ok::<(), EnvelopeError>(())
 /// ```
@@ -212,12 +326,7 @@ mod tests {
             let message: Value = serde_json::from_str(payload)
                 .map_err(|e| EnvelopeError::parse(format!("not JSON: {e}")))?;
             let data = Payload::Json(message.get("data").cloned().unwrap_or(Value::Null));
-            Ok(ParsedMessage {
-                message,
-                data,
-                message_uuid: None,
-                timestamp: None,
-            })
+            Ok(ParsedMessage::new(message, data))
         }
     }
 
@@ -236,7 +345,7 @@ mod tests {
             r#"{"envelope": "custom", "data": {"order": 1, "name": "\u00e5\u00e4\u00f6"}}"#
         );
         let parsed = envelopes[0].parse_message(&custom).unwrap();
-        assert_eq!(parsed.message["envelope"], "custom");
+        assert_eq!(parsed.message()["envelope"], "custom");
         assert_eq!(parsed.data, data);
         assert_eq!(parsed.message_uuid, None);
 

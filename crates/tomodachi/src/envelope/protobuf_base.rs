@@ -390,12 +390,10 @@ impl Envelope for ProtobufBase {
             "data".into(),
             Value::String(base64::engine::general_purpose::STANDARD.encode(&data)),
         );
-        Ok(ParsedMessage {
-            message: Value::Object(message_json),
-            data: Payload::Bytes(data),
-            message_uuid,
-            timestamp: Some(timestamp),
-        })
+        let mut parsed = ParsedMessage::new(Value::Object(message_json), Payload::Bytes(data))
+            .with_timestamp(timestamp);
+        parsed.message_uuid = message_uuid;
+        Ok(parsed)
     }
 
     /// Upstream's `validate`: a subscription must name its message type.
@@ -641,7 +639,7 @@ mod tests {
         );
         assert_eq!(parsed.timestamp, Some(1795330604.854375));
         assert_eq!(
-            parsed.message,
+            *parsed.message(),
             serde_json::json!({
                 "service": {"name": "test-service", "uuid": SERVICE_UUID},
                 "metadata": {
@@ -654,7 +652,7 @@ mod tests {
                 "data": "CgIxMhIISm9obiBEb2U=",
             })
         );
-        let keys: Vec<_> = parsed.message["metadata"]
+        let keys: Vec<_> = parsed.message()["metadata"]
             .as_object()
             .unwrap()
             .keys()
@@ -685,8 +683,8 @@ mod tests {
             parsed.data.deserialize::<Proto<Person>>().unwrap().0,
             person()
         );
-        assert_eq!(parsed.message["metadata"]["topic"], "some.topic");
-        assert_eq!(parsed.message["service"]["name"], "test-service");
+        assert_eq!(parsed.message()["metadata"]["topic"], "some.topic");
+        assert_eq!(parsed.message()["service"]["name"], "test-service");
     }
 
     #[test]
@@ -713,7 +711,7 @@ mod tests {
         assert!(big.encoded_len() > 60000);
         let body = build(&Proto(big.clone()).payload());
         let parsed = ProtobufBase::of::<Person>().parse_message(&body).unwrap();
-        assert_eq!(parsed.message["metadata"]["data_encoding"], "gzip_proto");
+        assert_eq!(parsed.message()["metadata"]["data_encoding"], "gzip_proto");
         assert_eq!(Proto::<Person>::from_payload(&parsed.data).unwrap().0, big);
         // without a proto_class the data stays compressed, as upstream
         let raw = ProtobufBase::new().parse_message(&body).unwrap();
@@ -756,7 +754,7 @@ mod tests {
                 person(),
                 "{encoding}"
             );
-            assert_eq!(parsed.message["metadata"]["data_encoding"], encoding);
+            assert_eq!(parsed.message()["metadata"]["data_encoding"], encoding);
         }
         // "raw": the bytes as they are, not decoded
         let parsed = of.parse_message(&body_with("raw", b"\xff\xfe")).unwrap();
@@ -807,7 +805,7 @@ mod tests {
         // an empty body is an empty message, as in Python
         let parsed = of.parse_message("").unwrap();
         assert_eq!(parsed.message_uuid, None);
-        assert_eq!(parsed.message["metadata"]["protocol_version"], "");
+        assert_eq!(parsed.message()["metadata"]["protocol_version"], "");
     }
 
     #[test]

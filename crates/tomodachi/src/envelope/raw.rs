@@ -52,12 +52,7 @@ impl Envelope for Raw {
     }
 
     fn parse_message(&self, payload: &str) -> Result<ParsedMessage, EnvelopeError> {
-        Ok(ParsedMessage {
-            message: Value::String(payload.to_owned()),
-            data: Payload::Text(payload.to_owned()),
-            message_uuid: None,
-            timestamp: None,
-        })
+        Ok(ParsedMessage::raw(payload.to_owned()))
     }
 }
 
@@ -87,7 +82,7 @@ mod tests {
     fn parses_anything_as_text() {
         for body in ["", "plain", r#"{"metadata": {}}"#, "5"] {
             let parsed = Raw.parse_message(body).unwrap();
-            assert_eq!(parsed.message, Value::String(body.into()));
+            assert_eq!(*parsed.message(), Value::String(body.into()));
             assert_eq!(parsed.data, Payload::Text(body.into()));
             assert_eq!(parsed.message_uuid, None);
             assert_eq!(parsed.timestamp, None);

@@ -154,12 +154,12 @@ impl Message {
 
     /// The whole parsed message (JsonBase: `{"service", "metadata", "data"}`; raw: the body).
     pub fn message(&self) -> &Value {
-        &self.parsed.message
+        self.parsed.message()
     }
 
     /// A top-level key of the parsed message (`metadata`, `service`, ...).
     pub fn envelope_value(&self, key: &str) -> Option<&Value> {
-        self.parsed.message.get(key)
+        self.parsed.message().get(key)
     }
 
     /// The envelope's message uuid (`None` without an envelope).

@@ -1208,12 +1208,7 @@ async fn custom_envelopes_and_sends_by_url_and_arn_with_a_delay() {
                 return Err(EnvelopeError::parse("not a tagged message"));
             }
             let data = Payload::Json(message["data"].clone());
-            Ok(ParsedMessage {
-                message,
-                data,
-                message_uuid: None,
-                timestamp: None,
-            })
+            Ok(ParsedMessage::new(message, data))
         }
     }
 

@@ -308,7 +308,7 @@ out(res)
 fn rust_parse_as_python_text(body: &str) -> String {
     let parsed = JsonBase.parse_message(body).unwrap();
     let timestamp = parsed.timestamp.map_or(Value::Null, f);
-    to_python_json(&json!([parsed.message, parsed.message_uuid, timestamp]))
+    to_python_json(&json!([parsed.message(), parsed.message_uuid, timestamp]))
 }
 
 #[test]
@@ -373,9 +373,9 @@ out(res)
     for (case, (body, py_parsed)) in cases.iter().zip(&results) {
         let parsed = JsonBase.parse_message(body).unwrap();
         assert_eq!(parsed.data, Payload::Json(case.data.clone()));
-        assert_eq!(parsed.message["data"], case.data);
-        assert_eq!(parsed.message["service"]["name"], case.name);
-        assert_eq!(parsed.message["metadata"]["topic"], case.topic);
+        assert_eq!(parsed.message()["data"], case.data);
+        assert_eq!(parsed.message()["service"]["name"], case.name);
+        assert_eq!(parsed.message()["metadata"]["topic"], case.topic);
         let message_uuid = parsed.message_uuid.as_deref().unwrap();
         assert_eq!(message_uuid.len(), 73, "{message_uuid}");
         assert!(message_uuid.starts_with(&format!("{SERVICE_UUID}.")));
@@ -383,7 +383,7 @@ out(res)
         let ts = parsed.timestamp.unwrap();
         assert!((ts - before).abs() < 120.0, "timestamp {ts} vs {before}");
         assert_eq!(&rust_parse_as_python_text(body), py_parsed);
-        if parsed.message["metadata"]["data_encoding"] == "base64_gzip_json" {
+        if parsed.message()["metadata"]["data_encoding"] == "base64_gzip_json" {
             compressed += 1;
         }
     }
@@ -522,7 +522,10 @@ out(res)
         json!({"x": null, "y": [null, null, 1.5], "s": "NaN"})
     );
     let big = JsonBase.parse_message(bodies[1]).unwrap();
-    assert_eq!(big.message["metadata"]["data_encoding"], "base64_gzip_json");
+    assert_eq!(
+        big.message()["metadata"]["data_encoding"],
+        "base64_gzip_json"
+    );
     let data = big.data.deserialize::<Value>().unwrap();
     assert_eq!(data["x"], Value::Null);
     assert_eq!(data["pad"].as_str().unwrap().len(), 70000);

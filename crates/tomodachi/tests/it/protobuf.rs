@@ -611,8 +611,8 @@ mod with_attributes {
                 let parsed = ProtobufBase::of::<Person>()
                     .parse_message(std::str::from_utf8(&m.body).unwrap())
                     .unwrap();
-                assert_eq!(parsed.message["service"]["name"], "people");
-                assert_eq!(parsed.message["metadata"]["topic"], "person.out");
+                assert_eq!(parsed.message()["service"]["name"], "people");
+                assert_eq!(parsed.message()["metadata"]["topic"], "person.out");
                 Proto::<Person>::from_payload(&parsed.data).unwrap().0
             })
             .collect();
@@ -867,10 +867,10 @@ inp = json.loads(sys.stdin.read())
 
     fn envelope_parts(body: &str) -> (Value, Vec<u8>) {
         let parsed = ProtobufBase::new().parse_message(body).unwrap();
+        let mut message = parsed.message().clone();
         let Payload::Bytes(data) = parsed.data else {
             panic!("bytes")
         };
-        let mut message = parsed.message;
         message["data"] = Value::Null;
         (message, data.to_vec())
     }
@@ -957,10 +957,10 @@ print(json.dumps({"parsed": out, "built": built}))
                 Proto::<Person>::from_payload(&parsed.data).unwrap().0,
                 case.person
             );
-            assert_eq!(parsed.message["metadata"]["topic"], "from.python");
-            assert_eq!(parsed.message["service"]["name"], "python-side");
+            assert_eq!(parsed.message()["metadata"]["topic"], "from.python");
+            assert_eq!(parsed.message()["service"]["name"], "python-side");
             assert_eq!(
-                parsed.message["metadata"]["data_encoding"],
+                parsed.message()["metadata"]["data_encoding"],
                 if case.person.encoded_len() > ProtobufBase::COMPRESSION_THRESHOLD {
                     "gzip_proto"
                 } else {

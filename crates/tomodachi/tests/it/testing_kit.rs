@@ -202,7 +202,7 @@ async fn handlers_publish_as_their_own_service() {
                 .parse_message(std::str::from_utf8(&m.body).unwrap())
                 .unwrap();
             (
-                parsed.message["service"]["name"]
+                parsed.message()["service"]["name"]
                     .as_str()
                     .unwrap()
                     .to_owned(),
