@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
-use tokio::sync::watch;
+use tokio::sync::Notify;
 
 /// How long a handled message's uuid is remembered.
 pub(crate) const WINDOW: Duration = Duration::from_secs(60);
@@ -43,15 +43,19 @@ impl Key {
 }
 
 enum Seen {
-    /// Being handled; the value becomes `Some(handled)` when it finishes.
-    InFlight(watch::Receiver<Option<bool>>),
+    /// Being handled (a copy that arrives meanwhile waits for [`RecentMessages::finished`]).
+    InFlight,
     /// Handled at this instant.
     Done(Instant),
 }
 
+/// The uuids' hasher: foldhash (seeded per process) is a fraction of SipHash's cost on
+/// 73-byte uuids, and a uuid is hashed two or three times per message.
+type Hasher = foldhash::fast::RandomState;
+
 #[derive(Default)]
 struct Memory {
-    seen: HashMap<Key, Seen>,
+    seen: HashMap<Key, Seen, Hasher>,
     /// Handled uuids in the order they finished, for pruning from the oldest.
     done: VecDeque<(Instant, Key)>,
 }
@@ -79,6 +83,8 @@ impl Memory {
 #[derive(Default)]
 pub(crate) struct RecentMessages {
     memory: Mutex<Memory>,
+    /// Woken whenever a copy finishes, for the duplicates waiting on one in flight.
+    finished: Notify,
 }
 
 /// Whether to handle a message.
@@ -93,7 +99,6 @@ pub(crate) enum Admission<'a> {
 pub(crate) struct Ticket<'a> {
     recent: &'a RecentMessages,
     key: Key,
-    done: watch::Sender<Option<bool>>,
     finished: bool,
 }
 
@@ -112,25 +117,28 @@ impl RecentMessages {
     pub(crate) async fn admit(&self, uuid: &str) -> Admission<'_> {
         let key = Key::of(uuid);
         loop {
-            let mut in_flight = {
+            let finished = self.finished.notified();
+            tokio::pin!(finished);
+            {
                 let mut memory = self.lock();
                 match memory.seen.get(&key) {
                     Some(Seen::Done(at)) if at.elapsed() < WINDOW => return Admission::Duplicate,
-                    Some(Seen::InFlight(rx)) => rx.clone(),
+                    // registered while the memory is locked: the copy's finish wakes it
+                    Some(Seen::InFlight) => {
+                        finished.as_mut().enable();
+                    }
                     _ => {
-                        let (done, rx) = watch::channel(None);
-                        memory.seen.insert(key.clone(), Seen::InFlight(rx));
+                        memory.seen.insert(key.clone(), Seen::InFlight);
                         return Admission::Handle(Ticket {
                             recent: self,
                             key,
-                            done,
                             finished: false,
                         });
                     }
                 }
-            };
+            }
             // the copy in flight finished (or was dropped): look again
-            let _ = in_flight.wait_for(Option::is_some).await;
+            finished.await;
         }
     }
 }
@@ -151,7 +159,7 @@ impl Ticket<'_> {
                 memory.seen.remove(&self.key);
             }
         }
-        self.done.send_replace(Some(handled));
+        self.recent.finished.notify_waiters();
     }
 }
 
@@ -159,7 +167,7 @@ impl Drop for Ticket<'_> {
     fn drop(&mut self) {
         if !self.finished {
             self.recent.lock().seen.remove(&self.key);
-            self.done.send_replace(Some(false));
+            self.recent.finished.notify_waiters();
         }
     }
 }
