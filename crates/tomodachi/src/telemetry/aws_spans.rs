@@ -284,6 +284,29 @@ mod tests {
     }
 
     #[test]
+    fn a_trace_state_travels_as_tracestate() {
+        use opentelemetry::trace::{SpanContext, SpanId, TraceFlags, TraceId, TraceState};
+        let t = tracing();
+        let parent = SpanContext::new(
+            TraceId::from_hex(TRACE).unwrap(),
+            SpanId::from_hex("b7ad6b7169203331").unwrap(),
+            TraceFlags::SAMPLED,
+            true,
+            TraceState::from_key_value([("k", "v")]).unwrap(),
+        );
+        let _current = Context::new().with_remote_span_context(parent).attach();
+        let mut attributes = MessageAttributes::new();
+        producer(&t, Destination::Topic("t"), &mut attributes).finish(&Ok("1".into()));
+        assert_eq!(attributes["tracestate"].as_str(), Some("k=v"));
+        assert!(attributes["traceparent"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("00-{TRACE}-")));
+    }
+
+    const TRACE: &str = "0af7651916cd43dd8448eb211c80319c";
+
+    #[test]
     fn a_message_without_context_starts_a_trace() {
         let t = tracing();
         let delivery = SnsSqsDelivery {
