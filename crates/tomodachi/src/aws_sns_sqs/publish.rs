@@ -292,7 +292,6 @@ pub async fn publish_with<T: crate::envelope::ToPayload + ?Sized>(
     });
     #[cfg(not(feature = "opentelemetry"))]
     let message_attributes = options.message_attributes;
-    let attributes = sns_attributes(&message_attributes)?;
     let deduplication_id = options.group_id.as_ref().map(|_| {
         options
             .deduplication_id
@@ -304,6 +303,8 @@ pub async fn publish_with<T: crate::envelope::ToPayload + ?Sized>(
     // only looks a topic up again when a cached ARN no longer exists.
     let mut looked_up_again = false;
     let published = async {
+        // in the span: a failure is recorded on it
+        let attributes = sns_attributes(&message_attributes)?;
         loop {
             let request = clients
                 .sns
@@ -432,13 +433,22 @@ pub async fn send_message_with<T: crate::envelope::ToPayload + ?Sized>(
     });
     #[cfg(not(feature = "opentelemetry"))]
     let message_attributes = options.message_attributes;
-    let attributes = sqs_attributes(&message_attributes)?;
     let deduplication_id = options.group_id.as_ref().map(|_| {
         options
             .deduplication_id
             .clone()
             .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
     });
+    let attributes = match sqs_attributes(&message_attributes) {
+        Ok(a) => a,
+        Err(e) => {
+            #[cfg(feature = "opentelemetry")]
+            if let Some(span) = span {
+                span.failed(&e);
+            }
+            return Err(e);
+        }
+    };
     // retried by the SDK's standard retry mode, as Publish
     let request = clients
         .sqs

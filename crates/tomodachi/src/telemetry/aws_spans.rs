@@ -171,15 +171,19 @@ impl ProducerSpan {
                 self.0
                     .set_attribute(KeyValue::new("messaging.message.id", id.clone()));
                 self.0.set_status(Status::Ok);
+                self.0.end();
             }
-            Err(e) => {
-                let message = e.to_string();
-                self.0
-                    .add_event("exception", event_attributes(&message, &message, false));
-                self.0
-                    .set_status(Status::error(format!("Error: {message}")));
-            }
+            Err(e) => self.failed(e),
         }
+    }
+
+    /// Ends the span: ERROR with `error` recorded.
+    pub(crate) fn failed(mut self, error: &Error) {
+        let message = error.to_string();
+        self.0
+            .add_event("exception", event_attributes(&message, &message, false));
+        self.0
+            .set_status(Status::error(format!("Error: {message}")));
         self.0.end();
     }
 }

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use tomodachi::aws_sns_sqs::{PublishOptions, SnsSqsSubscription};
+use tomodachi::aws_sns_sqs::{PublishOptions, SendOptions, SnsSqsSubscription};
 use tomodachi::envelope::JsonBase;
 use tomodachi::http::{HttpRequest, Method};
 use tomodachi::message::Message;
@@ -79,6 +79,20 @@ async fn sns_sqs_spans_link_publish_and_handler_in_one_trace() {
                         .await?;
                     tomodachi::aws_sns_sqs::publish(&json!({"from": "fail"}), "otel-sns-fail")
                         .await?;
+                    Ok::<_, Error>("sent")
+                },
+            )
+            .http(
+                Method::GET,
+                r"/send-refused",
+                |_s: Arc<Seen>, _r: HttpRequest| async move {
+                    // SQS refuses a delay over 900 s
+                    tomodachi::aws_sns_sqs::send_message_with(
+                        &json!({"from": "sqs"}),
+                        "otel-direct",
+                        SendOptions::new().delay_seconds(901),
+                    )
+                    .await?;
                     Ok::<_, Error>("sent")
                 },
             )
@@ -209,6 +223,21 @@ async fn sns_sqs_spans_link_publish_and_handler_in_one_trace() {
     assert!(event["attributes"]["exception.stacktrace"].is_string());
     let fail_producer = receiver.span("otel-sns-fail publish", |_| true).await;
     assert_eq!(failed["parent_span_id"], fail_producer["span_id"]);
+
+    // a send the service refuses: the PRODUCER span is ERROR, the error recorded, no message id
+    assert_eq!(get_with(addr, "/send-refused", "").await.status, 500);
+    let refused = receiver
+        .span("otel-direct publish", |s| s["status"]["code"] == "ERROR")
+        .await;
+    assert!(refused["status"]["message"]
+        .as_str()
+        .is_some_and(|m| m.starts_with("Error: Unable to send message [sqs] on AWS")));
+    assert!(refused["attributes"].get("messaging.message.id").is_none());
+    assert_eq!(refused["events"][0]["name"], "exception");
+    assert_eq!(
+        refused["events"][0]["attributes"]["exception.escaped"],
+        "False"
+    );
     running.stop().await;
 }
 
