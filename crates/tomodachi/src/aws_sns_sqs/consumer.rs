@@ -71,6 +71,9 @@ struct Consuming {
     options: AwsSnsSqsOptions,
     policy: FailurePolicy,
     subscriptions: Vec<Subscription>,
+    /// OpenTelemetry `CONSUMER` spans, when the service is instrumented.
+    #[cfg(feature = "opentelemetry")]
+    telemetry: Option<Arc<crate::telemetry::Tracing>>,
 }
 
 /// A service's SNS+SQS handlers as a [`Transport`]: declaring runs upstream's setup sequence
@@ -234,6 +237,8 @@ async fn prepare(info: TransportContext, defs: Vec<SnsSqsHandlerDef>) -> Result<
     }
     let clients = clients::for_service(&info).await?;
     Ok(Consuming {
+        #[cfg(feature = "opentelemetry")]
+        telemetry: crate::telemetry::of(&info),
         info,
         clients,
         options,
@@ -444,9 +449,7 @@ async fn handle_message(
                             &notification,
                             &c.options.topic_prefix,
                         );
-                        sub.chain
-                            .run(Message::new(parsed, sub.chain.name.clone(), info))
-                            .await
+                        process(c, sub, Message::new(parsed, sub.chain.name.clone(), info)).await
                     }
                 }
             }
@@ -458,6 +461,32 @@ async fn handle_message(
     }
     TASKS.finished();
     (settled == Settled::Delete).then(|| message.receipt_handle.unwrap_or_default())
+}
+
+/// Runs the handler chain, inside its OpenTelemetry span when the service is instrumented.
+async fn process(c: &Consuming, sub: &Subscription, message: Message) -> Verdict {
+    #[cfg(feature = "opentelemetry")]
+    if let Some(t) = &c.telemetry {
+        let cx = message.transport::<SnsSqsDelivery>().map(|delivery| {
+            crate::telemetry::aws_spans::consumer(
+                t,
+                delivery,
+                &c.options.queue_name_prefix,
+                &sub.chain.name,
+            )
+        });
+        if let Some(cx) = cx {
+            // boxed: the uninstrumented path's future does not grow
+            return Box::pin(crate::telemetry::aws_spans::process(
+                cx,
+                sub.chain.run(message),
+            ))
+            .await;
+        }
+    }
+    #[cfg(not(feature = "opentelemetry"))]
+    let _ = c;
+    sub.chain.run(message).await
 }
 
 /// A body that cannot be parsed: left for the dead-letter queue when the queue has one;

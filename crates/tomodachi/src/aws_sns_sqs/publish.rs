@@ -278,7 +278,20 @@ pub async fn publish_with<T: crate::envelope::ToPayload + ?Sized>(
         }
     };
     let mut topic_arn = resolve_topic().await?;
-    let attributes = sns_attributes(&options.message_attributes)?;
+    // OpenTelemetry: a PRODUCER span, its context in the message attributes (as upstream)
+    #[cfg(feature = "opentelemetry")]
+    let mut message_attributes = options.message_attributes;
+    #[cfg(feature = "opentelemetry")]
+    let span = crate::telemetry::of(&info).map(|t| {
+        let topic = naming::topic_from_arn(&topic_arn, &o.topic_prefix);
+        crate::telemetry::aws_spans::producer(
+            &t,
+            crate::telemetry::aws_spans::Destination::Topic(&topic),
+            &mut message_attributes,
+        )
+    });
+    #[cfg(not(feature = "opentelemetry"))]
+    let message_attributes = options.message_attributes;
     let deduplication_id = options.group_id.as_ref().map(|_| {
         options
             .deduplication_id
@@ -289,37 +302,47 @@ pub async fn publish_with<T: crate::envelope::ToPayload + ?Sized>(
     // (3 attempts in all, exponential backoff with jitter: upstream's 3 attempts); this loop
     // only looks a topic up again when a cached ARN no longer exists.
     let mut looked_up_again = false;
-    loop {
-        let request = clients
-            .sns
-            .publish()
-            .topic_arn(&topic_arn)
-            .message(&message)
-            .set_message_attributes(Some(attributes.clone()).filter(|a| !a.is_empty()))
-            .set_message_group_id(options.group_id.clone())
-            .set_message_deduplication_id(deduplication_id.clone())
-            .send();
-        let error = match setup::call("Publish", request).await {
-            Ok(out) => {
-                return out
-                    .message_id()
-                    .map(str::to_owned)
-                    .ok_or_else(|| Error::msg("SNS Publish returned no MessageId"))
+    let published = async {
+        // in the span: a failure is recorded on it
+        let attributes = sns_attributes(&message_attributes)?;
+        loop {
+            let request = clients
+                .sns
+                .publish()
+                .topic_arn(&topic_arn)
+                .message(&message)
+                .set_message_attributes(Some(attributes.clone()).filter(|a| !a.is_empty()))
+                .set_message_group_id(options.group_id.clone())
+                .set_message_deduplication_id(deduplication_id.clone())
+                .send();
+            let error = match setup::call("Publish", request).await {
+                Ok(out) => {
+                    return out
+                        .message_id()
+                        .map(str::to_owned)
+                        .ok_or_else(|| Error::msg("SNS Publish returned no MessageId"))
+                }
+                Err(e) => e,
+            };
+            if error.is_not_found() && !looked_up_again {
+                // a cached ARN after an emulator restart, a deleted topic
+                looked_up_again = true;
+                setup::forget_topic(&topic_arn);
+                topic_arn = resolve_topic().await?;
+                continue;
             }
-            Err(e) => e,
-        };
-        if error.is_not_found() && !looked_up_again {
-            // a cached ARN after an emulator restart, a deleted topic
-            looked_up_again = true;
-            setup::forget_topic(&topic_arn);
-            topic_arn = resolve_topic().await?;
-            continue;
+            tracing::warn!(target: TARGET, "Unable to publish message [sns] on AWS ({error})");
+            return Err(Error::msg(format!(
+                "Unable to publish message [sns] on AWS ({error})"
+            )));
         }
-        tracing::warn!(target: TARGET, "Unable to publish message [sns] on AWS ({error})");
-        return Err(Error::msg(format!(
-            "Unable to publish message [sns] on AWS ({error})"
-        )));
     }
+    .await;
+    #[cfg(feature = "opentelemetry")]
+    if let Some(span) = span {
+        span.finish(&published);
+    }
+    published
 }
 
 /// Sends `data` straight to an SQS queue (a name, prefixed with
@@ -392,13 +415,40 @@ pub async fn send_message_with<T: crate::envelope::ToPayload + ?Sized>(
             &options.message_attributes,
         )
     };
-    let attributes = sqs_attributes(&options.message_attributes)?;
+    // OpenTelemetry: a PRODUCER span, its context in the message attributes (as upstream: after
+    // the body was built, so the body wrapper's attributes are the caller's)
+    #[cfg(feature = "opentelemetry")]
+    let mut message_attributes = options.message_attributes;
+    #[cfg(feature = "opentelemetry")]
+    let span = crate::telemetry::of(&info).map(|t| {
+        let queue_name = crate::telemetry::aws_spans::queue_name_without_prefix(
+            &queue_url,
+            &info.options.aws_sns_sqs.queue_name_prefix,
+        );
+        crate::telemetry::aws_spans::producer(
+            &t,
+            crate::telemetry::aws_spans::Destination::Queue(queue_name),
+            &mut message_attributes,
+        )
+    });
+    #[cfg(not(feature = "opentelemetry"))]
+    let message_attributes = options.message_attributes;
     let deduplication_id = options.group_id.as_ref().map(|_| {
         options
             .deduplication_id
             .clone()
             .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
     });
+    let attributes = match sqs_attributes(&message_attributes) {
+        Ok(a) => a,
+        Err(e) => {
+            #[cfg(feature = "opentelemetry")]
+            if let Some(span) = span {
+                span.failed(&e);
+            }
+            return Err(e);
+        }
+    };
     // retried by the SDK's standard retry mode, as Publish
     let request = clients
         .sqs
@@ -410,7 +460,7 @@ pub async fn send_message_with<T: crate::envelope::ToPayload + ?Sized>(
         .set_message_deduplication_id(deduplication_id)
         .set_delay_seconds(options.delay_seconds)
         .send();
-    match setup::call("SendMessage", request).await {
+    let sent = match setup::call("SendMessage", request).await {
         Ok(out) => out
             .message_id()
             .map(str::to_owned)
@@ -421,7 +471,12 @@ pub async fn send_message_with<T: crate::envelope::ToPayload + ?Sized>(
                 "Unable to send message [sqs] on AWS ({error})"
             )))
         }
+    };
+    #[cfg(feature = "opentelemetry")]
+    if let Some(span) = span {
+        span.finish(&sent);
     }
+    sent
 }
 
 fn fifo_mismatch(why: &str) -> Error {

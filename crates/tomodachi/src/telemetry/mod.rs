@@ -4,7 +4,10 @@
 //! <route>"`), every AMQP message its handlers process (`CONSUMER`, `"<routing key> process"`),
 //! every `amqp::publish` (`PRODUCER`, `"<routing key> publish"`) and every run of a scheduled
 //! function (`INTERNAL`, named after the function), with upstream's names, kinds and
-//! attributes. The trace context travels as W3C Trace Context
+//! attributes; likewise every SQS message an `aws_sns_sqs` handler processes (`CONSUMER`,
+//! `"<topic> process"`), every SNS publish (`PRODUCER`, `"<topic> publish"`) and every
+//! `sqs_send_message` (`PRODUCER`, `"<queue name> publish"`), the context in the message
+//! attributes where Python tomodachi puts it. The trace context travels as W3C Trace Context
 //! (`traceparent`, `tracestate`): in HTTP request headers, and in the AMQP `headers` property
 //! exactly where Python tomodachi puts it, so traces continue across Rust and Python services.
 //!
@@ -34,6 +37,7 @@
 )]
 
 pub(crate) mod amqp_spans;
+pub(crate) mod aws_spans;
 mod exception;
 mod exclude;
 pub(crate) mod http_spans;

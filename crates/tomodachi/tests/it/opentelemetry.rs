@@ -28,7 +28,7 @@ use tomodachi::telemetry::OpenTelemetry;
 use tomodachi::{App, Error, Service};
 
 /// The venv with `opentelemetry-proto` and tomodachi[opentelemetry] (`TOMODACHI_TEST_OTEL_PYTHON`).
-fn otel_python() -> PathBuf {
+pub(crate) fn otel_python() -> PathBuf {
     let python = std::env::var_os("TOMODACHI_TEST_OTEL_PYTHON")
         .map(PathBuf::from)
         .unwrap_or_else(|| {
@@ -47,14 +47,14 @@ fn otel_python() -> PathBuf {
 }
 
 /// The OTLP receiver: a Python process writing every span it gets as a JSON line.
-struct Receiver {
+pub(crate) struct Receiver {
     child: Child,
     port: u16,
     out: PathBuf,
 }
 
 impl Receiver {
-    fn start() -> Receiver {
+    pub(crate) fn start() -> Receiver {
         let dir = std::env::temp_dir().join(format!("tomodachi-otlp-{}", uuid::Uuid::new_v4()));
         std::fs::create_dir_all(&dir).expect("a temporary folder");
         let out = dir.join("spans.jsonl");
@@ -76,11 +76,11 @@ impl Receiver {
         Receiver { child, port, out }
     }
 
-    fn endpoint(&self) -> String {
+    pub(crate) fn endpoint(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
     }
 
-    fn spans(&self) -> Vec<Value> {
+    pub(crate) fn spans(&self) -> Vec<Value> {
         std::fs::read_to_string(&self.out)
             .unwrap_or_default()
             .lines()
@@ -89,7 +89,7 @@ impl Receiver {
     }
 
     /// Waits for a span named `name` (and matching `also`).
-    async fn span(&self, name: &str, also: impl Fn(&Value) -> bool) -> Value {
+    pub(crate) async fn span(&self, name: &str, also: impl Fn(&Value) -> bool) -> Value {
         let mut found = None;
         eventually(20, &format!("a span named {name:?}"), || {
             found = self
@@ -112,7 +112,7 @@ impl Drop for Receiver {
 
 /// A provider exporting to the receiver over OTLP/HTTP, batched as in production but every
 /// 50 ms.
-fn provider(endpoint: &str, service: &str) -> SdkTracerProvider {
+pub(crate) fn provider(endpoint: &str, service: &str) -> SdkTracerProvider {
     let exporter = tomodachi::telemetry::opentelemetry_otlp::SpanExporter::builder()
         .with_http()
         .with_protocol(Protocol::HttpBinary)
@@ -162,7 +162,11 @@ fn http_service(name: &str) -> Service {
         .build()
 }
 
-async fn get_with(addr: std::net::SocketAddr, path: &str, headers: &str) -> support::Resp {
+pub(crate) async fn get_with(
+    addr: std::net::SocketAddr,
+    path: &str,
+    headers: &str,
+) -> support::Resp {
     let req = format!(
         "GET {path} HTTP/1.1\r\nHost: localhost:{}\r\nUser-Agent: otel-test\r\n{headers}Connection: close\r\n\r\n",
         addr.port()
@@ -170,15 +174,15 @@ async fn get_with(addr: std::net::SocketAddr, path: &str, headers: &str) -> supp
     raw(addr, req.as_bytes()).await
 }
 
-fn keys(span: &Value) -> BTreeSet<String> {
+pub(crate) fn keys(span: &Value) -> BTreeSet<String> {
     span["attributes"]
         .as_object()
         .map(|a| a.keys().cloned().collect())
         .unwrap_or_default()
 }
 
-const TRACE: &str = "0af7651916cd43dd8448eb211c80319c";
-const PARENT: &str = "b7ad6b7169203331";
+pub(crate) const TRACE: &str = "0af7651916cd43dd8448eb211c80319c";
+pub(crate) const PARENT: &str = "b7ad6b7169203331";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn http_server_spans_have_upstreams_names_attributes_and_status() {
@@ -303,7 +307,7 @@ fn amqp_service(name: &str, rk_in: &str, rk_out: &str, seen: &Seen) -> Service {
         .build()
 }
 
-fn unique(prefix: &str) -> String {
+pub(crate) fn unique(prefix: &str) -> String {
     format!("{prefix}.{}", uuid::Uuid::new_v4().simple())
 }
 
