@@ -21,6 +21,7 @@ mod interop_sns_sqs;
 mod logging;
 mod macros;
 mod opentelemetry;
+mod otel_metrics;
 mod process;
 mod protobuf;
 mod scenarios;

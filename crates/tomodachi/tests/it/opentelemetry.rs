@@ -28,7 +28,7 @@ use tomodachi::telemetry::OpenTelemetry;
 use tomodachi::{App, Error, Service};
 
 /// The venv with `opentelemetry-proto` and tomodachi[opentelemetry] (`TOMODACHI_TEST_OTEL_PYTHON`).
-fn otel_python() -> PathBuf {
+pub(crate) fn otel_python() -> PathBuf {
     let python = std::env::var_os("TOMODACHI_TEST_OTEL_PYTHON")
         .map(PathBuf::from)
         .unwrap_or_else(|| {
@@ -47,14 +47,14 @@ fn otel_python() -> PathBuf {
 }
 
 /// The OTLP receiver: a Python process writing every span it gets as a JSON line.
-struct Receiver {
+pub(crate) struct Receiver {
     child: Child,
     port: u16,
-    out: PathBuf,
+    pub(crate) out: PathBuf,
 }
 
 impl Receiver {
-    fn start() -> Receiver {
+    pub(crate) fn start() -> Receiver {
         let dir = std::env::temp_dir().join(format!("tomodachi-otlp-{}", uuid::Uuid::new_v4()));
         std::fs::create_dir_all(&dir).expect("a temporary folder");
         let out = dir.join("spans.jsonl");
@@ -76,7 +76,7 @@ impl Receiver {
         Receiver { child, port, out }
     }
 
-    fn endpoint(&self) -> String {
+    pub(crate) fn endpoint(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
     }
 
@@ -162,7 +162,11 @@ fn http_service(name: &str) -> Service {
         .build()
 }
 
-async fn get_with(addr: std::net::SocketAddr, path: &str, headers: &str) -> support::Resp {
+pub(crate) async fn get_with(
+    addr: std::net::SocketAddr,
+    path: &str,
+    headers: &str,
+) -> support::Resp {
     let req = format!(
         "GET {path} HTTP/1.1\r\nHost: localhost:{}\r\nUser-Agent: otel-test\r\n{headers}Connection: close\r\n\r\n",
         addr.port()
@@ -272,7 +276,7 @@ async fn http_server_spans_have_upstreams_names_attributes_and_status() {
     running.stop().await;
 }
 
-type Seen = Arc<std::sync::Mutex<Vec<Value>>>;
+pub(crate) type Seen = Arc<std::sync::Mutex<Vec<Value>>>;
 
 /// A service that publishes to `rk_out` from `GET /publish` and collects what arrives on
 /// `rk_in`.
@@ -303,7 +307,7 @@ fn amqp_service(name: &str, rk_in: &str, rk_out: &str, seen: &Seen) -> Service {
         .build()
 }
 
-fn unique(prefix: &str) -> String {
+pub(crate) fn unique(prefix: &str) -> String {
     format!("{prefix}.{}", uuid::Uuid::new_v4().simple())
 }
 
@@ -483,14 +487,25 @@ async fn the_flag_instruments_a_binary_from_the_otel_variables() {
 
 /// A Python tomodachi 0.29 service (`tests/python/otel_service.py`) run with
 /// `tomodachi run --opentelemetry-instrument`, exporting to `receiver`.
-struct PyOtel {
+pub(crate) struct PyOtel {
     child: Child,
     out: PathBuf,
-    port: u16,
+    pub(crate) port: u16,
 }
 
 impl PyOtel {
     async fn start(receiver: &Receiver, name: &str, rk_in: &str, rk_out: &str) -> PyOtel {
+        Self::start_with(receiver, name, rk_in, rk_out, &[]).await
+    }
+
+    /// As [`start`](Self::start), with more environment variables (the metrics tests').
+    pub(crate) async fn start_with(
+        receiver: &Receiver,
+        name: &str,
+        rk_in: &str,
+        rk_out: &str,
+        env: &[(&str, String)],
+    ) -> PyOtel {
         let dir = std::env::temp_dir().join(format!("tomodachi-pyotel-{}", uuid::Uuid::new_v4()));
         std::fs::create_dir_all(&dir).unwrap();
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/otel_service.py");
@@ -517,6 +532,7 @@ impl PyOtel {
             .env("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint())
             .env("OTEL_BSP_SCHEDULE_DELAY", "50")
             .env_remove("OTEL_SERVICE_NAME")
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -527,7 +543,7 @@ impl PyOtel {
         PyOtel { child, out, port }
     }
 
-    fn received(&self) -> usize {
+    pub(crate) fn received(&self) -> usize {
         std::fs::read_to_string(&self.out)
             .unwrap_or_default()
             .lines()
