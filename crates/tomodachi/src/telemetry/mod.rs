@@ -8,6 +8,12 @@
 //! (`traceparent`, `tracestate`): in HTTP request headers, and in the AMQP `headers` property
 //! exactly where Python tomodachi puts it, so traces continue across Rust and Python services.
 //!
+//! With a meter provider (given with [`OpenTelemetry::with_meter_provider`], or asked for by
+//! `OTEL_METRICS_EXPORTER` / `OTEL_PYTHON_METER_PROVIDER=tomodachi_prometheus`), the same places
+//! record upstream's instruments: `http.server.duration` and `http.server.active_requests`,
+//! `messaging.rabbitmq.duration` and `.active_tasks`, `function.duration` and `.active_tasks`
+//! (the duration histograms with upstream's buckets `0, 0.005, …, 10` s).
+//!
 //! Turned on for the services of a process by `--opentelemetry-instrument` or
 //! `TOMODACHI_OPENTELEMETRY_INSTRUMENT=1` (the exporter then comes from the standard `OTEL_*`
 //! variables, see [`OpenTelemetry::from_env`]), or in code:
@@ -155,7 +161,16 @@ impl OpenTelemetry {
     ///   `service.instance.id` its uuid (the first instrumented service's);
     /// - `OTEL_PYTHON_TOMODACHI_EXCLUDED_URLS`, `OTEL_PYTHON_EXCLUDED_URLS`,
     ///   `OTEL_PYTHON_AIOHTTP_EXCLUDED_URLS`: comma-separated regexes searched in the request
-    ///   path; matching requests get no span.
+    ///   path; matching requests get no span (and no metrics);
+    /// - metrics (unless [`with_meter_provider`](Self::with_meter_provider) gives a provider):
+    ///   `OTEL_METRICS_EXPORTER` (`none` by default, `otlp`, `otlp_proto_grpc`,
+    ///   `otlp_proto_http`) with `OTEL_EXPORTER_OTLP_METRICS_PROTOCOL` /
+    ///   `OTEL_EXPORTER_OTLP_PROTOCOL` and `OTEL_METRIC_EXPORT_INTERVAL`;
+    ///   `OTEL_PYTHON_METER_PROVIDER=tomodachi_prometheus` (or
+    ///   `OTEL_PYTHON_METRIC_READER=tomodachi_prometheus`) starts upstream's Prometheus endpoint
+    ///   (`OTEL_PYTHON_TOMODACHI_PROMETHEUS_ADDRESS`, `_PORT`, `_NAMESPACE_PREFIX`,
+    ///   `_INCLUDE_SCOPE_INFO`, `_INCLUDE_TARGET_INFO`; `localhost:9464` by default; it needs the
+    ///   `http` feature). Without any of them no meter provider is built.
     ///
     /// Spans go through a batch processor with a bounded queue on its own thread: an
     /// unreachable collector drops spans, it never holds up a handler.

@@ -667,6 +667,8 @@ pub(crate) fn serve(config: &PrometheusConfig, exposition: Arc<Exposition>) -> O
     let task = tokio::spawn(async move {
         loop {
             let Ok((stream, _)) = listener.accept().await else {
+                // out of file descriptors, say: no busy loop
+                tokio::time::sleep(Duration::from_millis(100)).await;
                 continue;
             };
             let exposition = exposition.clone();

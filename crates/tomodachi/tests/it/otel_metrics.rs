@@ -468,8 +468,12 @@ fn temp_dir(what: &str) -> PathBuf {
 }
 
 /// The `http_service` example with `--opentelemetry-instrument` and upstream's Prometheus meter
-/// provider on `prometheus_port`; its log (JSON) goes to the returned file.
-async fn instrumented_example(prometheus_port: u16) -> (Proc, std::net::SocketAddr, PathBuf) {
+/// provider on `prometheus_port` (`env` may say otherwise); its log (JSON) goes to the returned
+/// file.
+async fn instrumented_example(
+    prometheus_port: u16,
+    env: &[(&str, String)],
+) -> (Proc, std::net::SocketAddr, PathBuf) {
     let dir = temp_dir("otel-prom");
     let port = free_port();
     let cfg = dir.join("config.json");
@@ -499,6 +503,7 @@ async fn instrumented_example(prometheus_port: u16) -> (Proc, std::net::SocketAd
         .env_remove("OTEL_SERVICE_NAME")
         .env_remove("OTEL_RESOURCE_ATTRIBUTES")
         .env_remove("TOMODACHI_LOGGER")
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())
         .stdout(out.try_clone().unwrap())
         .stderr(out)
@@ -607,7 +612,7 @@ async fn prometheus_query(addr: std::net::SocketAddr, query: &str) -> Vec<Value>
 async fn a_real_prometheus_scrapes_the_endpoint() {
     let prometheus = prometheus_bin();
     let prom_port = free_port();
-    let (_service, addr, log) = instrumented_example(prom_port).await;
+    let (_service, addr, log) = instrumented_example(prom_port, &[]).await;
     let endpoint: std::net::SocketAddr = format!("127.0.0.1:{prom_port}").parse().unwrap();
     for id in ["a", "b", "c"] {
         assert_eq!(
@@ -786,7 +791,23 @@ async fn a_real_prometheus_scrapes_the_endpoint() {
 async fn a_taken_prometheus_port_warns_and_the_service_keeps_running() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = taken.local_addr().unwrap().port();
-    let (_service, addr, log) = instrumented_example(port).await;
+    // the reader form, next to OTLP export from the variables (which keeps working)
+    let receiver = Receiver::start();
+    let (service, addr, log) = instrumented_example(
+        port,
+        &[
+            ("OTEL_PYTHON_METER_PROVIDER", String::new()),
+            (
+                "OTEL_PYTHON_METRIC_READER",
+                "tomodachi_prometheus".to_owned(),
+            ),
+            ("OTEL_METRICS_EXPORTER", "otlp".to_owned()),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf".to_owned()),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint()),
+            ("OTEL_METRIC_EXPORT_INTERVAL", "100".to_owned()),
+        ],
+    )
+    .await;
     assert_eq!(get_with(addr, "/resource/ok", "").await.status, 200);
     let warning = format!(
         "unable to bind prometheus http server [http] to http://localhost:{port}/ in otel metric provider"
@@ -808,5 +829,17 @@ async fn a_taken_prometheus_port_warns_and_the_service_keeps_running() {
     // still serving, a while later too
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(get_with(addr, "/resource/still", "").await.status, 200);
+    eventually(20, "the requests exported over OTLP", || {
+        receiver
+            .latest("http-example")
+            .get("http.server.duration")
+            .and_then(|m| m["data_points"].as_array().cloned())
+            .is_some_and(|p| p.iter().any(|p| p["count"] == 2))
+    })
+    .await;
+    let m = &receiver.latest("http-example")["http.server.duration"];
+    assert_eq!(m["resource"]["service.instance.id"], "prom-uuid-1");
+    assert_eq!(m["scope"]["name"], "tomodachi");
+    drop(service);
     drop(taken);
 }
