@@ -271,3 +271,48 @@ impl Drop for TaskMetric {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use opentelemetry::metrics::MeterProvider as _;
+    use opentelemetry_sdk::metrics::SdkMeterProvider;
+
+    use super::super::prometheus::{Exposition, PrometheusConfig};
+    use super::*;
+
+    /// The SNS+SQS instruments (not wired to the consumer yet), read as the Prometheus endpoint
+    /// shows them.
+    #[test]
+    fn the_sqs_instruments_have_upstreams_names_and_attributes() {
+        let config = PrometheusConfig::from_env(&|_| None).unwrap();
+        let (reader, exposition) = Exposition::new(config);
+        let provider = SdkMeterProvider::builder().with_reader(reader).build();
+        let metrics = Metrics::new(&provider.meter("tomodachi"));
+        metrics
+            .aws_sqs_message("orders", "queue", "order-created", "topic", "on_order")
+            .finish(true);
+        // dropped without finishing: counted as a failure
+        drop(metrics.aws_sqs_message("orders", "queue", "orders", "queue", "on_order"));
+        let text = exposition.render(false);
+        for expected in [
+            "# HELP messaging_aws_sqs_duration_seconds Measures the duration of processing a message by the handler function.",
+            "# TYPE messaging_aws_sqs_duration_seconds histogram",
+            "# HELP messaging_aws_sqs_active_tasks_messages Measures the number of concurrent SQS messages that are currently being processed.",
+            "# TYPE messaging_aws_sqs_active_tasks_messages gauge",
+            "messaging_aws_sqs_duration_seconds_count{code_function=\"on_order\",function_success=\"true\",messaging_destination_kind=\"queue\",messaging_destination_name=\"orders\",messaging_destination_publish_kind=\"topic\",messaging_destination_publish_name=\"order-created\",",
+            "messaging_aws_sqs_duration_seconds_count{code_function=\"on_order\",function_success=\"false\",messaging_destination_kind=\"queue\",messaging_destination_name=\"orders\",messaging_destination_publish_kind=\"queue\",messaging_destination_publish_name=\"orders\",",
+            "messaging_aws_sqs_active_tasks_messages{code_function=\"on_order\",messaging_destination_kind=\"queue\",messaging_destination_name=\"orders\",messaging_destination_publish_kind=\"topic\",messaging_destination_publish_name=\"order-created\",",
+            "le=\"0.005\"",
+            "le=\"7.5\"",
+        ] {
+            assert!(text.contains(expected), "{expected:?} in\n{text}");
+        }
+        // both ended: nothing active
+        for line in text
+            .lines()
+            .filter(|l| l.starts_with("messaging_aws_sqs_active_tasks_messages{"))
+        {
+            assert!(line.ends_with(" 0.0"), "{line}");
+        }
+    }
+}
