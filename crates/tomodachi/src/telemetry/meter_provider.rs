@@ -6,7 +6,7 @@
 use opentelemetry_otlp::{Protocol, WithExportConfig};
 use opentelemetry_sdk::metrics::{PeriodicReader, SdkMeterProvider};
 
-use super::provider::{resource, Exporter};
+use super::provider::{otlp_exporters, resource, Exporter};
 use crate::error::Error;
 
 /// The name of upstream's Prometheus meter provider and metric reader plugins.
@@ -65,6 +65,16 @@ pub(crate) fn config(env: &dyn Fn(&str) -> Option<String>) -> Result<MetricsConf
         out.prometheus = true;
     }
     let names = env("OTEL_METRICS_EXPORTER").unwrap_or_default();
+    // the standard Prometheus exporter's name: served by the same endpoint
+    let otlp: Vec<&str> = names
+        .split(',')
+        .map(str::trim)
+        .filter(|n| {
+            let prometheus = *n == "prometheus";
+            out.prometheus |= prometheus;
+            !prometheus
+        })
+        .collect();
     let protocol = first(
         env,
         &[
@@ -72,35 +82,11 @@ pub(crate) fn config(env: &dyn Fn(&str) -> Option<String>) -> Result<MetricsConf
             "OTEL_EXPORTER_OTLP_PROTOCOL",
         ],
     );
-    for name in names.split(',').map(str::trim).filter(|n| !n.is_empty()) {
-        let exporter = match name {
-            "none" => continue,
-            // the standard Prometheus exporter's name: served by the same endpoint
-            "prometheus" => {
-                out.prometheus = true;
-                continue;
-            }
-            "otlp" => match protocol.as_deref().map(str::trim) {
-                None | Some("grpc") => Exporter::OtlpGrpc,
-                Some("http/protobuf") => Exporter::OtlpHttp,
-                Some(other) => {
-                    return Err(Error::msg(format!(
-                        "Unsupported OTLP protocol '{other}' is configured"
-                    )))
-                }
-            },
-            "otlp_proto_grpc" => Exporter::OtlpGrpc,
-            "otlp_proto_http" => Exporter::OtlpHttp,
-            other => {
-                return Err(Error::msg(format!(
-                    "Requested component '{other}' not found in entry point 'opentelemetry_metrics_exporter'"
-                )))
-            }
-        };
-        if !out.exporters.contains(&exporter) {
-            out.exporters.push(exporter);
-        }
-    }
+    out.exporters = otlp_exporters(
+        &otlp.join(","),
+        protocol.as_deref(),
+        "opentelemetry_metrics_exporter",
+    )?;
     Ok(out)
 }
 
@@ -192,6 +178,9 @@ mod tests {
         ]))
         .unwrap();
         assert_eq!(c.exporters, vec![Exporter::OtlpHttp]);
+        assert!(c.prometheus);
+        let c = config(&env(&[("OTEL_METRICS_EXPORTER", "prometheus, otlp")])).unwrap();
+        assert_eq!(c.exporters, vec![Exporter::OtlpGrpc]);
         assert!(c.prometheus);
         assert!(config(&env(&[("OTEL_PYTHON_METER_PROVIDER", "nope")])).is_err());
         assert!(config(&env(&[("OTEL_PYTHON_METRIC_READER", "nope")])).is_err());
