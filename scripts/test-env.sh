@@ -14,7 +14,8 @@
 #     ephemeral loopback port and stops it) and openapi-spec-validator (the OpenAPI documents);
 #   - scripts/asyncapi-validate/node_modules: the official AsyncAPI parser (npm ci).
 # Source it: `. scripts/test-env.sh`. Exports TOMODACHI_TEST_AMQP_URL, TOMODACHI_TEST_NATS_URL,
-# TOMODACHI_TEST_PYTHON, TOMODACHI_TEST_OTEL_PYTHON and TOMODACHI_TEST_MOTO_SERVER; call
+# TOMODACHI_TEST_PYTHON, TOMODACHI_TEST_OTEL_PYTHON, TOMODACHI_TEST_PROMETHEUS (Prometheus from
+# Debian's packages, for the metrics tests) and TOMODACHI_TEST_MOTO_SERVER; call
 # `test_env_cleanup` when done (at exit) to stop what it started.
 set -euo pipefail
 _root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -100,11 +101,18 @@ if [ ! -x "$_venv_otel/bin/python" ]; then
   python3 -m venv "$_venv_otel"
   "$_venv_otel/bin/pip" install -q --upgrade pip
 fi
-if ! "$_venv_otel/bin/python" -c 'import tomodachi.opentelemetry, opentelemetry.proto.collector.trace.v1.trace_service_pb2, opentelemetry.exporter.otlp.proto.http' 2>/dev/null || [ ! -x "$_venv_otel/bin/tomodachi" ]; then
+if ! "$_venv_otel/bin/python" -c 'import tomodachi.opentelemetry, opentelemetry.proto.collector.trace.v1.trace_service_pb2, opentelemetry.exporter.otlp.proto.http, opentelemetry.exporter.prometheus, prometheus_client' 2>/dev/null || [ ! -x "$_venv_otel/bin/tomodachi" ]; then
   _log "pip install -r scripts/requirements-otel-test.txt"
   "$_venv_otel/bin/pip" install -q -r "$_root/scripts/requirements-otel-test.txt"
 fi
 export TOMODACHI_TEST_OTEL_PYTHON="$_venv_otel/bin/python"
+# The OpenTelemetry metrics tests scrape the Prometheus endpoint with a real Prometheus.
+if ! command -v prometheus >/dev/null 2>&1; then
+  _log "installing prometheus"
+  apt-get update -q
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends prometheus
+fi
+export TOMODACHI_TEST_PROMETHEUS="$(command -v prometheus)"
 # The AsyncAPI documents' validator: the official parser from npm, pinned by
 # scripts/asyncapi-validate/package-lock.json (crates/tomodachi/tests/apidoc.rs runs it with node).
 _asyncapi="$_root/scripts/asyncapi-validate"

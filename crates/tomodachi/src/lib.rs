@@ -48,7 +48,7 @@
 //! | `macros` | yes | `#[tomodachi::service]` and the handler attributes |
 //! | `amqp` | yes | the RabbitMQ transport ([`amqp`], on lapin) |
 //! | `aws` | yes | the AWS SNS+SQS transport (`aws_sns_sqs`, on the AWS SDK) |
-//! | `opentelemetry` | no | OpenTelemetry tracing ([`telemetry`]: `--opentelemetry-instrument`, OTLP export) |
+//! | `opentelemetry` | no | OpenTelemetry tracing and metrics ([`telemetry`]: `--opentelemetry-instrument`, OTLP export, the Prometheus endpoint) |
 //! | `testing` | no | `tomodachi::testing`: services under test with in-process HTTP, an in-memory RabbitMQ and SNS+SQS, and a test clock |
 //!
 //! Scheduled functions, envelopes, options and logging are always built. With

@@ -46,7 +46,14 @@ pub(crate) async fn consume<F: Future<Output = Verdict>>(
         .with_attributes(attributes)
         .start_with_context(&tracing.tracer, &parent);
     let cx = parent.with_span(span);
+    let metric = tracing
+        .metrics
+        .as_ref()
+        .map(|m| m.rabbitmq_message(exchange_or_default(exchange), routing_key, function));
     let verdict = chain.with_context(cx.clone()).await;
+    if let Some(metric) = metric {
+        metric.finish(matches!(verdict, Verdict::Ack | Verdict::Discard(_)));
+    }
     let span = cx.span();
     match &verdict {
         Verdict::Ack | Verdict::Discard(_) => span.set_status(Status::Ok),

@@ -45,13 +45,13 @@ pub(crate) fn queue_name_without_prefix<'a>(queue_url: &'a str, prefix: &str) ->
 
 /// Starts the `CONSUMER` span of a delivery to the queue at `delivery.queue_url` for the
 /// handler `function`, its parent the context in the message attributes; returns the context to
-/// run the handler in (see [`process`]).
+/// run the handler in and the `messaging.aws_sqs.*` measurement (see [`process`]).
 pub(crate) fn consumer(
     tracing: &Tracing,
     delivery: &SnsSqsDelivery,
     queue_name_prefix: &str,
     function: &str,
-) -> Context {
+) -> Consuming {
     let queue_name = queue_name_without_prefix(&delivery.queue_url, queue_name_prefix);
     let topic = delivery.topic.as_str();
     let message_id = if delivery.sns_message_id.is_empty() {
@@ -76,6 +76,14 @@ pub(crate) fn consumer(
         ),
         KeyValue::new("code.function", function.to_owned()),
     ];
+    let metric = tracing.metrics.as_ref().map(|m| {
+        let (publish_name, publish_kind) = if topic.is_empty() {
+            (queue_name, "queue")
+        } else {
+            (topic, "topic")
+        };
+        m.aws_sqs_message(queue_name, "queue", publish_name, publish_kind, function)
+    });
     let parent = extract(&Attributes(&delivery.message_attributes));
     let span = tracing
         .tracer
@@ -83,13 +91,29 @@ pub(crate) fn consumer(
         .with_kind(SpanKind::Consumer)
         .with_attributes(attributes)
         .start_with_context(&tracing.tracer, &parent);
-    parent.with_span(span)
+    Consuming {
+        cx: parent.with_span(span),
+        metric,
+    }
+}
+
+/// A delivery's span context and its measurement, from [`consumer`].
+pub(crate) struct Consuming {
+    cx: Context,
+    metric: Option<super::metrics::TaskMetric>,
 }
 
 /// Runs a handler `chain` in the span [`consumer`] started and ends it: OK when handled or
 /// discarded; ERROR with an escaped exception event when the handler failed.
-pub(crate) async fn process<F: Future<Output = Verdict>>(cx: Context, chain: F) -> Verdict {
+pub(crate) async fn process<F: Future<Output = Verdict>>(
+    consuming: Consuming,
+    chain: F,
+) -> Verdict {
+    let Consuming { cx, metric } = consuming;
     let verdict = chain.with_context(cx.clone()).await;
+    if let Some(metric) = metric {
+        metric.finish(matches!(verdict, Verdict::Ack | Verdict::Discard(_)));
+    }
     let span = cx.span();
     match &verdict {
         Verdict::Ack | Verdict::Discard(_) => span.set_status(Status::Ok),

@@ -81,16 +81,24 @@ impl ServerTelemetry {
             Some(route) => format!("{} {route}", req.method),
             None => req.method.to_string(),
         };
+        let attributes = self.attributes(&req);
+        // the metrics' attributes are picked from the span's
+        let metric = self
+            .tracing
+            .metrics
+            .as_ref()
+            .map(|m| m.http_request(&attributes));
         let span = self
             .tracing
             .tracer
             .span_builder(name)
             .with_kind(SpanKind::Server)
-            .with_attributes(self.attributes(&req))
+            .with_attributes(attributes)
             .start_with_context(&self.tracing.tracer, &parent);
         ServerSpan {
             cx: parent.with_span(span),
             finished: false,
+            metric,
         }
     }
 
@@ -172,6 +180,8 @@ impl ServerTelemetry {
 pub(crate) struct ServerSpan {
     cx: Context,
     finished: bool,
+    /// `http.server.active_requests` / `http.server.duration`, when metrics are on.
+    metric: Option<super::metrics::HttpRequestMetric>,
 }
 
 impl ServerSpan {
@@ -207,6 +217,9 @@ impl ServerSpan {
             i64::from(reported),
         ));
         span.end();
+        if let Some(metric) = self.metric.take() {
+            metric.finish(i64::from(reported));
+        }
     }
 }
 
@@ -217,6 +230,9 @@ impl Drop for ServerSpan {
             span.set_status(Status::error(STILL_PROCESSING));
             span.set_attribute(KeyValue::new("http.response.status_code", 499i64));
             span.end();
+            if let Some(metric) = self.metric.take() {
+                metric.finish(499);
+            }
         }
     }
 }

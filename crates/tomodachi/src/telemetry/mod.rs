@@ -11,6 +11,12 @@
 //! (`traceparent`, `tracestate`): in HTTP request headers, and in the AMQP `headers` property
 //! exactly where Python tomodachi puts it, so traces continue across Rust and Python services.
 //!
+//! With a meter provider (given with [`OpenTelemetry::with_meter_provider`], or asked for by
+//! `OTEL_METRICS_EXPORTER` / `OTEL_PYTHON_METER_PROVIDER=tomodachi_prometheus`), the same places
+//! record upstream's instruments: `http.server.duration` and `http.server.active_requests`,
+//! `messaging.rabbitmq.duration` and `.active_tasks`, `function.duration` and `.active_tasks`
+//! (the duration histograms with upstream's buckets `0, 0.005, …, 10` s).
+//!
 //! Turned on for the services of a process by `--opentelemetry-instrument` or
 //! `TOMODACHI_OPENTELEMETRY_INSTRUMENT=1` (the exporter then comes from the standard `OTEL_*`
 //! variables, see [`OpenTelemetry::from_env`]), or in code:
@@ -41,6 +47,9 @@ pub(crate) mod aws_spans;
 mod exception;
 mod exclude;
 pub(crate) mod http_spans;
+mod meter_provider;
+pub(crate) mod metrics;
+mod prometheus;
 mod propagation;
 mod provider;
 pub(crate) mod schedule_spans;
@@ -51,8 +60,10 @@ pub use opentelemetry;
 pub use opentelemetry_otlp;
 pub use opentelemetry_sdk;
 
+use opentelemetry::metrics::MeterProvider as _;
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry::InstrumentationScope;
+use opentelemetry_sdk::metrics::SdkMeterProvider;
 use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider};
 
 use crate::error::Error;
@@ -88,6 +99,7 @@ impl std::fmt::Debug for OpenTelemetry {
     }
 }
 
+#[derive(Clone)]
 struct Setup {
     /// Whether the provider is built from the `OTEL_*` variables (then it is ours to shut
     /// down), or was given.
@@ -96,6 +108,44 @@ struct Setup {
     provider: OnceLock<SdkTracerProvider>,
     /// Comma-separated regexes; `None`: from the environment.
     excluded_urls: Option<String>,
+    /// The given meter provider, or the one built from the environment for the first
+    /// instrumented service (`Some(None)`: the environment asks for no metrics).
+    meters: OnceLock<Option<Meters>>,
+    /// Whether the meter provider was given (then its owner shuts it down).
+    meters_given: bool,
+}
+
+/// The meter provider and, when it has upstream's Prometheus reader, its endpoint.
+#[derive(Clone)]
+struct Meters {
+    provider: SdkMeterProvider,
+    endpoint: Option<Arc<prometheus::Endpoint>>,
+}
+
+impl Meters {
+    /// From `OTEL_METRICS_EXPORTER`, `OTEL_PYTHON_METER_PROVIDER`, `OTEL_PYTHON_METRIC_READER`
+    /// (see [`OpenTelemetry::from_env`]); the Prometheus endpoint is started here.
+    fn from_env(name: &str, uuid: &str) -> Result<Option<Meters>, Error> {
+        let env = |k: &str| std::env::var(k).ok();
+        let config = meter_provider::config(&env)?;
+        let prometheus = if config.prometheus {
+            let settings = prometheus::PrometheusConfig::from_env(&env)?;
+            let (reader, exposition) = prometheus::Exposition::new(settings.clone());
+            Some((reader, settings, exposition))
+        } else {
+            None
+        };
+        let reader = prometheus.as_ref().map(|(r, _, _)| r.clone());
+        let Some(provider) = meter_provider::from_env(&config, name, uuid, reader)? else {
+            return Ok(None);
+        };
+        let endpoint = prometheus
+            .and_then(|(_, settings, exposition)| {
+                prometheus::serve(&settings, Arc::new(exposition))
+            })
+            .map(Arc::new);
+        Ok(Some(Meters { provider, endpoint }))
+    }
 }
 
 impl OpenTelemetry {
@@ -115,7 +165,16 @@ impl OpenTelemetry {
     ///   `service.instance.id` its uuid (the first instrumented service's);
     /// - `OTEL_PYTHON_TOMODACHI_EXCLUDED_URLS`, `OTEL_PYTHON_EXCLUDED_URLS`,
     ///   `OTEL_PYTHON_AIOHTTP_EXCLUDED_URLS`: comma-separated regexes searched in the request
-    ///   path; matching requests get no span.
+    ///   path; matching requests get no span (and no metrics);
+    /// - metrics (unless [`with_meter_provider`](Self::with_meter_provider) gives a provider):
+    ///   `OTEL_METRICS_EXPORTER` (`none` by default, `otlp`, `otlp_proto_grpc`,
+    ///   `otlp_proto_http`) with `OTEL_EXPORTER_OTLP_METRICS_PROTOCOL` /
+    ///   `OTEL_EXPORTER_OTLP_PROTOCOL` and `OTEL_METRIC_EXPORT_INTERVAL`;
+    ///   `OTEL_PYTHON_METER_PROVIDER=tomodachi_prometheus` (or
+    ///   `OTEL_PYTHON_METRIC_READER=tomodachi_prometheus`) starts upstream's Prometheus endpoint
+    ///   (`OTEL_PYTHON_TOMODACHI_PROMETHEUS_ADDRESS`, `_PORT`, `_NAMESPACE_PREFIX`,
+    ///   `_INCLUDE_SCOPE_INFO`, `_INCLUDE_TARGET_INFO`; `localhost:9464` by default; it needs the
+    ///   `http` feature). Without any of them no meter provider is built.
     ///
     /// Spans go through a batch processor with a bounded queue on its own thread: an
     /// unreachable collector drops spans, it never holds up a handler.
@@ -130,6 +189,8 @@ impl OpenTelemetry {
                 from_env: true,
                 provider: OnceLock::new(),
                 excluded_urls: None,
+                meters: OnceLock::new(),
+                meters_given: false,
             }),
         }
     }
@@ -149,6 +210,8 @@ impl OpenTelemetry {
                 from_env: false,
                 provider: cell,
                 excluded_urls: None,
+                meters: OnceLock::new(),
+                meters_given: false,
             }),
         }
     }
@@ -160,14 +223,48 @@ impl OpenTelemetry {
     /// let telemetry = tomodachi::telemetry::OpenTelemetry::from_env().excluded_urls("^/health$,/metrics");
     /// ```
     pub fn excluded_urls(self, urls: &str) -> Self {
-        let setup = Setup {
-            from_env: self.setup.from_env,
-            provider: self.setup.provider.clone(),
-            excluded_urls: Some(urls.to_owned()),
-        };
+        let mut setup = (*self.setup).clone();
+        setup.excluded_urls = Some(urls.to_owned());
         Self {
             setup: Arc::new(setup),
         }
+    }
+
+    /// Metrics go to `provider` (instead of the one the `OTEL_METRICS_EXPORTER` /
+    /// `OTEL_PYTHON_METER_PROVIDER` variables describe): upstream's instruments
+    /// (`http.server.duration`, `messaging.rabbitmq.active_tasks`, `function.duration`, ...)
+    /// are created on its `tomodachi` meter. It is flushed when the app stops; shutting it down
+    /// is its owner's.
+    ///
+    /// ```
+    /// use tomodachi::telemetry::opentelemetry_sdk::{metrics::SdkMeterProvider, trace::SdkTracerProvider};
+    /// use tomodachi::telemetry::OpenTelemetry;
+    /// let telemetry = OpenTelemetry::with_tracer_provider(SdkTracerProvider::builder().build())
+    ///     .with_meter_provider(SdkMeterProvider::builder().build());
+    /// assert!(telemetry.meter_provider().is_some());
+    /// ```
+    pub fn with_meter_provider(self, provider: SdkMeterProvider) -> Self {
+        let mut setup = (*self.setup).clone();
+        setup.meters = OnceLock::new();
+        let _ = setup.meters.set(Some(Meters {
+            provider,
+            endpoint: None,
+        }));
+        setup.meters_given = true;
+        Self {
+            setup: Arc::new(setup),
+        }
+    }
+
+    /// The meter provider, once there is one (given, or built for the first instrumented
+    /// service when the variables ask for metrics).
+    ///
+    /// ```
+    /// // OTEL_METRICS_EXPORTER defaults to `none`; nothing is built before a service starts
+    /// assert!(tomodachi::telemetry::OpenTelemetry::from_env().meter_provider().is_none());
+    /// ```
+    pub fn meter_provider(&self) -> Option<&SdkMeterProvider> {
+        self.setup.meters.get()?.as_ref().map(|m| &m.provider)
     }
 
     /// Makes this the process's instrumentation: every [`App`](crate::App) started afterwards
@@ -226,36 +323,61 @@ impl OpenTelemetry {
             Some(urls) => ExcludedUrls::parse(urls),
             None => ExcludedUrls::from_env(&|k| std::env::var(k).ok()),
         };
+        let meters = match self.setup.meters.get() {
+            Some(m) => m.clone(),
+            None => {
+                let built = Meters::from_env(name, uuid)?;
+                let _ = self.setup.meters.set(built);
+                self.setup.meters.get().cloned().flatten()
+            }
+        };
+        // the instruments, once per service
+        let metrics =
+            meters.map(|m| metrics::Metrics::new(&m.provider.meter_with_scope(scope.clone())));
         Ok(Arc::new(Tracing {
             tracer: provider.tracer_with_scope(scope),
             excluded,
+            metrics,
         }))
     }
 
     /// Exports what is queued when the app stops: a provider built from the environment is
     /// shut down (at most 5 s), a given one flushed (its owner shuts it down).
     pub(crate) async fn finish(&self) {
-        let Some(provider) = self.setup.provider.get().cloned() else {
+        let meters = self.setup.meters.get().cloned().flatten();
+        if let Some(endpoint) = meters.as_ref().and_then(|m| m.endpoint.as_ref()) {
+            endpoint.stop();
+        }
+        let meters_given = self.setup.meters_given;
+        let tracer = self.setup.provider.get().cloned();
+        if tracer.is_none() && meters.is_none() {
             return;
-        };
+        }
         let from_env = self.setup.from_env;
         // the SDK's flush blocks until the processor's thread answers: at most 5 s here
         let flush = tokio::task::spawn_blocking(move || {
-            if from_env {
-                provider.shutdown_with_timeout(std::time::Duration::from_secs(5))
-            } else {
-                provider.force_flush()
-            }
+            let timeout = std::time::Duration::from_secs(5);
+            let metrics = match &meters {
+                None => Ok(()),
+                Some(m) if meters_given => m.provider.force_flush(),
+                Some(m) => m.provider.shutdown_with_timeout(timeout),
+            };
+            let spans = match &tracer {
+                None => Ok(()),
+                Some(t) if from_env => t.shutdown_with_timeout(timeout),
+                Some(t) => t.force_flush(),
+            };
+            spans.and(metrics)
         });
         match tokio::time::timeout(std::time::Duration::from_secs(5), flush).await {
             Ok(Ok(Ok(()))) => {}
             Ok(Ok(Err(e))) => {
                 tracing::debug!(target: "tomodachi.opentelemetry", error_message = %e,
-                    "unable to flush the tracer provider");
+                    "unable to flush the tracer or meter provider");
             }
             _ => {
                 tracing::debug!(target: "tomodachi.opentelemetry",
-                    "the tracer provider did not flush within 5 s");
+                    "the tracer and meter providers did not flush within 5 s");
             }
         }
     }
@@ -263,10 +385,13 @@ impl OpenTelemetry {
 
 static GLOBAL: Mutex<Option<OpenTelemetry>> = Mutex::new(None);
 
-/// One instrumented service's tracer and excluded URLs, in its transports' context.
+/// One instrumented service's tracer, excluded URLs and metric instruments, in its
+/// transports' context.
 pub(crate) struct Tracing {
     pub(crate) tracer: SdkTracer,
     pub(crate) excluded: ExcludedUrls,
+    /// `None`: no meter provider (the cost of metrics is then this check).
+    pub(crate) metrics: Option<metrics::Metrics>,
 }
 
 /// The instrumentation of the service whose context this is (`None`: not instrumented).

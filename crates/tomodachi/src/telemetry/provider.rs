@@ -23,17 +23,25 @@ pub(crate) enum Exporter {
 /// `OTEL_EXPORTER_OTLP_TRACES_PROTOCOL` / `OTEL_EXPORTER_OTLP_PROTOCOL` says `http/protobuf`.
 pub(crate) fn exporters(env: &dyn Fn(&str) -> Option<String>) -> Result<Vec<Exporter>, Error> {
     let names = env("OTEL_TRACES_EXPORTER").unwrap_or_default();
-    if names.trim().is_empty() || names.trim().eq_ignore_ascii_case("none") {
-        return Ok(Vec::new());
-    }
     let protocol = env("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
         .filter(|p| !p.trim().is_empty())
         .or_else(|| env("OTEL_EXPORTER_OTLP_PROTOCOL").filter(|p| !p.trim().is_empty()));
+    otlp_exporters(&names, protocol.as_deref(), "opentelemetry_traces_exporter")
+}
+
+/// The exporters a comma-separated `OTEL_<SIGNAL>_EXPORTER` list names (`none`, `otlp` in
+/// `protocol`, `otlp_proto_grpc`, `otlp_proto_http`); another name is an error naming the
+/// Python `entry_point` group, as upstream's.
+pub(crate) fn otlp_exporters(
+    names: &str,
+    protocol: Option<&str>,
+    entry_point: &str,
+) -> Result<Vec<Exporter>, Error> {
     let mut out = Vec::new();
     for name in names.split(',').map(str::trim).filter(|n| !n.is_empty()) {
         let exporter = match name {
             "none" => continue,
-            "otlp" => match protocol.as_deref().map(str::trim) {
+            "otlp" => match protocol.map(str::trim) {
                 None | Some("grpc") => Exporter::OtlpGrpc,
                 Some("http/protobuf") => Exporter::OtlpHttp,
                 Some(other) => {
@@ -46,7 +54,7 @@ pub(crate) fn exporters(env: &dyn Fn(&str) -> Option<String>) -> Result<Vec<Expo
             "otlp_proto_http" => Exporter::OtlpHttp,
             other => {
                 return Err(Error::msg(format!(
-                    "Requested component '{other}' not found in entry point 'opentelemetry_traces_exporter'"
+                    "Requested component '{other}' not found in entry point '{entry_point}'"
                 )))
             }
         };

@@ -11,8 +11,8 @@ use super::exception::event_attributes;
 use crate::error::Error;
 use crate::transport::TransportContext;
 
-/// A run's span, ended by [`finish`](Self::finish).
-pub(crate) struct InternalSpan(Context);
+/// A run's span (and its `function.*` metrics), ended by [`finish`](Self::finish).
+pub(crate) struct InternalSpan(Context, Option<super::metrics::TaskMetric>);
 
 /// Starts the span of one run of `function` (fired for `invocation_time`, declared with
 /// `interval`) when `service` (the scheduler's context) is instrumented, and makes it current
@@ -44,12 +44,16 @@ pub(crate) fn wrap<F: Future>(
         .with_attributes(attributes)
         .start_with_context(&tracing.tracer, &Context::new());
     let cx = Context::new().with_span(span);
-    (run.with_context(cx.clone()), Some(InternalSpan(cx)))
+    let metric = tracing.metrics.as_ref().map(|m| m.scheduled_run(function));
+    (run.with_context(cx.clone()), Some(InternalSpan(cx, metric)))
 }
 
 impl InternalSpan {
     /// OK, or ERROR with the error as an escaped `exception` event.
     pub(crate) fn finish(self, error: Option<&Error>) {
+        if let Some(metric) = self.1 {
+            metric.finish(error.is_none());
+        }
         let span = self.0.span();
         match error {
             None => span.set_status(Status::Ok),

@@ -22,6 +22,7 @@ mod logging;
 mod macros;
 mod opentelemetry;
 mod opentelemetry_aws;
+mod otel_metrics;
 mod process;
 mod protobuf;
 mod scenarios;

@@ -50,7 +50,7 @@ pub(crate) fn otel_python() -> PathBuf {
 pub(crate) struct Receiver {
     child: Child,
     port: u16,
-    out: PathBuf,
+    pub(crate) out: PathBuf,
 }
 
 impl Receiver {
@@ -276,7 +276,7 @@ async fn http_server_spans_have_upstreams_names_attributes_and_status() {
     running.stop().await;
 }
 
-type Seen = Arc<std::sync::Mutex<Vec<Value>>>;
+pub(crate) type Seen = Arc<std::sync::Mutex<Vec<Value>>>;
 
 /// A service that publishes to `rk_out` from `GET /publish` and collects what arrives on
 /// `rk_in`.
@@ -487,14 +487,25 @@ async fn the_flag_instruments_a_binary_from_the_otel_variables() {
 
 /// A Python tomodachi 0.29 service (`tests/python/otel_service.py`) run with
 /// `tomodachi run --opentelemetry-instrument`, exporting to `receiver`.
-struct PyOtel {
+pub(crate) struct PyOtel {
     child: Child,
     out: PathBuf,
-    port: u16,
+    pub(crate) port: u16,
 }
 
 impl PyOtel {
     async fn start(receiver: &Receiver, name: &str, rk_in: &str, rk_out: &str) -> PyOtel {
+        Self::start_with(receiver, name, rk_in, rk_out, &[]).await
+    }
+
+    /// As [`start`](Self::start), with more environment variables (the metrics tests').
+    pub(crate) async fn start_with(
+        receiver: &Receiver,
+        name: &str,
+        rk_in: &str,
+        rk_out: &str,
+        env: &[(&str, String)],
+    ) -> PyOtel {
         let dir = std::env::temp_dir().join(format!("tomodachi-pyotel-{}", uuid::Uuid::new_v4()));
         std::fs::create_dir_all(&dir).unwrap();
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/otel_service.py");
@@ -521,6 +532,7 @@ impl PyOtel {
             .env("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint())
             .env("OTEL_BSP_SCHEDULE_DELAY", "50")
             .env_remove("OTEL_SERVICE_NAME")
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -531,7 +543,7 @@ impl PyOtel {
         PyOtel { child, out, port }
     }
 
-    fn received(&self) -> usize {
+    pub(crate) fn received(&self) -> usize {
         std::fs::read_to_string(&self.out)
             .unwrap_or_default()
             .lines()

@@ -5,6 +5,7 @@
 //! continuing a client's trace over HTTP -> Python -> SNS -> Rust.
 
 use crate::opentelemetry::{get_with, keys, otel_python, provider, Receiver, PARENT, TRACE};
+use crate::otel_metrics::meter_provider;
 use crate::support::eventually::eventually;
 use crate::support::{free_port, moto};
 
@@ -115,10 +116,10 @@ async fn sns_sqs_spans_link_publish_and_handler_in_one_trace() {
             .build();
     let running = App::new()
         .service(svc)
-        .opentelemetry(OpenTelemetry::with_tracer_provider(provider(
-            &receiver.endpoint(),
-            "otel-sns",
-        )))
+        .opentelemetry(
+            OpenTelemetry::with_tracer_provider(provider(&receiver.endpoint(), "otel-sns"))
+                .with_meter_provider(meter_provider(&receiver.endpoint(), "otel-sns")),
+        )
         .start()
         .await
         .unwrap();
@@ -237,6 +238,50 @@ async fn sns_sqs_spans_link_publish_and_handler_in_one_trace() {
     assert_eq!(
         refused["events"][0]["attributes"]["exception.escaped"],
         "False"
+    );
+
+    // upstream's messaging.aws_sqs.* instruments, with each handler's outcome
+    let handled = |m: &std::collections::HashMap<String, Value>| {
+        m.get("messaging.aws_sqs.duration")
+            .and_then(|d| d["data_points"].as_array())
+            .is_some_and(|p| p.len() >= 3)
+    };
+    eventually(20, "the SQS metrics exported", || {
+        handled(&receiver.latest("otel-sns"))
+    })
+    .await;
+    let metrics = receiver.latest("otel-sns");
+    let points = metrics["messaging.aws_sqs.duration"]["data_points"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let of = |function: &str| {
+        points
+            .iter()
+            .find(|p| p["attributes"]["code.function"] == function)
+            .map(|p| p["attributes"].clone())
+            .unwrap_or_default()
+    };
+    assert_eq!(
+        of("on_message"),
+        json!({
+            "messaging.destination.name": queue,
+            "messaging.destination.kind": "queue",
+            "messaging.destination_publish.name": "otel-sns-in",
+            "messaging.destination_publish.kind": "topic",
+            "code.function": "on_message",
+            "function.success": true,
+        })
+    );
+    assert_eq!(
+        of("on_direct")["messaging.destination_publish.kind"],
+        "queue"
+    );
+    assert_eq!(of("on_fail")["function.success"], false);
+    assert_eq!(metrics["messaging.aws_sqs.duration"]["unit"], "s");
+    assert_eq!(
+        metrics["messaging.aws_sqs.active_tasks"]["unit"],
+        "{message}"
     );
     running.stop().await;
 }

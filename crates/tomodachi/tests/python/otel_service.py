@@ -6,6 +6,8 @@ SVC_NAME   service name (and AMQP identity)
 RK_IN      routing key consumed by `on_message` (JsonBase); each message's data is appended
            as one JSON line to OUT_FILE
 RK_OUT     `GET /publish` publishes {"from": "python"} there
+WITH_SCHEDULE  when set, `heartbeat` runs every second and `failing` (which raises) too (the
+           metrics tests)
 """
 import json
 import os
@@ -32,6 +34,16 @@ class OtelService(tomodachi.Service):
     async def on_message(self, data):
         with open(os.environ["OUT_FILE"], "a") as f:
             f.write(json.dumps(data) + "\n")
+
+    if os.environ.get("WITH_SCHEDULE"):
+
+        @tomodachi.schedule(interval=1, immediately=True)
+        async def heartbeat(self):
+            pass
+
+        @tomodachi.schedule(interval=1, immediately=True)
+        async def failing(self):
+            raise Exception("no luck")
 
     async def _started_service(self):
         with open(os.environ["OUT_FILE"] + ".ready", "w") as f:
