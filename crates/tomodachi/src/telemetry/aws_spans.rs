@@ -249,6 +249,7 @@ mod tests {
         Tracing {
             tracer: provider.tracer("test"),
             excluded: super::super::exclude::ExcludedUrls::parse(""),
+            metrics: None,
         }
     }
 
@@ -287,7 +288,7 @@ mod tests {
             ..Default::default()
         };
         let cx = consumer(&t, &delivery, "", "on_order");
-        let got = cx.span().span_context().clone();
+        let got = cx.cx.span().span_context().clone();
         assert_eq!(got.trace_id(), sent.trace_id());
         assert_ne!(got.span_id(), sent.span_id());
     }
@@ -347,7 +348,7 @@ mod tests {
             ..Default::default()
         };
         let cx = consumer(&t, &delivery, "", "f");
-        assert!(cx.span().span_context().is_valid());
-        assert!(!cx.span().span_context().is_remote());
+        assert!(cx.cx.span().span_context().is_valid());
+        assert!(!cx.cx.span().span_context().is_remote());
     }
 }
