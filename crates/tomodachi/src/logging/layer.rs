@@ -114,7 +114,9 @@ where
         S: Subscriber + for<'a> LookupSpan<'a>,
     {
         scratch.clear();
-        let metadata = event.metadata();
+        // a `log` crate record (through `LogTracer`): its own target and level
+        let normalized = tracing_log::NormalizeEvent::normalized_metadata(event);
+        let metadata = normalized.as_ref().unwrap_or_else(|| event.metadata());
         let with_fields = self.uses_fields();
         if with_fields {
             if let Some(bound) = super::context::current() {
@@ -141,6 +143,12 @@ where
             with_fields,
         };
         event.record(&mut visitor);
+        #[cfg(feature = "opentelemetry")]
+        if with_fields {
+            if let Some(ids) = crate::telemetry::log_ids::current() {
+                scratch.put_trace_ids(&ids);
+            }
+        }
 
         let Scratch {
             out,
@@ -287,6 +295,23 @@ impl Scratch {
         self.put(key, Val::Str(start, self.arena.len()));
     }
 
+    /// Upstream's trace ids (Python `hex()`: `0x`, lower case, no zero padding), after the
+    /// record's own fields.
+    #[cfg(feature = "opentelemetry")]
+    fn put_trace_ids(&mut self, ids: &crate::telemetry::log_ids::TraceIds) {
+        let mut hex = |key: &'static str, value: u128| {
+            let start = self.arena.len();
+            let _ = write!(self.arena, "{value:#x}");
+            let end = self.arena.len();
+            self.put(key, Val::Str(start, end));
+        };
+        hex("span_id", u128::from(ids.span_id));
+        hex("trace_id", ids.trace_id);
+        if let Some(parent) = ids.parent_span_id {
+            hex("parent_span_id", u128::from(parent));
+        }
+    }
+
     fn push_stored(&mut self, key: &'static str, value: &Stored) {
         match value {
             Stored::Str(s) => self.put_str(key, s),
@@ -333,6 +358,8 @@ fn field_key(field: &Field) -> Option<&'static str> {
     let name = name.strip_prefix("r#").unwrap_or(name);
     match name {
         "timestamp" | "logger" | "level" | "message" => None,
+        // the call site of a `log` crate record (`LogTracer`), shown as the logger name
+        "log.target" | "log.module_path" | "log.file" | "log.line" => None,
         _ => Some(super::rename_key(name)),
     }
 }

@@ -739,3 +739,73 @@ fn cutting_never_splits_a_character() {
     });
     assert!(out.ends_with(" v=\"éé…(+2 bytes)\"\n"), "{out}");
 }
+
+/// Records of the `log` crate go through the same formatters, under their own target as the
+/// logger name, without the `log.*` call-site fields.
+#[test]
+fn log_crate_records_are_rendered_with_their_target_as_logger() {
+    // one `log` logger per process: this test's, or an earlier one's (also a LogTracer)
+    // (the level of `log` is process-wide too: another test's `init` may have set `error`)
+    let _ = forward_log_records(LogLevel::Debug);
+    let json = LoggingConfig {
+        format: LogFormat::Json,
+        level: LogLevel::Info,
+        color: false,
+    };
+    let capture = CaptureWriter::new();
+    tracing::subscriber::with_default(build_subscriber(&json, capture.clone()), || {
+        log::error!(target: "hyper::proto::h1::conn", "connection reset");
+        log::debug!(target: "hyper::proto::h1::conn", "below the level");
+    });
+    let out = capture.contents();
+    assert_eq!(out.lines().count(), 1, "{out}");
+    assert!(
+        mask(&out).starts_with(
+            "{\"timestamp\": \"TS\", \"logger\": \"hyper::proto::h1::conn\", \"level\": \"error\", \
+             \"message\": \"connection reset\"}"
+        ),
+        "{out}"
+    );
+    let console = LoggingConfig {
+        format: LogFormat::Console,
+        ..json
+    };
+    let capture = CaptureWriter::new();
+    tracing::subscriber::with_default(build_subscriber(&console, capture.clone()), || {
+        log::error!(target: "lapin::channels", "channel closed");
+    });
+    assert_eq!(
+        mask(&capture.contents()),
+        format!(
+            "TS [error    ] {:<30} [lapin::channels]\n",
+            "channel closed"
+        )
+    );
+}
+
+/// A custom layer sees the records the formatter sees, also when the formatter is disabled.
+#[test]
+fn a_custom_layer_gets_the_records() {
+    use tracing_subscriber::Layer as _;
+    for format in [LogFormat::Disabled, LogFormat::Json] {
+        let config = LoggingConfig {
+            format,
+            level: LogLevel::Info,
+            color: false,
+        };
+        let mine = CaptureWriter::new();
+        let ours = CaptureWriter::new();
+        let layer = TomodachiLayer::new(LogFormat::Python, false, mine.clone()).boxed();
+        let subscriber = build_subscriber_with(&config, ours.clone(), layer);
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::info!(target: "tomodachi.lifecycle", state = "ready", "started service successfully");
+            tracing::debug!(target: "tomodachi.lifecycle", "below the level");
+        });
+        assert_eq!(
+            mask(&mine.contents()),
+            "TS [info     ] started service successfully   [tomodachi.lifecycle]\n",
+            "{format}"
+        );
+        assert_eq!(ours.contents().is_empty(), format == LogFormat::Disabled);
+    }
+}

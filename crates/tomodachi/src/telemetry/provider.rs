@@ -22,11 +22,20 @@ pub(crate) enum Exporter {
 /// distro and the Python SDK's configurator read them: `otlp` means gRPC unless
 /// `OTEL_EXPORTER_OTLP_TRACES_PROTOCOL` / `OTEL_EXPORTER_OTLP_PROTOCOL` says `http/protobuf`.
 pub(crate) fn exporters(env: &dyn Fn(&str) -> Option<String>) -> Result<Vec<Exporter>, Error> {
-    let names = env("OTEL_TRACES_EXPORTER").unwrap_or_default();
+    exporters_of("TRACES", env)
+}
+
+/// [`exporters`] of the signal `signal` (`TRACES`, `LOGS`): `OTEL_<signal>_EXPORTER` and
+/// `OTEL_EXPORTER_OTLP_<signal>_PROTOCOL`.
+pub(crate) fn exporters_of(
+    signal: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Vec<Exporter>, Error> {
+    let names = env(&format!("OTEL_{signal}_EXPORTER")).unwrap_or_default();
     if names.trim().is_empty() || names.trim().eq_ignore_ascii_case("none") {
         return Ok(Vec::new());
     }
-    let protocol = env("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
+    let protocol = env(&format!("OTEL_EXPORTER_OTLP_{signal}_PROTOCOL"))
         .filter(|p| !p.trim().is_empty())
         .or_else(|| env("OTEL_EXPORTER_OTLP_PROTOCOL").filter(|p| !p.trim().is_empty()));
     let mut out = Vec::new();
@@ -46,7 +55,8 @@ pub(crate) fn exporters(env: &dyn Fn(&str) -> Option<String>) -> Result<Vec<Expo
             "otlp_proto_http" => Exporter::OtlpHttp,
             other => {
                 return Err(Error::msg(format!(
-                    "Requested component '{other}' not found in entry point 'opentelemetry_traces_exporter'"
+                    "Requested component '{other}' not found in entry point 'opentelemetry_{}_exporter'",
+                    signal.to_lowercase()
                 )))
             }
         };

@@ -6,6 +6,8 @@ SVC_NAME   service name (and AMQP identity)
 RK_IN      routing key consumed by `on_message` (JsonBase); each message's data is appended
            as one JSON line to OUT_FILE
 RK_OUT     `GET /publish` publishes {"from": "python"} there
+
+`GET /log` logs "inside the handler" (answer=42) with `tomodachi.get_logger()`.
 """
 import json
 import os
@@ -27,6 +29,11 @@ class OtelService(tomodachi.Service):
     async def publish(self, request):
         await tomodachi.amqp_publish(self, {"from": "python"}, routing_key=os.environ["RK_OUT"])
         return 200, "published"
+
+    @tomodachi.http("GET", r"/log")
+    async def log(self, request):
+        tomodachi.get_logger().info("inside the handler", answer=42)
+        return 200, "logged"
 
     @tomodachi.amqp(os.environ["RK_IN"])
     async def on_message(self, data):
