@@ -18,6 +18,9 @@ pub struct HandlerContext {
     pub status_code: Option<u16>,
     /// The handler's service (its transport context): one task-local carries both.
     pub(crate) service: Option<Arc<dyn Any + Send + Sync>>,
+    /// The loggers bound in this handler ([`get_logger`](super::get_logger)); empty (and
+    /// allocation-free) until one is.
+    pub(crate) loggers: super::logger::BoundLoggers,
 }
 
 impl std::fmt::Debug for HandlerContext {
@@ -38,6 +41,7 @@ impl HandlerContext {
             kind,
             status_code: None,
             service: None,
+            loggers: Default::default(),
         }
     }
 
@@ -49,7 +53,7 @@ impl HandlerContext {
 }
 
 tokio::task_local! {
-    static CONTEXT: HandlerContext;
+    pub(super) static CONTEXT: HandlerContext;
 }
 
 /// Runs `future` with `context` bound for its log records.

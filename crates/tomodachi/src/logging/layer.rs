@@ -137,6 +137,17 @@ where
                 }
             }
         }
+        // a `Logger`'s record: its name, its bound fields, its own fields
+        let emit = if metadata.target() == super::logger::LOGGER_TARGET {
+            super::logger::emitting()
+        } else {
+            None
+        };
+        if let (true, Some(emit)) = (with_fields, &emit) {
+            for (key, value) in emit.fields.iter().chain(emit.extra.iter()) {
+                scratch.put_dyn(key, value.as_field());
+            }
+        }
         let mut visitor = EventVisitor {
             scratch: &mut *scratch,
             is_error: *metadata.level() == Level::ERROR,
@@ -165,8 +176,10 @@ where
         let message = message
             .and_then(|(start, end)| arena.get(start..end))
             .unwrap_or("");
-        let logger = metadata.target();
-        let values = fields.iter().map(|entry| (entry.key, entry.val.get(arena)));
+        let logger = emit.as_ref().map_or(metadata.target(), |e| &e.name);
+        let values = fields
+            .iter()
+            .map(|entry| (entry.key.get(arena), entry.val.get(arena)));
         let limits = self.limits.unwrap_or_else(super::limits);
         match self.format {
             LogFormat::Json => push_json_record(out, logger, level, message, values, &limits),
@@ -282,10 +295,51 @@ impl Scratch {
 
     /// Adds or replaces (keeping the first position, like a Python dict) a field.
     fn put(&mut self, key: &'static str, val: Val) {
-        if let Some(entry) = self.fields.iter_mut().find(|entry| entry.key == key) {
+        let arena = &self.arena;
+        if let Some(entry) = self
+            .fields
+            .iter_mut()
+            .find(|entry| entry.key.get(arena) == key)
+        {
             entry.val = val;
         } else {
-            self.fields.push(Entry { key, val });
+            self.fields.push(Entry {
+                key: Key::Static(key),
+                val,
+            });
+        }
+    }
+
+    /// [`put`](Self::put) with a key known at run time (a [`Logger`](super::Logger)'s).
+    fn put_dyn(&mut self, key: &str, value: FieldValue<'_>) {
+        let key = super::rename_key(key);
+        let val = match value {
+            FieldValue::Str(s) => {
+                let start = self.arena.len();
+                self.arena.push_str(s);
+                Val::Str(start, self.arena.len())
+            }
+            FieldValue::Int(v) => Val::Int(v),
+            FieldValue::UInt(v) => Val::UInt(v),
+            FieldValue::Float(v) => Val::Float(v),
+            FieldValue::Bool(v) => Val::Bool(v),
+            FieldValue::Null => Val::Null,
+        };
+        let arena = &self.arena;
+        if let Some(entry) = self
+            .fields
+            .iter_mut()
+            .find(|entry| entry.key.get(arena) == key)
+        {
+            entry.val = val;
+        } else {
+            let start = self.arena.len();
+            self.arena.push_str(key);
+            let end = self.arena.len();
+            self.fields.push(Entry {
+                key: Key::Arena(start, end),
+                val,
+            });
         }
     }
 
@@ -325,8 +379,25 @@ impl Scratch {
 
 /// A field of the record being rendered.
 struct Entry {
-    key: &'static str,
+    key: Key,
     val: Val,
+}
+
+/// A field name: the call site's, or (a [`Logger`](super::Logger)'s) in the scratch arena.
+#[derive(Clone, Copy)]
+enum Key {
+    Static(&'static str),
+    Arena(usize, usize),
+}
+
+impl Key {
+    #[inline]
+    fn get<'a>(&self, arena: &'a str) -> &'a str {
+        match *self {
+            Key::Static(s) => s,
+            Key::Arena(start, end) => arena.get(start..end).unwrap_or(""),
+        }
+    }
 }
 
 /// A field value; strings live in the scratch arena.
@@ -337,6 +408,7 @@ enum Val {
     UInt(u64),
     Float(f64),
     Bool(bool),
+    Null,
 }
 
 impl Val {
@@ -347,6 +419,7 @@ impl Val {
             Val::UInt(v) => FieldValue::UInt(v),
             Val::Float(v) => FieldValue::Float(v),
             Val::Bool(v) => FieldValue::Bool(v),
+            Val::Null => FieldValue::Null,
         }
     }
 }

@@ -39,6 +39,7 @@ mod json;
 mod layer;
 mod level;
 mod limits;
+mod logger;
 mod value;
 mod writer;
 
@@ -63,6 +64,9 @@ pub use self::level::{LogLevel, ParseLogLevelError};
 pub use self::limits::{
     limits, set_limits, LogLimits, DEFAULT_MAX_FIELD_LENGTH, DEFAULT_MAX_LINE_LENGTH,
 };
+#[cfg(feature = "opentelemetry")]
+pub(crate) use self::logger::{emitting, LOGGER_TARGET};
+pub use self::logger::{get_logger, BoundValue, Logger};
 pub use self::value::FieldValue;
 pub use self::writer::{CaptureHandle, CaptureWriter, StderrWriter};
 

@@ -809,3 +809,135 @@ fn a_custom_layer_gets_the_records() {
         assert_eq!(ours.contents().is_empty(), format == LogFormat::Disabled);
     }
 }
+
+fn json_records(f: impl FnOnce()) -> Vec<serde_json::Value> {
+    let out = capture(LogFormat::Json, false, f);
+    out.lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect()
+}
+
+fn keys_of(record: &serde_json::Value) -> Vec<&str> {
+    record
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect()
+}
+
+/// `get_logger()` in a handler: upstream's handler logger name, the handler context, the bound
+/// fields (kept for later `get_logger()` calls of the same handler), the record's own fields.
+#[test]
+fn get_logger_in_a_handler_binds_for_the_handlers_task() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let records = json_records(|| {
+        rt.block_on(async {
+            scope(HandlerContext::new("create", "tomodachi.http"), async {
+                get_logger(None).bind("order_id", 17).bind("class_", "x");
+                get_logger(None).log(
+                    tracing::Level::INFO,
+                    "order received",
+                    &[("answer", FieldValue::Int(42))],
+                );
+                get_logger("audit").bind("who", "ann").warning("named");
+                get_logger("audit").critical("named again");
+                get_logger(None).debug("below the level of no one: written");
+            })
+            .await;
+            // another handler does not see the bindings
+            scope(HandlerContext::new("other", "tomodachi.amqp"), async {
+                get_logger(None).info("other handler");
+            })
+            .await;
+            get_logger(None).info("outside");
+        })
+    });
+    let r = &records[0];
+    assert_eq!(r["logger"], "tomodachi.http.handler");
+    assert_eq!(r["message"], "order received");
+    assert_eq!(
+        keys_of(r),
+        [
+            "timestamp",
+            "logger",
+            "level",
+            "message",
+            "handler",
+            "type",
+            "order_id",
+            "class",
+            "answer"
+        ]
+    );
+    assert_eq!(r["order_id"], 17);
+    assert_eq!(r["class"], "x");
+    assert_eq!(r["answer"], 42);
+    assert_eq!(records[1]["logger"], "audit");
+    assert_eq!(records[1]["level"], "warning");
+    assert_eq!(records[1]["who"], "ann");
+    assert_eq!(records[2]["level"], "critical");
+    assert_eq!(records[2]["who"], "ann", "the named logger's binding stays");
+    assert_eq!(records[3]["level"], "debug");
+    let other = &records[4];
+    assert_eq!(other["logger"], "tomodachi.amqp.handler");
+    assert!(other.get("order_id").is_none(), "{other}");
+    let outside = &records[5];
+    assert_eq!(outside["logger"], "default");
+    assert_eq!(
+        keys_of(outside),
+        ["timestamp", "logger", "level", "message"]
+    );
+}
+
+/// A task started with a clone of the handler context gets a snapshot of the bindings: what
+/// it binds stays in it.
+#[test]
+fn child_tasks_get_a_snapshot_of_the_bindings() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let records = json_records(|| {
+        rt.block_on(async {
+            scope(HandlerContext::new("h", "tomodachi.schedule"), async {
+                get_logger(None).bind("a", 1);
+                let child = scope(current().unwrap(), async {
+                    get_logger(None).bind("b", 2).info("child");
+                });
+                child.await;
+                get_logger(None).info("parent");
+            })
+            .await;
+        })
+    });
+    assert_eq!(records[0]["message"], "child");
+    assert_eq!((&records[0]["a"], &records[0]["b"]), (&1.into(), &2.into()));
+    assert_eq!(records[1]["message"], "parent");
+    assert_eq!(records[1]["a"], 1);
+    assert!(records[1].get("b").is_none(), "{}", records[1]);
+}
+
+/// On the console the logger's name is the bracketed logger; a level that is filtered out
+/// writes nothing.
+#[test]
+fn logger_records_on_the_console_and_filtered() {
+    let config = LoggingConfig {
+        format: LogFormat::Console,
+        level: LogLevel::Info,
+        color: false,
+    };
+    let capture = CaptureWriter::new();
+    tracing::subscriber::with_default(build_subscriber(&config, capture.clone()), || {
+        let logger = get_logger("app.orders")
+            .bind("n", 5)
+            .bind("x", BoundValue::Null);
+        logger.debug("not written");
+        logger.info("hello");
+    });
+    assert_eq!(
+        mask(&capture.contents()),
+        "TS [info     ] hello                          [app.orders] n=5 x=None\n"
+    );
+}

@@ -26,7 +26,7 @@ use tracing_subscriber::registry::LookupSpan;
 
 use super::provider::{exporters_of, resource, Exporter};
 use crate::error::Error;
-use crate::logging::LogLevel;
+use crate::logging::{BoundValue, LogLevel};
 
 /// The scope of the records (upstream's logger name and the library version); the exported
 /// scope name is each record's logger name (its target), as the OTLP exporter groups them.
@@ -105,7 +105,13 @@ where
             return;
         }
         let metadata = event.metadata();
-        if !instrumented(metadata.target()) {
+        let target = metadata.target();
+        let shown = if target == crate::logging::LOGGER_TARGET {
+            crate::logging::emitting().map(|e| e.name.clone())
+        } else {
+            None
+        };
+        if !instrumented(shown.as_deref().unwrap_or(target)) {
             return;
         }
         let Some(installed) = current() else {
@@ -260,6 +266,25 @@ impl Logger for TomodachiLogger {
         };
         record.set_severity_text(text);
         record.set_timestamp(std::time::SystemTime::now());
+        // a `Logger`'s record: its name, its bound and own fields
+        let from_logger = record
+            .target()
+            .is_some_and(|t| t == crate::logging::LOGGER_TARGET);
+        if let Some(emit) = from_logger.then(crate::logging::emitting).flatten() {
+            record.set_target(emit.name.to_string());
+            for (key, value) in emit.fields.iter().chain(emit.extra.iter()) {
+                let value = match value {
+                    BoundValue::Str(s) => AnyValue::from(s.to_string()),
+                    BoundValue::Int(v) => AnyValue::Int(*v),
+                    BoundValue::UInt(v) => i64::try_from(*v)
+                        .map_or_else(|_| AnyValue::from(v.to_string()), AnyValue::Int),
+                    BoundValue::Float(v) => AnyValue::Double(*v),
+                    BoundValue::Bool(v) => AnyValue::Boolean(*v),
+                    BoundValue::Null => AnyValue::from("None"),
+                };
+                record.add_attribute(Key::new(renamed(key).to_owned()), value);
+            }
+        }
         // upstream's `logger` (the logger name) and `event` (the message) attributes
         if let Some(target) = record.target().cloned() {
             record.add_attribute(Key::from_static_str("logger"), AnyValue::from(target));
