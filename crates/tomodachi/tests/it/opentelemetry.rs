@@ -743,15 +743,20 @@ impl Receiver {
     }
 }
 
-/// A service whose `GET /log` logs "inside the handler" (answer=42) as upstream's
-/// `tomodachi.get_logger()` does in a handler, and whose `GET /fail` fails.
+/// A service whose `GET /log` logs "inside the handler" (answer=42) with
+/// `tomodachi::logging::get_logger()`, as `tests/python/otel_service.py` does with upstream's,
+/// and whose `GET /fail` fails.
 fn logging_service(name: &str) -> Service {
     Service::builder(name.to_owned(), Api)
         .options(test_options())
         .http_route(
             tomodachi::http::HttpRoute::new(Method::GET, r"/log").name("log"),
             |_a: Arc<Api>, _r: HttpRequest| async {
-                tracing::info!(target: "tomodachi.http.handler", answer = 42, "inside the handler");
+                tomodachi::logging::get_logger(None).log(
+                    tracing::Level::INFO,
+                    "inside the handler",
+                    &[("answer", 42.into())],
+                );
                 "logged"
             },
         )
@@ -903,7 +908,15 @@ async fn json_records_carry_the_span_ids_as_upstream_prints_them() {
     assert_eq!(py_inside.len(), 2, "{py:?}");
     assert_eq!(py_inside[0]["trace_id"], inside[0]["trace_id"]);
     assert_eq!(py_inside[0]["parent_span_id"], inside[0]["parent_span_id"]);
-    assert_eq!(tail_keys(py_inside[0]), tail_keys(inside[0]));
+    // the whole record: the same keys in the same order, the same logger
+    let all_keys = |r: &Value| -> Vec<String> {
+        r.as_object()
+            .map(|o| o.keys().cloned().collect())
+            .unwrap_or_default()
+    };
+    assert_eq!(all_keys(py_inside[0]), all_keys(inside[0]));
+    assert_eq!(all_keys(py_inside[1]), all_keys(inside[1]));
+    assert_eq!(py_inside[0]["logger"], inside[0]["logger"]);
     assert_eq!(tail_keys(py_inside[1]), tail_keys(inside[1]));
     for r in py_inside.iter().chain(inside.iter()) {
         for key in ["span_id", "trace_id"] {
