@@ -74,6 +74,11 @@ pub fn current() -> Option<HandlerContext> {
     CONTEXT.try_with(HandlerContext::clone).ok()
 }
 
+/// `f` of the context bound to the current task, if any (no clone).
+pub(crate) fn with_current<R>(f: impl FnOnce(&HandlerContext) -> R) -> Option<R> {
+    CONTEXT.try_with(f).ok()
+}
+
 /// The service of the handler running on the current task, if any.
 pub(crate) fn current_service() -> Option<Arc<dyn Any + Send + Sync>> {
     CONTEXT.try_with(|c| c.service.clone()).ok().flatten()

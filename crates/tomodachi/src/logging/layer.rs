@@ -119,13 +119,13 @@ where
         let metadata = normalized.as_ref().unwrap_or_else(|| event.metadata());
         let with_fields = self.uses_fields();
         if with_fields {
-            if let Some(bound) = super::context::current() {
+            super::context::with_current(|bound| {
                 scratch.put_str("handler", &bound.handler);
                 scratch.put_str("type", bound.kind);
                 if let Some(status) = bound.status_code {
                     scratch.put("status_code", Val::UInt(u64::from(status)));
                 }
-            }
+            });
             if let Some(scope) = ctx.event_scope(event) {
                 for span in scope.from_root() {
                     let extensions = span.extensions();

@@ -56,6 +56,8 @@ use tracing_subscriber::Registry;
 
 pub use self::color::{color_allowed_by, color_decision, color_enabled_from_env};
 pub(crate) use self::context::current_service;
+#[cfg(feature = "opentelemetry")]
+pub(crate) use self::context::with_current;
 pub use self::context::{current, scope, HandlerContext};
 pub use self::format::{LogFormat, ParseLogFormatError};
 pub use self::json::render_json_line;

@@ -292,7 +292,7 @@ impl Logger for TomodachiLogger {
         if let Some(body) = record.body().cloned() {
             record.add_attribute(Key::from_static_str("event"), body);
         }
-        if let Some(bound) = crate::logging::current() {
+        crate::logging::with_current(|bound| {
             record.add_attribute(
                 Key::from_static_str("handler"),
                 AnyValue::from(bound.handler.to_string()),
@@ -304,7 +304,7 @@ impl Logger for TomodachiLogger {
                     AnyValue::Int(i64::from(status)),
                 );
             }
-        }
+        });
         self.0.emit(record);
     }
 
