@@ -354,8 +354,14 @@ impl Scratch {
     #[cfg(feature = "opentelemetry")]
     fn put_trace_ids(&mut self, ids: &crate::telemetry::log_ids::TraceIds) {
         let mut hex = |key: &'static str, value: u128| {
+            const DIGITS: &[u8; 16] = b"0123456789abcdef";
             let start = self.arena.len();
-            let _ = write!(self.arena, "{value:#x}");
+            self.arena.push_str("0x");
+            let nibbles = (128 - value.leading_zeros()).div_ceil(4).max(1);
+            for i in (0..nibbles).rev() {
+                let digit = ((value >> (i * 4)) & 0xf) as usize;
+                self.arena.push(char::from(DIGITS[digit]));
+            }
             let end = self.arena.len();
             self.put(key, Val::Str(start, end));
         };

@@ -941,3 +941,57 @@ fn logger_records_on_the_console_and_filtered() {
         "TS [info     ] hello                          [app.orders] n=5 x=None\n"
     );
 }
+
+/// The ids of the active span end the record, as Python `hex()` prints them (no zero padding).
+#[cfg(feature = "opentelemetry")]
+#[test]
+fn span_ids_end_the_record_in_python_hex() {
+    use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId};
+    let sc = SpanContext::new(
+        TraceId::from_hex("00000000000000000000000000000001").unwrap(),
+        SpanId::from_hex("00f0000000000000").unwrap(),
+        TraceFlags::SAMPLED,
+        true,
+        Default::default(),
+    );
+    let cx = opentelemetry::Context::new().with_remote_span_context(sc);
+    let records = json_records(|| {
+        let _guard = cx.attach();
+        tracing::info!(target: "t", a = 1, "in a span");
+    });
+    let line = capture(LogFormat::Console, false, || {
+        let _guard = opentelemetry::Context::new()
+            .with_remote_span_context(SpanContext::new(
+                TraceId::from_hex("0af7651916cd43dd8448eb211c80319c").unwrap(),
+                SpanId::from_hex("b7ad6b7169203331").unwrap(),
+                TraceFlags::SAMPLED,
+                true,
+                Default::default(),
+            ))
+            .attach();
+        tracing::info!(target: "t", "in a span");
+    });
+    assert_eq!(records[0]["span_id"], "0xf0000000000000");
+    assert_eq!(records[0]["trace_id"], "0x1");
+    assert_eq!(
+        keys_of(&records[0]),
+        [
+            "timestamp",
+            "logger",
+            "level",
+            "message",
+            "a",
+            "span_id",
+            "trace_id"
+        ]
+    );
+    assert!(
+        line.ends_with(
+            " [t] span_id=0xb7ad6b7169203331 trace_id=0xaf7651916cd43dd8448eb211c80319c\n"
+        ),
+        "{line}"
+    );
+    // no span: no ids
+    let records = json_records(|| tracing::info!(target: "t", "no span"));
+    assert!(records[0].get("trace_id").is_none());
+}
