@@ -93,6 +93,7 @@ mod verdict;
 
 pub use error::{BoxError, Error, Result};
 pub use launch::{launch, launch_from, load_config, LaunchArgs};
+pub use logging::get_logger;
 pub use options::Options;
 pub use service::{
     exit, exit_code, get_execution_context, get_service, service_attribute, service_names,

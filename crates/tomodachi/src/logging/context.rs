@@ -18,6 +18,9 @@ pub struct HandlerContext {
     pub status_code: Option<u16>,
     /// The handler's service (its transport context): one task-local carries both.
     pub(crate) service: Option<Arc<dyn Any + Send + Sync>>,
+    /// The loggers bound in this handler ([`get_logger`](super::get_logger)); empty (and
+    /// allocation-free) until one is.
+    pub(crate) loggers: super::logger::BoundLoggers,
 }
 
 impl std::fmt::Debug for HandlerContext {
@@ -38,6 +41,7 @@ impl HandlerContext {
             kind,
             status_code: None,
             service: None,
+            loggers: Default::default(),
         }
     }
 
@@ -49,7 +53,7 @@ impl HandlerContext {
 }
 
 tokio::task_local! {
-    static CONTEXT: HandlerContext;
+    pub(super) static CONTEXT: HandlerContext;
 }
 
 /// Runs `future` with `context` bound for its log records.
@@ -68,6 +72,11 @@ pub fn scope<F: Future>(context: HandlerContext, future: F) -> impl Future<Outpu
 /// The context bound to the current task, if any.
 pub fn current() -> Option<HandlerContext> {
     CONTEXT.try_with(HandlerContext::clone).ok()
+}
+
+/// `f` of the context bound to the current task, if any (no clone).
+pub(crate) fn with_current<R>(f: impl FnOnce(&HandlerContext) -> R) -> Option<R> {
+    CONTEXT.try_with(f).ok()
 }
 
 /// The service of the handler running on the current task, if any.

@@ -114,16 +114,18 @@ where
         S: Subscriber + for<'a> LookupSpan<'a>,
     {
         scratch.clear();
-        let metadata = event.metadata();
+        // a `log` crate record (through `LogTracer`): its own target and level
+        let normalized = tracing_log::NormalizeEvent::normalized_metadata(event);
+        let metadata = normalized.as_ref().unwrap_or_else(|| event.metadata());
         let with_fields = self.uses_fields();
         if with_fields {
-            if let Some(bound) = super::context::current() {
+            super::context::with_current(|bound| {
                 scratch.put_str("handler", &bound.handler);
                 scratch.put_str("type", bound.kind);
                 if let Some(status) = bound.status_code {
                     scratch.put("status_code", Val::UInt(u64::from(status)));
                 }
-            }
+            });
             if let Some(scope) = ctx.event_scope(event) {
                 for span in scope.from_root() {
                     let extensions = span.extensions();
@@ -135,12 +137,29 @@ where
                 }
             }
         }
+        // a `Logger`'s record: its name, its bound fields, its own fields
+        let emit = if metadata.target() == super::logger::LOGGER_TARGET {
+            super::logger::emitting()
+        } else {
+            None
+        };
+        if let (true, Some(emit)) = (with_fields, &emit) {
+            for (key, value) in emit.fields.iter().chain(emit.extra.iter()) {
+                scratch.put_dyn(key, value.as_field());
+            }
+        }
         let mut visitor = EventVisitor {
             scratch: &mut *scratch,
             is_error: *metadata.level() == Level::ERROR,
             with_fields,
         };
         event.record(&mut visitor);
+        #[cfg(feature = "opentelemetry")]
+        if with_fields {
+            if let Some(ids) = crate::telemetry::log_ids::current() {
+                scratch.put_trace_ids(&ids);
+            }
+        }
 
         let Scratch {
             out,
@@ -157,8 +176,10 @@ where
         let message = message
             .and_then(|(start, end)| arena.get(start..end))
             .unwrap_or("");
-        let logger = metadata.target();
-        let values = fields.iter().map(|entry| (entry.key, entry.val.get(arena)));
+        let logger = emit.as_ref().map_or(metadata.target(), |e| &e.name);
+        let values = fields
+            .iter()
+            .map(|entry| (entry.key.get(arena), entry.val.get(arena)));
         let limits = self.limits.unwrap_or_else(super::limits);
         match self.format {
             LogFormat::Json => push_json_record(out, logger, level, message, values, &limits),
@@ -274,10 +295,51 @@ impl Scratch {
 
     /// Adds or replaces (keeping the first position, like a Python dict) a field.
     fn put(&mut self, key: &'static str, val: Val) {
-        if let Some(entry) = self.fields.iter_mut().find(|entry| entry.key == key) {
+        let arena = &self.arena;
+        if let Some(entry) = self
+            .fields
+            .iter_mut()
+            .find(|entry| entry.key.get(arena) == key)
+        {
             entry.val = val;
         } else {
-            self.fields.push(Entry { key, val });
+            self.fields.push(Entry {
+                key: Key::Static(key),
+                val,
+            });
+        }
+    }
+
+    /// [`put`](Self::put) with a key known at run time (a [`Logger`](super::Logger)'s).
+    fn put_dyn(&mut self, key: &str, value: FieldValue<'_>) {
+        let key = super::rename_key(key);
+        let val = match value {
+            FieldValue::Str(s) => {
+                let start = self.arena.len();
+                self.arena.push_str(s);
+                Val::Str(start, self.arena.len())
+            }
+            FieldValue::Int(v) => Val::Int(v),
+            FieldValue::UInt(v) => Val::UInt(v),
+            FieldValue::Float(v) => Val::Float(v),
+            FieldValue::Bool(v) => Val::Bool(v),
+            FieldValue::Null => Val::Null,
+        };
+        let arena = &self.arena;
+        if let Some(entry) = self
+            .fields
+            .iter_mut()
+            .find(|entry| entry.key.get(arena) == key)
+        {
+            entry.val = val;
+        } else {
+            let start = self.arena.len();
+            self.arena.push_str(key);
+            let end = self.arena.len();
+            self.fields.push(Entry {
+                key: Key::Arena(start, end),
+                val,
+            });
         }
     }
 
@@ -285,6 +347,29 @@ impl Scratch {
         let start = self.arena.len();
         self.arena.push_str(value);
         self.put(key, Val::Str(start, self.arena.len()));
+    }
+
+    /// Upstream's trace ids (Python `hex()`: `0x`, lower case, no zero padding), after the
+    /// record's own fields.
+    #[cfg(feature = "opentelemetry")]
+    fn put_trace_ids(&mut self, ids: &crate::telemetry::log_ids::TraceIds) {
+        let mut hex = |key: &'static str, value: u128| {
+            const DIGITS: &[u8; 16] = b"0123456789abcdef";
+            let start = self.arena.len();
+            self.arena.push_str("0x");
+            let nibbles = (128 - value.leading_zeros()).div_ceil(4).max(1);
+            for i in (0..nibbles).rev() {
+                let digit = ((value >> (i * 4)) & 0xf) as usize;
+                self.arena.push(char::from(DIGITS[digit]));
+            }
+            let end = self.arena.len();
+            self.put(key, Val::Str(start, end));
+        };
+        hex("span_id", u128::from(ids.span_id));
+        hex("trace_id", ids.trace_id);
+        if let Some(parent) = ids.parent_span_id {
+            hex("parent_span_id", u128::from(parent));
+        }
     }
 
     fn push_stored(&mut self, key: &'static str, value: &Stored) {
@@ -300,8 +385,25 @@ impl Scratch {
 
 /// A field of the record being rendered.
 struct Entry {
-    key: &'static str,
+    key: Key,
     val: Val,
+}
+
+/// A field name: the call site's, or (a [`Logger`](super::Logger)'s) in the scratch arena.
+#[derive(Clone, Copy)]
+enum Key {
+    Static(&'static str),
+    Arena(usize, usize),
+}
+
+impl Key {
+    #[inline]
+    fn get<'a>(&self, arena: &'a str) -> &'a str {
+        match *self {
+            Key::Static(s) => s,
+            Key::Arena(start, end) => arena.get(start..end).unwrap_or(""),
+        }
+    }
 }
 
 /// A field value; strings live in the scratch arena.
@@ -312,6 +414,7 @@ enum Val {
     UInt(u64),
     Float(f64),
     Bool(bool),
+    Null,
 }
 
 impl Val {
@@ -322,6 +425,7 @@ impl Val {
             Val::UInt(v) => FieldValue::UInt(v),
             Val::Float(v) => FieldValue::Float(v),
             Val::Bool(v) => FieldValue::Bool(v),
+            Val::Null => FieldValue::Null,
         }
     }
 }
@@ -333,6 +437,8 @@ fn field_key(field: &Field) -> Option<&'static str> {
     let name = name.strip_prefix("r#").unwrap_or(name);
     match name {
         "timestamp" | "logger" | "level" | "message" => None,
+        // the call site of a `log` crate record (`LogTracer`), shown as the logger name
+        "log.target" | "log.module_path" | "log.file" | "log.line" => None,
         _ => Some(super::rename_key(name)),
     }
 }

@@ -39,6 +39,7 @@ mod json;
 mod layer;
 mod level;
 mod limits;
+mod logger;
 mod value;
 mod writer;
 
@@ -49,11 +50,14 @@ use std::fmt;
 
 use tracing::Subscriber;
 use tracing_subscriber::filter::LevelFilter;
-use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::layer::{Layer, SubscriberExt};
 use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::Registry;
 
 pub use self::color::{color_allowed_by, color_decision, color_enabled_from_env};
 pub(crate) use self::context::current_service;
+#[cfg(feature = "opentelemetry")]
+pub(crate) use self::context::with_current;
 pub use self::context::{current, scope, HandlerContext};
 pub use self::format::{LogFormat, ParseLogFormatError};
 pub use self::json::render_json_line;
@@ -62,6 +66,9 @@ pub use self::level::{LogLevel, ParseLogLevelError};
 pub use self::limits::{
     limits, set_limits, LogLimits, DEFAULT_MAX_FIELD_LENGTH, DEFAULT_MAX_LINE_LENGTH,
 };
+#[cfg(feature = "opentelemetry")]
+pub(crate) use self::logger::{emitting, LOGGER_TARGET};
+pub use self::logger::{get_logger, BoundValue, Logger};
 pub use self::value::FieldValue;
 pub use self::writer::{CaptureHandle, CaptureWriter, StderrWriter};
 
@@ -130,18 +137,66 @@ pub fn build_subscriber<W>(
 where
     W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
 {
-    let filter = if config.format == LogFormat::Disabled {
+    build(config, make_writer, None)
+}
+
+/// A layer of your own beside the library's formatter: it sees every record at or above the
+/// level (also with `--logger disabled`), with the library's targets as logger names. The
+/// Rust counterpart of upstream's `--custom-logger`.
+pub type CustomLayer = Box<dyn Layer<Registry> + Send + Sync + 'static>;
+
+/// [`build_subscriber`] with `layer` added (see [`CustomLayer`]).
+///
+/// ```
+/// use tomodachi::logging::{build_subscriber_with, CaptureWriter, LogFormat, LogLevel, LoggingConfig};
+/// use tracing_subscriber::Layer;
+///
+/// let mine = CaptureWriter::new();
+/// let layer = tomodachi::logging::TomodachiLayer::new(LogFormat::Python, false, mine.clone());
+/// let config = LoggingConfig { format: LogFormat::Disabled, level: LogLevel::Info, color: false };
+/// let subscriber = build_subscriber_with(&config, CaptureWriter::new(), layer.boxed());
+/// tracing::subscriber::with_default(subscriber, || {
+///     tracing::info!(target: "tomodachi.lifecycle", "starting the service");
+/// });
+/// assert!(mine.contents().ends_with("starting the service           [tomodachi.lifecycle]\n"));
+/// ```
+pub fn build_subscriber_with<W>(
+    config: &LoggingConfig,
+    make_writer: W,
+    layer: CustomLayer,
+) -> impl Subscriber + for<'a> LookupSpan<'a> + Send + Sync + 'static
+where
+    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
+{
+    build(config, make_writer, Some(layer))
+}
+
+fn build<W>(
+    config: &LoggingConfig,
+    make_writer: W,
+    custom: Option<CustomLayer>,
+) -> impl Subscriber + for<'a> LookupSpan<'a> + Send + Sync + 'static
+where
+    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
+{
+    // nothing to write: every record is filtered out before it is made
+    let filter = if config.format == LogFormat::Disabled && custom.is_none() {
         LevelFilter::OFF
     } else {
         config.level.level_filter()
     };
-    tracing_subscriber::registry()
+    let subscriber = tracing_subscriber::registry()
+        .with(custom)
         .with(filter)
         .with(TomodachiLayer::new(
             config.format,
             config.color,
             make_writer,
-        ))
+        ));
+    // the OTLP log export (feature `opentelemetry`): idle until an app has a logger provider
+    #[cfg(feature = "opentelemetry")]
+    let subscriber = subscriber.with(crate::telemetry::OtelLogsLayer);
+    subscriber
 }
 
 /// Installs the global subscriber: records at or above `config.level` are written to stderr
@@ -158,7 +213,67 @@ where
 /// tracing::info!(target: "tomodachi.lifecycle", state = "starting", "starting the service");
 /// ```
 pub fn init(config: &LoggingConfig) -> Result<(), LoggingInitError> {
-    tracing::subscriber::set_global_default(build_subscriber(config, StderrWriter))
+    let custom = CUSTOM.lock().unwrap_or_else(|p| p.into_inner()).take();
+    tracing::subscriber::set_global_default(build(config, StderrWriter, custom))
+        .map_err(|_| LoggingInitError::AlreadyInitialized)?;
+    // records of the `log` crate too (unless another `log` logger is set)
+    let _ = forward_log_records(config.level);
+    Ok(())
+}
+
+static CUSTOM: std::sync::Mutex<Option<CustomLayer>> = std::sync::Mutex::new(None);
+
+/// Adds `layer` to the subscriber [`init`] installs (and so [`launch`](crate::launch), with
+/// its `--logger` and `--log-level`): call it before. The Rust counterpart of upstream's
+/// `--custom-logger`: records reach `layer` as they reach the formatter (also with
+/// `--logger disabled`), the logger name as the target.
+///
+/// ```no_run
+/// use tracing_subscriber::Layer;
+///
+/// struct Counter;
+/// impl<S: tracing::Subscriber> Layer<S> for Counter {
+///     fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
+///         // forward to your logging system
+///         let _ = event.metadata().target();
+///     }
+/// }
+///
+/// tomodachi::logging::set_custom_layer(Counter.boxed());
+/// # struct Api;
+/// # let services = [tomodachi::Service::builder("api", Api).build()];
+/// tomodachi::launch(services);
+/// ```
+pub fn set_custom_layer(layer: CustomLayer) {
+    *CUSTOM.lock().unwrap_or_else(|p| p.into_inner()) = Some(layer);
+}
+
+/// Routes the records of the [`log`](https://docs.rs/log) crate, which many libraries log
+/// with, through `tracing` and so through the library's formatters: the logger name is the
+/// record's target (`hyper::proto::h1::conn`, `lapin::channels`, ...), as upstream renders
+/// third-party stdlib loggers. Records below `level` are cut at the `log` macro. [`init`] does
+/// this; call it yourself with a subscriber of your own. Only one `log` logger can be set per
+/// process: when one already is, [`LoggingInitError::AlreadyInitialized`] is returned.
+///
+/// ```
+/// use tomodachi::logging::{build_subscriber, forward_log_records, CaptureWriter, LogFormat, LogLevel, LoggingConfig};
+///
+/// let _ = forward_log_records(LogLevel::Info);
+/// let capture = CaptureWriter::new();
+/// let config = LoggingConfig { format: LogFormat::Json, level: LogLevel::Info, color: false };
+/// tracing::subscriber::with_default(build_subscriber(&config, capture.clone()), || {
+///     log::info!(target: "some_library", "connected");
+/// });
+/// assert!(capture.contents().contains(r#""logger": "some_library", "level": "info", "message": "connected""#));
+/// ```
+pub fn forward_log_records(level: LogLevel) -> Result<(), LoggingInitError> {
+    let filter = match level {
+        LogLevel::Debug => tracing_log::log::LevelFilter::Debug,
+        LogLevel::Info => tracing_log::log::LevelFilter::Info,
+        LogLevel::Warning => tracing_log::log::LevelFilter::Warn,
+        LogLevel::Error | LogLevel::Critical => tracing_log::log::LevelFilter::Error,
+    };
+    tracing_log::LogTracer::init_with_filter(filter)
         .map_err(|_| LoggingInitError::AlreadyInitialized)
 }
 

@@ -739,3 +739,259 @@ fn cutting_never_splits_a_character() {
     });
     assert!(out.ends_with(" v=\"éé…(+2 bytes)\"\n"), "{out}");
 }
+
+/// Records of the `log` crate go through the same formatters, under their own target as the
+/// logger name, without the `log.*` call-site fields.
+#[test]
+fn log_crate_records_are_rendered_with_their_target_as_logger() {
+    // one `log` logger per process: this test's, or an earlier one's (also a LogTracer)
+    // (the level of `log` is process-wide too: another test's `init` may have set `error`)
+    let _ = forward_log_records(LogLevel::Debug);
+    let json = LoggingConfig {
+        format: LogFormat::Json,
+        level: LogLevel::Info,
+        color: false,
+    };
+    let capture = CaptureWriter::new();
+    tracing::subscriber::with_default(build_subscriber(&json, capture.clone()), || {
+        log::error!(target: "hyper::proto::h1::conn", "connection reset");
+        log::debug!(target: "hyper::proto::h1::conn", "below the level");
+    });
+    let out = capture.contents();
+    assert_eq!(out.lines().count(), 1, "{out}");
+    assert!(
+        mask(&out).starts_with(
+            "{\"timestamp\": \"TS\", \"logger\": \"hyper::proto::h1::conn\", \"level\": \"error\", \
+             \"message\": \"connection reset\"}"
+        ),
+        "{out}"
+    );
+    let console = LoggingConfig {
+        format: LogFormat::Console,
+        ..json
+    };
+    let capture = CaptureWriter::new();
+    tracing::subscriber::with_default(build_subscriber(&console, capture.clone()), || {
+        log::error!(target: "lapin::channels", "channel closed");
+    });
+    assert_eq!(
+        mask(&capture.contents()),
+        format!(
+            "TS [error    ] {:<30} [lapin::channels]\n",
+            "channel closed"
+        )
+    );
+}
+
+/// A custom layer sees the records the formatter sees, also when the formatter is disabled.
+#[test]
+fn a_custom_layer_gets_the_records() {
+    use tracing_subscriber::Layer as _;
+    for format in [LogFormat::Disabled, LogFormat::Json] {
+        let config = LoggingConfig {
+            format,
+            level: LogLevel::Info,
+            color: false,
+        };
+        let mine = CaptureWriter::new();
+        let ours = CaptureWriter::new();
+        let layer = TomodachiLayer::new(LogFormat::Python, false, mine.clone()).boxed();
+        let subscriber = build_subscriber_with(&config, ours.clone(), layer);
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::info!(target: "tomodachi.lifecycle", state = "ready", "started service successfully");
+            tracing::debug!(target: "tomodachi.lifecycle", "below the level");
+        });
+        assert_eq!(
+            mask(&mine.contents()),
+            "TS [info     ] started service successfully   [tomodachi.lifecycle]\n",
+            "{format}"
+        );
+        assert_eq!(ours.contents().is_empty(), format == LogFormat::Disabled);
+    }
+}
+
+fn json_records(f: impl FnOnce()) -> Vec<serde_json::Value> {
+    let out = capture(LogFormat::Json, false, f);
+    out.lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect()
+}
+
+fn keys_of(record: &serde_json::Value) -> Vec<&str> {
+    record
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect()
+}
+
+/// `get_logger()` in a handler: upstream's handler logger name, the handler context, the bound
+/// fields (kept for later `get_logger()` calls of the same handler), the record's own fields.
+#[test]
+fn get_logger_in_a_handler_binds_for_the_handlers_task() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let records = json_records(|| {
+        rt.block_on(async {
+            scope(HandlerContext::new("create", "tomodachi.http"), async {
+                get_logger(None).bind("order_id", 17).bind("class_", "x");
+                get_logger(None).log(
+                    tracing::Level::INFO,
+                    "order received",
+                    &[("answer", FieldValue::Int(42))],
+                );
+                get_logger("audit").bind("who", "ann").warning("named");
+                get_logger("audit").critical("named again");
+                get_logger(None).debug("below the level of no one: written");
+            })
+            .await;
+            // another handler does not see the bindings
+            scope(HandlerContext::new("other", "tomodachi.amqp"), async {
+                get_logger(None).info("other handler");
+            })
+            .await;
+            get_logger(None).info("outside");
+        })
+    });
+    let r = &records[0];
+    assert_eq!(r["logger"], "tomodachi.http.handler");
+    assert_eq!(r["message"], "order received");
+    assert_eq!(
+        keys_of(r),
+        [
+            "timestamp",
+            "logger",
+            "level",
+            "message",
+            "handler",
+            "type",
+            "order_id",
+            "class",
+            "answer"
+        ]
+    );
+    assert_eq!(r["order_id"], 17);
+    assert_eq!(r["class"], "x");
+    assert_eq!(r["answer"], 42);
+    assert_eq!(records[1]["logger"], "audit");
+    assert_eq!(records[1]["level"], "warning");
+    assert_eq!(records[1]["who"], "ann");
+    assert_eq!(records[2]["level"], "critical");
+    assert_eq!(records[2]["who"], "ann", "the named logger's binding stays");
+    assert_eq!(records[3]["level"], "debug");
+    let other = &records[4];
+    assert_eq!(other["logger"], "tomodachi.amqp.handler");
+    assert!(other.get("order_id").is_none(), "{other}");
+    let outside = &records[5];
+    assert_eq!(outside["logger"], "default");
+    assert_eq!(
+        keys_of(outside),
+        ["timestamp", "logger", "level", "message"]
+    );
+}
+
+/// A task started with a clone of the handler context gets a snapshot of the bindings: what
+/// it binds stays in it.
+#[test]
+fn child_tasks_get_a_snapshot_of_the_bindings() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let records = json_records(|| {
+        rt.block_on(async {
+            scope(HandlerContext::new("h", "tomodachi.schedule"), async {
+                get_logger(None).bind("a", 1);
+                let child = scope(current().unwrap(), async {
+                    get_logger(None).bind("b", 2).info("child");
+                });
+                child.await;
+                get_logger(None).info("parent");
+            })
+            .await;
+        })
+    });
+    assert_eq!(records[0]["message"], "child");
+    assert_eq!((&records[0]["a"], &records[0]["b"]), (&1.into(), &2.into()));
+    assert_eq!(records[1]["message"], "parent");
+    assert_eq!(records[1]["a"], 1);
+    assert!(records[1].get("b").is_none(), "{}", records[1]);
+}
+
+/// On the console the logger's name is the bracketed logger; a level that is filtered out
+/// writes nothing.
+#[test]
+fn logger_records_on_the_console_and_filtered() {
+    let config = LoggingConfig {
+        format: LogFormat::Console,
+        level: LogLevel::Info,
+        color: false,
+    };
+    let capture = CaptureWriter::new();
+    tracing::subscriber::with_default(build_subscriber(&config, capture.clone()), || {
+        let logger = get_logger("app.orders")
+            .bind("n", 5)
+            .bind("x", BoundValue::Null);
+        logger.debug("not written");
+        logger.info("hello");
+    });
+    assert_eq!(
+        mask(&capture.contents()),
+        "TS [info     ] hello                          [app.orders] n=5 x=None\n"
+    );
+}
+
+/// The ids of the active span end the record, as Python `hex()` prints them (no zero padding).
+#[cfg(feature = "opentelemetry")]
+#[test]
+fn span_ids_end_the_record_in_python_hex() {
+    use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId};
+    let sc = SpanContext::new(
+        TraceId::from_hex("00000000000000000000000000000001").unwrap(),
+        SpanId::from_hex("00f0000000000000").unwrap(),
+        TraceFlags::SAMPLED,
+        true,
+        Default::default(),
+    );
+    let cx = opentelemetry::Context::new().with_remote_span_context(sc);
+    let records = json_records(|| {
+        let _guard = cx.attach();
+        tracing::info!(target: "t", a = 1, "in a span");
+    });
+    let line = capture(LogFormat::Console, false, || {
+        let _guard = opentelemetry::Context::new()
+            .with_remote_span_context(SpanContext::new(
+                TraceId::from_hex("0af7651916cd43dd8448eb211c80319c").unwrap(),
+                SpanId::from_hex("b7ad6b7169203331").unwrap(),
+                TraceFlags::SAMPLED,
+                true,
+                Default::default(),
+            ))
+            .attach();
+        tracing::info!(target: "t", "in a span");
+    });
+    assert_eq!(records[0]["span_id"], "0xf0000000000000");
+    assert_eq!(records[0]["trace_id"], "0x1");
+    assert_eq!(
+        keys_of(&records[0]),
+        [
+            "timestamp",
+            "logger",
+            "level",
+            "message",
+            "a",
+            "span_id",
+            "trace_id"
+        ]
+    );
+    assert!(
+        line.ends_with(
+            " [t] span_id=0xb7ad6b7169203331 trace_id=0xaf7651916cd43dd8448eb211c80319c\n"
+        ),
+        "{line}"
+    );
+    // no span: no ids
+    let records = json_records(|| tracing::info!(target: "t", "no span"));
+    assert!(records[0].get("trace_id").is_none());
+}

@@ -222,6 +222,10 @@ impl App {
                     Ok(tracing) => svc.extensions.insert(tracing),
                     Err(e) => return Err(fail_init(&svc.name, e.to_string())),
                 };
+                // the library's log records to the logger provider, if there is one
+                if let Err(e) = t.start_logs(&svc.name, &uuid) {
+                    return Err(fail_init(&svc.name, e.to_string()));
+                }
             }
         }
         lifecycle("starting", "starting the service", None);
@@ -441,5 +445,10 @@ impl RunningApp {
             t.finish().await;
         }
         lifecycle("terminated", "terminated service", service.as_deref());
+        // the log records still queued, the last line included, are exported
+        #[cfg(feature = "opentelemetry")]
+        if let Some(t) = &self.telemetry {
+            t.finish_logs().await;
+        }
     }
 }

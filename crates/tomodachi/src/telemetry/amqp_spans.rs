@@ -45,7 +45,7 @@ pub(crate) async fn consume<F: Future<Output = Verdict>>(
         .with_kind(SpanKind::Consumer)
         .with_attributes(attributes)
         .start_with_context(&tracing.tracer, &parent);
-    let cx = parent.with_span(span);
+    let cx = super::log_ids::with_span(&parent, span);
     let metric = tracing
         .metrics
         .as_ref()

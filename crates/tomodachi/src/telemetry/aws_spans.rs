@@ -92,7 +92,7 @@ pub(crate) fn consumer(
         .with_attributes(attributes)
         .start_with_context(&tracing.tracer, &parent);
     Consuming {
-        cx: parent.with_span(span),
+        cx: super::log_ids::with_span(&parent, span),
         metric,
     }
 }

@@ -96,7 +96,7 @@ impl ServerTelemetry {
             .with_attributes(attributes)
             .start_with_context(&self.tracing.tracer, &parent);
         ServerSpan {
-            cx: parent.with_span(span),
+            cx: super::log_ids::with_span(&parent, span),
             finished: false,
             metric,
         }

@@ -47,6 +47,8 @@ pub(crate) mod aws_spans;
 mod exception;
 mod exclude;
 pub(crate) mod http_spans;
+pub(crate) mod log_ids;
+mod logs;
 mod meter_provider;
 pub(crate) mod metrics;
 mod prometheus;
@@ -71,6 +73,7 @@ use crate::transport::TransportContext;
 
 pub(crate) use exception::record_error;
 use exclude::ExcludedUrls;
+pub use logs::OtelLogsLayer;
 
 /// The instrumentation scope name of every span (upstream's tracer name).
 ///
@@ -113,6 +116,11 @@ struct Setup {
     meters: OnceLock<Option<Meters>>,
     /// Whether the meter provider was given (then its owner shuts it down).
     meters_given: bool,
+    /// The logger provider given with [`OpenTelemetry::with_logger_provider`].
+    logger_provider: Option<opentelemetry_sdk::logs::SdkLoggerProvider>,
+    /// The logger provider in use once the first service started (given, or from
+    /// `OTEL_LOGS_EXPORTER`), and whether it is ours to shut down.
+    logs: Arc<Mutex<Option<InstalledLogs>>>,
 }
 
 /// The meter provider and, when it has upstream's Prometheus reader, its endpoint.
@@ -147,6 +155,9 @@ impl Meters {
         Ok(Some(Meters { provider, endpoint }))
     }
 }
+
+/// The logger provider in use and whether it is ours to shut down.
+type InstalledLogs = (Arc<logs::Installed>, bool);
 
 impl OpenTelemetry {
     /// A tracer provider built from the standard variables when the first service starts, as
@@ -191,6 +202,8 @@ impl OpenTelemetry {
                 excluded_urls: None,
                 meters: OnceLock::new(),
                 meters_given: false,
+                logger_provider: None,
+                logs: Arc::default(),
             }),
         }
     }
@@ -212,6 +225,8 @@ impl OpenTelemetry {
                 excluded_urls: None,
                 meters: OnceLock::new(),
                 meters_given: false,
+                logger_provider: None,
+                logs: Arc::default(),
             }),
         }
     }
@@ -256,6 +271,32 @@ impl OpenTelemetry {
         }
     }
 
+    /// The library's log records (loggers `tomodachi*` and `exception`, at or above
+    /// `OTEL_LOG_LEVEL`) also go to `provider` while the app runs, as upstream's
+    /// `instrument(logger_provider=…)`: the message as the body, the fields and the handler's
+    /// bound context as attributes, the active span's trace context. Flushed when the app
+    /// stops (its owner shuts it down). Without it, [`from_env`](Self::from_env) exports logs
+    /// when `OTEL_LOGS_EXPORTER` is `otlp` (default `none`), with the tracer provider's resource
+    /// rules and a batch processor.
+    ///
+    /// ```
+    /// use tomodachi::telemetry::{opentelemetry_sdk, OpenTelemetry};
+    /// let logs = opentelemetry_sdk::logs::SdkLoggerProvider::builder().build();
+    /// let telemetry = OpenTelemetry::from_env().with_logger_provider(logs);
+    /// assert!(telemetry.logger_provider().is_some());
+    /// ```
+    pub fn with_logger_provider(
+        self,
+        provider: opentelemetry_sdk::logs::SdkLoggerProvider,
+    ) -> Self {
+        let mut setup = (*self.setup).clone();
+        setup.logger_provider = Some(provider);
+        setup.logs = Arc::default();
+        Self {
+            setup: Arc::new(setup),
+        }
+    }
+
     /// The meter provider, once there is one (given, or built for the first instrumented
     /// service when the variables ask for metrics).
     ///
@@ -265,6 +306,36 @@ impl OpenTelemetry {
     /// ```
     pub fn meter_provider(&self) -> Option<&SdkMeterProvider> {
         self.setup.meters.get()?.as_ref().map(|m| &m.provider)
+    }
+
+    /// The logger provider: the one given, or the one built from `OTEL_LOGS_EXPORTER` once the
+    /// first service started (`None` while there is none).
+    pub fn logger_provider(&self) -> Option<opentelemetry_sdk::logs::SdkLoggerProvider> {
+        if let Some(p) = &self.setup.logger_provider {
+            return Some(p.clone());
+        }
+        let logs = self.setup.logs.lock().unwrap_or_else(|p| p.into_inner());
+        logs.as_ref()
+            .map(|(installed, _)| installed.provider.clone())
+    }
+
+    /// Starts sending the library's log records to the logger provider (the given one, or
+    /// one from `OTEL_LOGS_EXPORTER` with this service's resource), once per app.
+    pub(crate) fn start_logs(&self, name: &str, uuid: &str) -> Result<(), Error> {
+        let mut logs = self.setup.logs.lock().unwrap_or_else(|p| p.into_inner());
+        if logs.is_some() {
+            return Ok(());
+        }
+        let (provider, ours) = match &self.setup.logger_provider {
+            Some(p) => (p.clone(), false),
+            None if self.setup.from_env => match logs::provider_from_env(name, uuid)? {
+                Some(p) => (p, true),
+                None => return Ok(()),
+            },
+            None => return Ok(()),
+        };
+        *logs = Some((logs::install(provider), ours));
+        Ok(())
     }
 
     /// Makes this the process's instrumentation: every [`App`](crate::App) started afterwards
@@ -339,6 +410,36 @@ impl OpenTelemetry {
             excluded,
             metrics,
         }))
+    }
+
+    /// Stops sending log records to the logger provider and exports what is queued, after the
+    /// app's last line: one built from `OTEL_LOGS_EXPORTER` is shut down (at most 5 s), a
+    /// given one flushed (its owner shuts it down).
+    pub(crate) async fn finish_logs(&self) {
+        let logs = self
+            .setup
+            .logs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some((installed, ours)) = logs {
+            logs::uninstall(&installed);
+            let provider = installed.provider.clone();
+            let flush = tokio::task::spawn_blocking(move || {
+                if ours {
+                    provider.shutdown_with_timeout(std::time::Duration::from_secs(5))
+                } else {
+                    provider.force_flush()
+                }
+            });
+            if !matches!(
+                tokio::time::timeout(std::time::Duration::from_secs(5), flush).await,
+                Ok(Ok(Ok(())))
+            ) {
+                tracing::debug!(target: "tomodachi.opentelemetry",
+                    "the logger provider did not flush within 5 s");
+            }
+        }
     }
 
     /// Exports what is queued when the app stops: a provider built from the environment is

@@ -22,11 +22,24 @@ pub(crate) enum Exporter {
 /// distro and the Python SDK's configurator read them: `otlp` means gRPC unless
 /// `OTEL_EXPORTER_OTLP_TRACES_PROTOCOL` / `OTEL_EXPORTER_OTLP_PROTOCOL` says `http/protobuf`.
 pub(crate) fn exporters(env: &dyn Fn(&str) -> Option<String>) -> Result<Vec<Exporter>, Error> {
-    let names = env("OTEL_TRACES_EXPORTER").unwrap_or_default();
-    let protocol = env("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
+    exporters_of("TRACES", env)
+}
+
+/// [`exporters`] of the signal `signal` (`TRACES`, `LOGS`): `OTEL_<signal>_EXPORTER` and
+/// `OTEL_EXPORTER_OTLP_<signal>_PROTOCOL`.
+pub(crate) fn exporters_of(
+    signal: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Vec<Exporter>, Error> {
+    let names = env(&format!("OTEL_{signal}_EXPORTER")).unwrap_or_default();
+    let protocol = env(&format!("OTEL_EXPORTER_OTLP_{signal}_PROTOCOL"))
         .filter(|p| !p.trim().is_empty())
         .or_else(|| env("OTEL_EXPORTER_OTLP_PROTOCOL").filter(|p| !p.trim().is_empty()));
-    otlp_exporters(&names, protocol.as_deref(), "opentelemetry_traces_exporter")
+    otlp_exporters(
+        &names,
+        protocol.as_deref(),
+        &format!("opentelemetry_{}_exporter", signal.to_lowercase()),
+    )
 }
 
 /// The exporters a comma-separated `OTEL_<SIGNAL>_EXPORTER` list names (`none`, `otlp` in

@@ -43,7 +43,7 @@ pub(crate) fn wrap<F: Future>(
         .with_kind(SpanKind::Internal)
         .with_attributes(attributes)
         .start_with_context(&tracing.tracer, &Context::new());
-    let cx = Context::new().with_span(span);
+    let cx = super::log_ids::with_span(&Context::new(), span);
     let metric = tracing.metrics.as_ref().map(|m| m.scheduled_run(function));
     (run.with_context(cx.clone()), Some(InternalSpan(cx, metric)))
 }

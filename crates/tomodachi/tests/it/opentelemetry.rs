@@ -695,3 +695,387 @@ async fn scheduled_functions_run_in_internal_spans() {
     );
     running.stop().await;
 }
+
+// ---- logs: trace ids in the records, OTLP log export ----
+
+/// Python `hex()` of a hex id: `0x`, lower case, no leading zeros.
+fn py_hex(hex: &str) -> String {
+    let digits = hex.trim_start_matches('0');
+    format!("0x{}", if digits.is_empty() { "0" } else { digits })
+}
+
+/// A logger provider exporting to the receiver over OTLP/HTTP, batched every 50 ms.
+fn logger_provider(
+    endpoint: &str,
+    service: &str,
+) -> tomodachi::telemetry::opentelemetry_sdk::logs::SdkLoggerProvider {
+    use tomodachi::telemetry::opentelemetry_sdk::logs::{
+        BatchConfigBuilder, BatchLogProcessor, SdkLoggerProvider,
+    };
+    let exporter = tomodachi::telemetry::opentelemetry_otlp::LogExporter::builder()
+        .with_http()
+        .with_protocol(Protocol::HttpBinary)
+        .with_endpoint(format!("{endpoint}/v1/logs"))
+        .build()
+        .expect("an OTLP log exporter");
+    let processor = BatchLogProcessor::builder(exporter)
+        .with_batch_config(
+            BatchConfigBuilder::default()
+                .with_scheduled_delay(Duration::from_millis(50))
+                .build(),
+        )
+        .build();
+    SdkLoggerProvider::builder()
+        .with_resource(
+            Resource::builder()
+                .with_service_name(service.to_owned())
+                .build(),
+        )
+        .with_log_processor(processor)
+        .build()
+}
+
+impl Receiver {
+    fn logs(&self) -> Vec<Value> {
+        std::fs::read_to_string(self.out.with_extension("jsonl.logs"))
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
+    }
+
+    /// Waits for a log record with the body `body` (and matching `also`).
+    async fn log(&self, body: &str, also: impl Fn(&Value) -> bool) -> Value {
+        let mut found = None;
+        eventually(20, &format!("a log record {body:?}"), || {
+            found = self
+                .logs()
+                .into_iter()
+                .find(|r| r["body"] == body && also(r));
+            found.is_some()
+        })
+        .await;
+        found.expect("found")
+    }
+}
+
+/// A service whose `GET /log` logs "inside the handler" (answer=42) with
+/// `tomodachi::logging::get_logger()`, as `tests/python/otel_service.py` does with upstream's,
+/// and whose `GET /fail` fails.
+fn logging_service(name: &str) -> Service {
+    Service::builder(name.to_owned(), Api)
+        .options(test_options())
+        .http_route(
+            tomodachi::http::HttpRoute::new(Method::GET, r"/log").name("log"),
+            |_a: Arc<Api>, _r: HttpRequest| async {
+                tomodachi::logging::get_logger(None).log(
+                    tracing::Level::INFO,
+                    "inside the handler",
+                    &[("answer", 42.into())],
+                );
+                "logged"
+            },
+        )
+        .http(
+            Method::GET,
+            r"/fail",
+            |_a: Arc<Api>, _r: HttpRequest| async { Err::<&str, _>(Error::msg("it broke")) },
+        )
+        .build()
+}
+
+/// `tomodachi run --logger json --opentelemetry-instrument` of `tests/python/otel_service.py`
+/// with `envs`, its stderr (the records) in a file.
+async fn python_json_logs(
+    receiver: &Receiver,
+    envs: &[(&str, &str)],
+    requests: &[(&str, &str)],
+) -> Vec<Value> {
+    let dir = std::env::temp_dir().join(format!("tomodachi-pylogs-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/otel_service.py");
+    std::fs::copy(&script, dir.join("otel_service.py")).unwrap();
+    let out = dir.join("received.jsonl");
+    let stderr = std::fs::File::create(dir.join("stderr.log")).unwrap();
+    let port = free_port();
+    let python = otel_python();
+    let mut cmd = Command::new(python.parent().unwrap().join("tomodachi"));
+    cmd.current_dir(&dir)
+        .args([
+            "run",
+            "otel_service.py",
+            "--production",
+            "--logger",
+            "json",
+            "--opentelemetry-instrument",
+        ])
+        .env("SVC_NAME", "otel-python-logs")
+        .env("RK_IN", unique("otel.logs.in"))
+        .env("RK_OUT", unique("otel.logs.out"))
+        .env("HTTP_PORT", port.to_string())
+        .env("OUT_FILE", &out)
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .env("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf")
+        .env("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint())
+        .env("OTEL_BSP_SCHEDULE_DELAY", "50")
+        .env("OTEL_BLRP_SCHEDULE_DELAY", "50")
+        .env_remove("OTEL_SERVICE_NAME")
+        .env_remove("OTEL_LOG_LEVEL");
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(stderr)
+        .spawn()
+        .expect("start Python tomodachi");
+    let ready = out.with_extension("jsonl.ready");
+    eventually(30, "Python tomodachi to start", || ready.exists()).await;
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    for (path, headers) in requests {
+        assert_eq!(get_with(addr, path, headers).await.status, 200);
+    }
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
+    std::fs::read_to_string(dir.join("stderr.log"))
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
+}
+
+/// The keys of a JSON record after `answer` (what the trace processor appends).
+fn tail_keys(record: &Value) -> Vec<String> {
+    let keys: Vec<String> = record
+        .as_object()
+        .map(|o| o.keys().cloned().collect())
+        .unwrap_or_default();
+    let at = keys.iter().position(|k| k == "answer").expect("answer");
+    keys[at + 1..].to_vec()
+}
+
+// current_thread runtime: every task runs on this thread, under the thread's default subscriber
+#[tokio::test]
+async fn json_records_carry_the_span_ids_as_upstream_prints_them() {
+    const TRACE0: &str = "000f7651916cd43dd8448eb211c80319";
+    const PARENT0: &str = "00ad6b7169203331";
+    let receiver = Receiver::start();
+    let (capture, guard) = support::capture_logs(tomodachi::logging::LogFormat::Json);
+    let running = App::new()
+        .service(logging_service("otel-log-ids"))
+        .opentelemetry(OpenTelemetry::with_tracer_provider(provider(
+            &receiver.endpoint(),
+            "otel-log-ids",
+        )))
+        .start()
+        .await
+        .unwrap();
+    let addr = running.http_addr(0).unwrap();
+    let traceparent = format!("traceparent: 00-{TRACE0}-{PARENT0}-01\r\n");
+    assert_eq!(get_with(addr, "/log", &traceparent).await.status, 200);
+    assert_eq!(get_with(addr, "/log", "").await.status, 200);
+    let continued = receiver.span("GET /log", |s| s["trace_id"] == TRACE0).await;
+    let root = receiver.span("GET /log", |s| s["trace_id"] != TRACE0).await;
+    running.stop().await;
+    drop(guard);
+
+    let records: Vec<Value> = capture
+        .contents()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let inside: Vec<&Value> = records
+        .iter()
+        .filter(|r| r["message"] == "inside the handler")
+        .collect();
+    assert_eq!(inside.len(), 2);
+    // a continued trace: the span, its trace and its (remote) parent, unpadded hex
+    let r = inside[0];
+    assert_eq!(r["trace_id"], "0xf7651916cd43dd8448eb211c80319");
+    assert_eq!(r["parent_span_id"], "0xad6b7169203331");
+    assert_eq!(r["span_id"], py_hex(continued["span_id"].as_str().unwrap()));
+    assert_eq!(tail_keys(r), ["span_id", "trace_id", "parent_span_id"]);
+    // a new trace: no parent_span_id
+    let r = inside[1];
+    assert_eq!(r["trace_id"], py_hex(root["trace_id"].as_str().unwrap()));
+    assert_eq!(r["span_id"], py_hex(root["span_id"].as_str().unwrap()));
+    assert_eq!(tail_keys(r), ["span_id", "trace_id"]);
+    // outside a span: no ids
+    let started = records
+        .iter()
+        .find(|r| r["message"] == "started service successfully")
+        .unwrap();
+    assert!(started.get("trace_id").is_none(), "{started}");
+
+    // Python tomodachi prints the same keys, in the same order and format
+    let py = python_json_logs(
+        &receiver,
+        &[("OTEL_TRACES_EXPORTER", "none")],
+        &[("/log", &traceparent), ("/log", "")],
+    )
+    .await;
+    let py_inside: Vec<&Value> = py
+        .iter()
+        .filter(|r| r["message"] == "inside the handler")
+        .collect();
+    assert_eq!(py_inside.len(), 2, "{py:?}");
+    assert_eq!(py_inside[0]["trace_id"], inside[0]["trace_id"]);
+    assert_eq!(py_inside[0]["parent_span_id"], inside[0]["parent_span_id"]);
+    // the whole record: the same keys in the same order, the same logger
+    let all_keys = |r: &Value| -> Vec<String> {
+        r.as_object()
+            .map(|o| o.keys().cloned().collect())
+            .unwrap_or_default()
+    };
+    assert_eq!(all_keys(py_inside[0]), all_keys(inside[0]));
+    assert_eq!(all_keys(py_inside[1]), all_keys(inside[1]));
+    assert_eq!(py_inside[0]["logger"], inside[0]["logger"]);
+    assert_eq!(tail_keys(py_inside[1]), tail_keys(inside[1]));
+    for r in py_inside.iter().chain(inside.iter()) {
+        for key in ["span_id", "trace_id"] {
+            let v = r[key].as_str().unwrap();
+            assert!(
+                v.starts_with("0x")
+                    && !v.starts_with("0x0")
+                    && v[2..].chars().all(|c| matches!(c, '0'..='9' | 'a'..='f')),
+                "{key} = {v}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn log_records_are_exported_over_otlp_with_upstreams_attributes() {
+    let receiver = Receiver::start();
+    let (_capture, guard) = support::capture_logs(tomodachi::logging::LogFormat::Json);
+    let telemetry =
+        OpenTelemetry::with_tracer_provider(provider(&receiver.endpoint(), "otel-logs"))
+            .with_logger_provider(logger_provider(&receiver.endpoint(), "otel-logs"));
+    let running = App::new()
+        .service(logging_service("otel-logs"))
+        .opentelemetry(telemetry)
+        .start()
+        .await
+        .unwrap();
+    let addr = running.http_addr(0).unwrap();
+    let traceparent = format!("traceparent: 00-{TRACE}-{PARENT}-01\r\n");
+    assert_eq!(get_with(addr, "/log", &traceparent).await.status, 200);
+    assert_eq!(get_with(addr, "/fail", "").await.status, 500);
+    // a record of another target is not exported
+    tracing::info!(target: "app", "not a tomodachi logger");
+    let span = receiver.span("GET /log", |_| true).await;
+    let record = receiver.log("inside the handler", |_| true).await;
+    running.stop().await;
+    drop(guard);
+
+    assert_eq!(record["severity_text"], "info");
+    assert_eq!(record["severity_number"], 9);
+    assert_eq!(record["trace_id"], TRACE);
+    assert_eq!(record["span_id"], span["span_id"]);
+    let a = &record["attributes"];
+    assert_eq!(a["answer"], 42);
+    assert_eq!(a["handler"], "log");
+    assert_eq!(a["type"], "tomodachi.http");
+    assert_eq!(a["logger"], "tomodachi.http.handler");
+    assert_eq!(a["event"], "inside the handler");
+    assert_eq!(record["resource"]["service.name"], "otel-logs");
+    let failed = receiver.log("uncaught exception: it broke", |_| true).await;
+    assert_eq!(failed["severity_text"], "error");
+    assert_eq!(failed["attributes"]["logger"], "exception");
+    // the app's last line is exported: the provider is flushed after it
+    receiver.log("terminated service", |_| true).await;
+    assert!(!receiver
+        .logs()
+        .iter()
+        .any(|r| r["body"] == "not a tomodachi logger"));
+
+    // Python tomodachi exports the same attributes for the same record (but for the call
+    // site's `code.*`, which name Python functions)
+    let py_receiver = Receiver::start();
+    python_json_logs(
+        &py_receiver,
+        &[
+            ("OTEL_TRACES_EXPORTER", "none"),
+            ("OTEL_LOGS_EXPORTER", "otlp"),
+        ],
+        &[("/log", &traceparent)],
+    )
+    .await;
+    let py = py_receiver.log("inside the handler", |_| true).await;
+    let without_code = |r: &Value| -> BTreeSet<String> {
+        keys(r)
+            .into_iter()
+            .filter(|k| !k.starts_with("code."))
+            .collect()
+    };
+    assert_eq!(without_code(&record), without_code(&py));
+    assert_eq!(record["severity_text"], py["severity_text"]);
+    assert_eq!(record["severity_number"], py["severity_number"]);
+    assert_eq!(record["trace_id"], py["trace_id"]);
+}
+
+/// `OTEL_LOGS_EXPORTER=otlp` on a binary: the lifecycle records are exported with the
+/// service's resource, and `OTEL_LOG_LEVEL` sets the level.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn otel_logs_exporter_exports_a_binarys_records() {
+    let receiver = Receiver::start();
+    let port = free_port();
+    let dir = std::env::temp_dir().join(format!("tomodachi-otel-logs-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cfg = dir.join("config.json");
+    std::fs::write(
+        &cfg,
+        format!(r#"{{"uuid": "otel-logs-uuid", "options": {{"http": {{"port": {port}}}}}}}"#),
+    )
+    .unwrap();
+    let mut child = Command::new(support::examples::example_bin("http_service"))
+        .args([
+            "--opentelemetry-instrument",
+            "-c",
+            cfg.to_str().unwrap(),
+            "--logger",
+            "json",
+        ])
+        .env("OTEL_TRACES_EXPORTER", "none")
+        .env("OTEL_LOGS_EXPORTER", "otlp")
+        .env("OTEL_LOG_LEVEL", "warning")
+        .env("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf")
+        .env("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint())
+        .env("OTEL_BLRP_SCHEDULE_DELAY", "50")
+        .env_remove("OTEL_SERVICE_NAME")
+        .env_remove("OTEL_RESOURCE_ATTRIBUTES")
+        .env_remove("TOMODACHI_LOGGER")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let mut up = false;
+    for _ in 0..200 {
+        if tokio::net::TcpStream::connect(addr).await.is_ok() {
+            up = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(up, "the example listens");
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
+    // the warning is exported (at exit), the info records are not (OTEL_LOG_LEVEL=warning)
+    let signal = receiver.log("received termination signal", |_| true).await;
+    assert_eq!(signal["severity_text"], "warning");
+    assert_eq!(signal["attributes"]["logger"], "tomodachi.signal");
+    assert_eq!(signal["resource"]["service.name"], "http-example");
+    assert_eq!(signal["resource"]["service.instance.id"], "otel-logs-uuid");
+    assert!(
+        !receiver.logs().iter().any(|r| r["severity_text"] == "info"),
+        "{:?}",
+        receiver.logs()
+    );
+}

@@ -8,6 +8,8 @@ RK_IN      routing key consumed by `on_message` (JsonBase); each message's data 
 RK_OUT     `GET /publish` publishes {"from": "python"} there
 WITH_SCHEDULE  when set, `heartbeat` runs every second and `failing` (which raises) too (the
            metrics tests)
+
+`GET /log` logs "inside the handler" (answer=42) with `tomodachi.get_logger()`.
 """
 import json
 import os
@@ -29,6 +31,11 @@ class OtelService(tomodachi.Service):
     async def publish(self, request):
         await tomodachi.amqp_publish(self, {"from": "python"}, routing_key=os.environ["RK_OUT"])
         return 200, "published"
+
+    @tomodachi.http("GET", r"/log")
+    async def log(self, request):
+        tomodachi.get_logger().info("inside the handler", answer=42)
+        return 200, "logged"
 
     @tomodachi.amqp(os.environ["RK_IN"])
     async def on_message(self, data):
