@@ -184,6 +184,10 @@ impl NatsConfig {
     }
 
     /// The credentials file as configured (see [`credentials_file`](Self::credentials_file)).
+    ///
+    /// ```
+    /// assert_eq!(tomodachi_nats::NatsConfig::new().credentials_file_path(), None);
+    /// ```
     pub fn credentials_file_path(&self) -> Option<&std::path::Path> {
         self.credentials_file.as_deref()
     }
