@@ -1,6 +1,7 @@
 //! The connection settings: the `nats.*` option section (registered with tomodachi's options,
 //! so `-c` config files set it like `options.amqp.*`), its typed form [`NatsConfig`], and the
-//! connect options built from it (user and password or token, TLS, reconnect backoff).
+//! connect options built from it (user and password, token or a `.creds` credentials file, TLS,
+//! reconnect backoff).
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -27,6 +28,7 @@ pub const OPTIONS_SECTION: &str = "nats";
 /// | `nats.name_prefix` | `""` | prefixes stream and durable consumer names (as `amqp.queue_name_prefix`) |
 /// | `nats.user`, `nats.password` | `null` | user and password authentication |
 /// | `nats.token` | `null` | token authentication |
+/// | `nats.credentials_file` | `null` | a `.creds` file (user JWT and nkey seed, as `nsc` writes it): JWT authentication (operator mode); excludes `user`/`password` and `token` |
 /// | `nats.tls_ca_file` | `null` | a PEM file of CA certificates to trust |
 /// | `nats.tls_cert_file`, `nats.tls_key_file` | `null` | a client certificate and key (PEM) |
 /// | `nats.tls_required` | `false` | refuse a server that does not offer TLS |
@@ -53,6 +55,7 @@ pub struct NatsConfig {
     user: Option<String>,
     password: Option<String>,
     token: Option<String>,
+    credentials_file: Option<PathBuf>,
     tls_ca_file: Option<PathBuf>,
     tls_cert_file: Option<PathBuf>,
     tls_key_file: Option<PathBuf>,
@@ -69,6 +72,7 @@ impl Default for NatsConfig {
             user: None,
             password: None,
             token: None,
+            credentials_file: None,
             tls_ca_file: None,
             tls_cert_file: None,
             tls_key_file: None,
@@ -152,6 +156,40 @@ impl NatsConfig {
     pub fn token(mut self, token: impl Into<String>) -> Self {
         self.token = Some(token.into());
         self
+    }
+
+    /// Authenticates with a NATS credentials file (`.creds`: a user JWT and its nkey seed, as
+    /// `nsc generate creds` writes it), the way to connect to a server in operator mode
+    /// (decentralized JWT authentication). The file is read when the service starts: a missing,
+    /// unreadable or malformed file fails the start with an error naming `nats.credentials_file`
+    /// and the file.
+    ///
+    /// It excludes [`user_and_password`](Self::user_and_password) and [`token`](Self::token):
+    /// a server authenticates a client by one method (a server in operator mode knows its
+    /// users only by their JWTs), and async-nats would send all of them at once, so a
+    /// combination is a start error rather than a guess at which one the server uses.
+    ///
+    /// ```
+    /// let config = tomodachi_nats::NatsConfig::new()
+    ///     .servers(["nats://127.0.0.1:4222"])
+    ///     .credentials_file("/etc/nats/orders.creds");
+    /// assert_eq!(
+    ///     config.credentials_file_path(),
+    ///     Some(std::path::Path::new("/etc/nats/orders.creds"))
+    /// );
+    /// ```
+    pub fn credentials_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.credentials_file = Some(path.into());
+        self
+    }
+
+    /// The credentials file as configured (see [`credentials_file`](Self::credentials_file)).
+    ///
+    /// ```
+    /// assert_eq!(tomodachi_nats::NatsConfig::new().credentials_file_path(), None);
+    /// ```
+    pub fn credentials_file_path(&self) -> Option<&std::path::Path> {
+        self.credentials_file.as_deref()
     }
 
     /// Trusts the CA certificates of this PEM file (besides the system's roots).
@@ -256,6 +294,9 @@ impl NatsConfig {
         if let Some(token) = &self.token {
             options = options.token(token.clone());
         }
+        if let Some(path) = &self.credentials_file {
+            options = self.with_credentials_file(options, path)?;
+        }
         if let Some(ca) = &self.tls_ca_file {
             options = options.add_root_certificates(ca.clone());
         }
@@ -271,6 +312,41 @@ impl NatsConfig {
             }
         }
         Ok(options.require_tls(self.tls_required))
+    }
+}
+
+impl NatsConfig {
+    /// `options` authenticating with the credentials file `path`; an error names the option
+    /// and the file when it excludes another method, cannot be read, or is not a `.creds` file.
+    fn with_credentials_file(
+        &self,
+        options: async_nats::ConnectOptions,
+        path: &std::path::Path,
+    ) -> Result<async_nats::ConnectOptions, Error> {
+        let other = match (&self.user, &self.token) {
+            (Some(_), _) => Some("nats.user/nats.password"),
+            (None, Some(_)) => Some("nats.token"),
+            (None, None) => None,
+        };
+        if let Some(other) = other {
+            return Err(Error::msg(format!(
+                "options 'nats.credentials_file' and '{other}' exclude each other: a NATS \
+                 server authenticates a client by one method; set only one of them"
+            )));
+        }
+        let file = path.display();
+        // a small file read once at start, before the connection exists
+        let contents = std::fs::read_to_string(path).map_err(|e| {
+            Error::msg(format!(
+                "option 'nats.credentials_file': unable to read the credentials file '{file}': {e}"
+            ))
+        })?;
+        options.credentials(&contents).map_err(|e| {
+            Error::msg(format!(
+                "option 'nats.credentials_file': '{file}' is not a NATS credentials file (a user \
+                 JWT and an nkey seed between -----BEGIN/END----- lines, as nsc writes it): {e}"
+            ))
+        })
     }
 }
 
@@ -348,6 +424,135 @@ mod tests {
             .merge_json(&config.to_options_json())
             .expect("merged");
         assert_eq!(NatsConfig::from_options(&options).expect("read"), config);
+    }
+
+    /// A new temporary file with `contents`.
+    fn temp_file(name: &str, contents: &str) -> PathBuf {
+        let path = std::env::temp_dir().join(format!(
+            "tomodachi-nats-config-{}-{name}",
+            std::process::id()
+        ));
+        std::fs::write(&path, contents).expect("a temp file");
+        path
+    }
+
+    /// A credentials file's text: `jwt` and the seed of `user`, as nsc writes them.
+    fn creds(jwt: &str, seed: &str) -> String {
+        format!(
+            "-----BEGIN NATS USER JWT-----\n{jwt}\n------END NATS USER JWT------\n\n\
+             ************************* IMPORTANT *************************\n\
+             NKEY Seed printed below can be used to sign and prove identity.\n\n\
+             -----BEGIN USER NKEY SEED-----\n{seed}\n------END USER NKEY SEED------\n"
+        )
+    }
+
+    fn start_error(config: &NatsConfig) -> String {
+        match config.connect_options("svc") {
+            Ok(_) => panic!("connect options for {config:?}"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn the_credentials_file_option_is_read_from_options_and_code() {
+        register_options();
+        let options = Options::from_json(&serde_json::json!({
+            "nats": {"credentials_file": "/etc/nats/a.creds"},
+        }))
+        .expect("valid nats options");
+        let config = NatsConfig::from_options(&options).expect("a config");
+        assert_eq!(
+            config.credentials_file_path(),
+            Some(std::path::Path::new("/etc/nats/a.creds"))
+        );
+        assert_eq!(
+            config,
+            NatsConfig::new().credentials_file("/etc/nats/a.creds")
+        );
+        assert_eq!(NatsConfig::default().credentials_file_path(), None);
+        // the default is null, so the options take any value; reading the section refuses it
+        let wrong_type = Options::from_json(&serde_json::json!({"nats": {"credentials_file": 1}}))
+            .expect("options");
+        let message = NatsConfig::from_options(&wrong_type)
+            .expect_err("a number is no path")
+            .to_string();
+        assert!(message.contains("nats"), "{message}");
+        let mut merged = Options::default();
+        merged
+            .merge_json(&config.to_options_json())
+            .expect("merged");
+        assert_eq!(NatsConfig::from_options(&merged).expect("read"), config);
+    }
+
+    #[test]
+    fn a_valid_credentials_file_builds_connect_options() {
+        let seed = nkeys::KeyPair::new_user().seed().expect("a seed");
+        let path = temp_file("valid.creds", &creds("eyJ0eXAiOiJKV1QifQ.e30.c2ln", &seed));
+        let config = NatsConfig::new().credentials_file(&path);
+        assert!(config.connect_options("svc").is_ok());
+        let _ = std::fs::remove_file(path);
+    }
+
+    #[test]
+    fn a_missing_credentials_file_is_an_error_naming_the_option_and_the_file() {
+        let path = std::env::temp_dir().join("tomodachi-nats-no-such-file.creds");
+        let message = start_error(&NatsConfig::new().credentials_file(&path));
+        assert!(message.contains("nats.credentials_file"), "{message}");
+        assert!(message.contains(&path.display().to_string()), "{message}");
+        assert!(message.contains("unable to read"), "{message}");
+    }
+
+    #[test]
+    fn a_malformed_credentials_file_is_an_error_naming_the_option_and_the_file() {
+        let user = nkeys::KeyPair::new_user();
+        let cases = [
+            ("empty.creds", String::new()),
+            ("garbage.creds", "not a creds file\n".to_owned()),
+            // the JWT without the seed
+            (
+                "jwt-only.creds",
+                "-----BEGIN NATS USER JWT-----\neyJ0.e30.c2ln\n------END NATS USER JWT------\n"
+                    .to_owned(),
+            ),
+            // a public key where the seed belongs
+            ("bad-seed.creds", creds("eyJ0.e30.c2ln", &user.public_key())),
+        ];
+        for (name, contents) in cases {
+            let path = temp_file(name, &contents);
+            let message = start_error(&NatsConfig::new().credentials_file(&path));
+            assert!(
+                message.contains("nats.credentials_file"),
+                "{name}: {message}"
+            );
+            assert!(
+                message.contains(&path.display().to_string()),
+                "{name}: {message}"
+            );
+            assert!(
+                message.contains("is not a NATS credentials file"),
+                "{name}: {message}"
+            );
+            let _ = std::fs::remove_file(path);
+        }
+    }
+
+    #[test]
+    fn credentials_exclude_user_password_and_token() {
+        // checked before the file is read: the file need not exist
+        let with_creds = || NatsConfig::new().credentials_file("/nonexistent/a.creds");
+        let message = start_error(&with_creds().user_and_password("u", "p"));
+        assert!(message.contains("'nats.credentials_file'"), "{message}");
+        assert!(message.contains("'nats.user/nats.password'"), "{message}");
+        assert!(message.contains("exclude each other"), "{message}");
+        let message = start_error(&with_creds().token("t"));
+        assert!(message.contains("'nats.token'"), "{message}");
+        assert!(message.contains("exclude each other"), "{message}");
+        // user and password with a token stays allowed (async-nats sends both)
+        assert!(NatsConfig::new()
+            .user_and_password("u", "p")
+            .token("t")
+            .connect_options("svc")
+            .is_ok());
     }
 
     #[test]
