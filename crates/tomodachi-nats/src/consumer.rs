@@ -382,12 +382,16 @@ async fn wait_stop(mut rx: watch::Receiver<bool>) {
 
 async fn handle(shared: &Shared, sub: &Subscription, message: jetstream::Message) {
     TASKS.started();
-    let (delivered, sequence) = match message.info() {
-        Ok(info) => (
-            u32::try_from(info.delivered).unwrap_or(u32::MAX),
+    let numbers = message.reply.as_deref().and_then(ack_numbers).or_else(|| {
+        let info = message.info().ok()?;
+        Some((
+            u64::try_from(info.delivered).unwrap_or(0),
             info.stream_sequence,
-        ),
-        Err(_) => (1, 0),
+        ))
+    });
+    let (delivered, sequence) = match numbers {
+        Some((delivered, sequence)) => (u32::try_from(delivered).unwrap_or(u32::MAX), sequence),
+        None => (1, 0),
     };
     let parsed = parse(
         sub.envelope.as_ref(),
@@ -414,6 +418,29 @@ async fn handle(shared: &Shared, sub: &Subscription, message: jetstream::Message
     };
     settle(shared, sub, &message, delivered, verdict).await;
     TASKS.finished();
+}
+
+/// `(delivered, stream sequence)` from a JetStream message's `$JS.ACK.` reply subject, the two
+/// numbers of `Message::info()` a delivery needs, without parsing the rest (timestamps, counts):
+/// ADR-15's subjects have 7 tokens after the prefix (`<stream>.<consumer>.<delivered>.<stream
+/// seq>.<consumer seq>.<timestamp>.<pending>`) or, with the domain and account hash first, 9 or
+/// more. `None` for anything else (the caller then asks `info()`).
+fn ack_numbers(reply: &str) -> Option<(u64, u64)> {
+    let rest = reply.strip_prefix("$JS.ACK.")?;
+    let mut tokens = [""; 6];
+    let mut count = 0;
+    for token in rest.split('.') {
+        if let Some(slot) = tokens.get_mut(count) {
+            *slot = token;
+        }
+        count += 1;
+    }
+    let at = match count {
+        7 => 2,
+        n if n >= 9 => 4,
+        _ => return None,
+    };
+    Some((tokens[at].parse().ok()?, tokens[at + 1].parse().ok()?))
 }
 
 /// Runs `work` and tells the server the message is still in progress every half `ack_wait`
@@ -590,6 +617,22 @@ mod tests {
             not_utf8.map(|_| ()).map_err(|e| e.verdict()),
             Err(Verdict::DeadLetter(_))
         ));
+    }
+
+    #[test]
+    fn ack_subjects_give_the_delivery_count_and_stream_sequence() {
+        // ADR-15: the original form, and the one with domain and account hash (+ a token)
+        let v1 = "$JS.ACK.ORDERS.worker.3.1042.977.1733300000000000000.12";
+        assert_eq!(ack_numbers(v1), Some((3, 1042)));
+        let v2 = "$JS.ACK.hub.ACCHASH.ORDERS.worker.1.7.7.1733300000000000000.0";
+        assert_eq!(ack_numbers(v2), Some((1, 7)));
+        let v2_token = "$JS.ACK.hub.ACCHASH.ORDERS.worker.2.8.8.1733300000000000000.0.x9Yz";
+        assert_eq!(ack_numbers(v2_token), Some((2, 8)));
+        // anything else: left to `info()`
+        assert_eq!(ack_numbers("_INBOX.abc"), None);
+        assert_eq!(ack_numbers("$JS.ACK.ORDERS.worker.3"), None);
+        assert_eq!(ack_numbers("$JS.ACK.ORDERS.worker.x.1.1.1.1"), None);
+        assert_eq!(ack_numbers("$JS.ACK.a.b.c.d.e.f.g.h"), None);
     }
 
     #[test]
