@@ -67,7 +67,7 @@ use proc_macro::TokenStream;
 ///   (`&Message`, `Extension<T>`), returning `()` or `Result<(), E>`;
 /// - `#[nats("subject", name = "...", message_envelope = None | Envelope, proto_class = Type,
 ///   validator = fn, max_deliver = N, dead_letter_subject = "...", max_in_flight = N,
-///   ack_wait = Duration)]` on
+///   ack_wait = Duration, schema = Type)]` on
 ///   `async fn name(&self, ...)`: a NATS JetStream handler of the `tomodachi-nats` crate (the
 ///   service depends on it; the expansion calls `tomodachi_nats::NatsServiceBuilderExt::nats`),
 ///   with arguments by name (`data`, `message`, `message_uuid`, `metadata`, `service`,

@@ -1,5 +1,5 @@
 //! `#[nats("subject", name = ..., message_envelope = ..., max_deliver = ...,
-//! dead_letter_subject = ..., max_in_flight = ..., ack_wait = Duration)]` →
+//! dead_letter_subject = ..., max_in_flight = ..., ack_wait = Duration, schema = Type)]` →
 //! `tomodachi_nats::NatsServiceBuilderExt::nats(builder, NatsSubscription::new(..)..., handler)`.
 //!
 //! The NATS transport lives in its own crate (`tomodachi-nats`), so the expansion names it by
@@ -23,6 +23,7 @@ const NATS_ARGS: &[&str] = &[
     "dead_letter_subject",
     "max_in_flight",
     "ack_wait",
+    "schema",
 ];
 
 /// Handler argument names the NATS transport provides.
@@ -69,7 +70,7 @@ pub(crate) fn call(method: &ImplItemFn, attr: &Attribute) -> syn::Result<TokenSt
     if let Some(extra) = args.positional.get(1) {
         return Err(syn::Error::new_spanned(
             extra,
-            "unexpected argument; options are named: name, message_envelope, max_deliver, dead_letter_subject, max_in_flight, ack_wait",
+            "unexpected argument; options are named: name, message_envelope, max_deliver, dead_letter_subject, max_in_flight, ack_wait, schema",
         ));
     }
     let subject = lit_str(subject, "the subject")?;
@@ -98,6 +99,7 @@ pub(crate) fn call(method: &ImplItemFn, attr: &Attribute) -> syn::Result<TokenSt
         sub = quote_spanned! { w.span() => #sub.ack_wait(#w) };
     }
     let sub = envelope_setters(&args, sub)?;
+    let sub = crate::amqp::schema_setter(&args, sub)?;
     let handler = message_handler(method, argument)?;
     // the extension trait's method called by path: the service needs no `use` for it
     Ok(quote! {

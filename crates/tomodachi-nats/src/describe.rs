@@ -47,7 +47,8 @@ pub(crate) fn describe(transport: &NatsTransport, ctx: &TransportContext) -> Vec
                 .operation_binding("nats", json!({"queue": durable, "bindingVersion": "0.1.0"}))
                 .message(
                     MessageDescription::new()
-                        .envelope(envelope.as_ref().map(|e| e.name().to_owned())),
+                        .envelope(envelope.as_ref().map(|e| e.name().to_owned()))
+                        .data_schema(s.data_schema.clone()),
                 ),
         ));
     }
@@ -63,13 +64,22 @@ mod tests {
 
     use crate::{NatsConfig, NatsServiceBuilderExt, NatsSubscription};
 
+    /// An order (the data of `orders.created`).
+    #[derive(schemars::JsonSchema)]
+    #[allow(dead_code)]
+    struct Order {
+        id: u64,
+    }
+
     #[test]
     fn subjects_are_asyncapi_channels_that_validate() {
         let service = tomodachi::Service::builder("orders", ())
             .message_envelope(JsonBase)
             .nats_config(NatsConfig::new().servers(["nats://10.0.0.1:4222"]))
             .nats(
-                NatsSubscription::new("orders.created").name("on_created"),
+                NatsSubscription::new("orders.created")
+                    .name("on_created")
+                    .schema::<Order>(),
                 |_s: Arc<()>, _m: Message| async {},
             )
             .nats(
@@ -103,6 +113,14 @@ mod tests {
             doc["components"]["messages"]["audit"]["payload"]["type"],
             "string"
         );
+        // `schema::<Order>()`: the data's schema, referenced from the envelope's payload
+        assert_eq!(
+            doc["components"]["schemas"]["Order"]["properties"]["id"]["type"],
+            "integer"
+        );
+        assert!(doc["components"]["messages"]["on_created"]["payload"]
+            .to_string()
+            .contains("#/components/schemas/Order"));
         let audit = doc["channels"]["audit"]["description"]
             .as_str()
             .unwrap_or_default();

@@ -78,6 +78,7 @@ pub struct NatsSubscription {
     dead_letter_subject: Option<String>,
     max_in_flight: usize,
     ack_wait: std::time::Duration,
+    data_schema: Option<serde_json::Value>,
 }
 
 impl std::fmt::Debug for NatsSubscription {
@@ -103,6 +104,7 @@ impl NatsSubscription {
             dead_letter_subject: None,
             max_in_flight: 16,
             ack_wait: std::time::Duration::from_secs(30),
+            data_schema: None,
         }
     }
 
@@ -151,6 +153,31 @@ impl NatsSubscription {
     pub fn ack_wait(mut self, wait: std::time::Duration) -> Self {
         self.ack_wait = wait.max(std::time::Duration::from_millis(100));
         self
+    }
+
+    /// The JSON Schema of the messages' data (inside the envelope), for the AsyncAPI document
+    /// (`tomodachi::apidoc`).
+    ///
+    /// ```
+    /// let sub = tomodachi_nats::NatsSubscription::new("orders.created")
+    ///     .data_schema(serde_json::json!({"type": "object", "required": ["id"]}));
+    /// ```
+    pub fn data_schema(mut self, schema: serde_json::Value) -> Self {
+        self.data_schema = Some(schema);
+        self
+    }
+
+    /// The messages' data is a `T`: its JSON Schema (from `schemars`) goes into the AsyncAPI
+    /// document (feature `schemars`; `#[nats(.., schema = T)]`).
+    ///
+    /// ```
+    /// #[derive(schemars::JsonSchema)]
+    /// struct Order { id: u64 }
+    /// let sub = tomodachi_nats::NatsSubscription::new("orders.created").schema::<Order>();
+    /// ```
+    #[cfg(feature = "schemars")]
+    pub fn schema<T: schemars::JsonSchema>(self) -> Self {
+        self.data_schema(tomodachi::apidoc::schema_of::<T>())
     }
 
     /// The subject as given.

@@ -24,6 +24,11 @@ struct Seen {
     failures: Mutex<u32>,
 }
 
+/// The raw subject's data, for the AsyncAPI document (`schema = RawText`).
+#[derive(schemars::JsonSchema)]
+#[allow(dead_code)]
+struct RawText(String);
+
 #[derive(Default)]
 struct Orders {
     seen: Arc<Seen>,
@@ -57,7 +62,7 @@ impl Orders {
             .push((data, subject, delivered, d.consumer.to_string()));
     }
 
-    #[nats("attr.raw", name = "raw_text", message_envelope = None, max_in_flight = 1)]
+    #[nats("attr.raw", name = "raw_text", message_envelope = None, max_in_flight = 1, schema = RawText)]
     async fn on_raw(&self, data: String) {
         self.seen.raw.lock().unwrap().push(data);
     }
@@ -90,6 +95,9 @@ async fn the_attribute_registers_nats_handlers_with_their_options() {
     SERVER.set(nats.url.clone()).expect("one test");
     let seen = Arc::new(Seen::default());
     let service = Orders { seen: seen.clone() }.into_service();
+    // `schema = RawText`: the data's schema in the AsyncAPI document
+    let doc = tomodachi::apidoc::asyncapi([&service]);
+    assert_eq!(doc["components"]["schemas"]["RawText"]["type"], "string");
     let client = nats.client().await;
     let mut dead = client
         .subscribe("attr.poison.dead")
