@@ -294,12 +294,13 @@ impl Scratch {
     }
 
     /// Adds or replaces (keeping the first position, like a Python dict) a field.
+    #[inline]
     fn put(&mut self, key: &'static str, val: Val) {
         let arena = &self.arena;
         if let Some(entry) = self
             .fields
             .iter_mut()
-            .find(|entry| entry.key.get(arena) == key)
+            .find(|entry| entry.key.is(key, arena))
         {
             entry.val = val;
         } else {
@@ -329,7 +330,7 @@ impl Scratch {
         if let Some(entry) = self
             .fields
             .iter_mut()
-            .find(|entry| entry.key.get(arena) == key)
+            .find(|entry| entry.key.is(key, arena))
         {
             entry.val = val;
         } else {
@@ -397,6 +398,17 @@ enum Key {
 }
 
 impl Key {
+    /// Whether this is `key` (the length first: most keys differ in it).
+    #[inline]
+    fn is(&self, key: &str, arena: &str) -> bool {
+        match *self {
+            Key::Static(s) => s.len() == key.len() && s == key,
+            Key::Arena(start, end) => {
+                end - start == key.len() && arena.get(start..end) == Some(key)
+            }
+        }
+    }
+
     #[inline]
     fn get<'a>(&self, arena: &'a str) -> &'a str {
         match *self {
