@@ -7,7 +7,6 @@
 
 use std::future::Future;
 
-use opentelemetry::context::FutureExt as _;
 use opentelemetry::trace::{Span as _, SpanKind, Status, TraceContextExt, Tracer};
 use opentelemetry::{Context, KeyValue};
 
@@ -50,20 +49,7 @@ pub(crate) async fn consume<F: Future<Output = Verdict>>(
         .metrics
         .as_ref()
         .map(|m| m.rabbitmq_message(exchange_or_default(exchange), routing_key, function));
-    let verdict = chain.with_context(cx.clone()).await;
-    if let Some(metric) = metric {
-        metric.finish(matches!(verdict, Verdict::Ack | Verdict::Discard(_)));
-    }
-    let span = cx.span();
-    match &verdict {
-        Verdict::Ack | Verdict::Discard(_) => span.set_status(Status::Ok),
-        Verdict::Retry(why) | Verdict::DeadLetter(why) => {
-            span.set_status(Status::error(""));
-            span.add_event("exception", event_attributes(why, why, true));
-        }
-    }
-    span.end();
-    verdict
+    super::run_in_consumer_span(cx, metric, chain).await
 }
 
 /// A publish's span, started by [`producer`].

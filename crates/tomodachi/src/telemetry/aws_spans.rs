@@ -18,7 +18,6 @@
 
 use std::future::Future;
 
-use opentelemetry::context::FutureExt as _;
 use opentelemetry::propagation::{Extractor, Injector};
 use opentelemetry::trace::{Span as _, SpanKind, Status, TraceContextExt, Tracer};
 use opentelemetry::{Context, KeyValue};
@@ -110,20 +109,7 @@ pub(crate) async fn process<F: Future<Output = Verdict>>(
     chain: F,
 ) -> Verdict {
     let Consuming { cx, metric } = consuming;
-    let verdict = chain.with_context(cx.clone()).await;
-    if let Some(metric) = metric {
-        metric.finish(matches!(verdict, Verdict::Ack | Verdict::Discard(_)));
-    }
-    let span = cx.span();
-    match &verdict {
-        Verdict::Ack | Verdict::Discard(_) => span.set_status(Status::Ok),
-        Verdict::Retry(why) | Verdict::DeadLetter(why) => {
-            span.set_status(Status::error(""));
-            span.add_event("exception", event_attributes(why, why, true));
-        }
-    }
-    span.end();
-    verdict
+    super::run_in_consumer_span(cx, metric, chain).await
 }
 
 /// What a `PRODUCER` span publishes to.

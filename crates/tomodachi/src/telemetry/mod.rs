@@ -495,6 +495,35 @@ pub(crate) struct Tracing {
     pub(crate) metrics: Option<metrics::Metrics>,
 }
 
+/// Runs a message handler `chain` in the `CONSUMER` span of `cx` and ends it (the AMQP and
+/// SNS+SQS transports): status OK when the message was handled or discarded, ERROR with an
+/// escaped `exception` event when the handler failed; the measurement records the same outcome.
+pub(crate) async fn run_in_consumer_span<
+    F: std::future::Future<Output = crate::verdict::Verdict>,
+>(
+    cx: opentelemetry::Context,
+    metric: Option<metrics::TaskMetric>,
+    chain: F,
+) -> crate::verdict::Verdict {
+    use crate::verdict::Verdict;
+    use opentelemetry::context::FutureExt as _;
+    use opentelemetry::trace::{Status, TraceContextExt as _};
+    let verdict = chain.with_context(cx.clone()).await;
+    if let Some(metric) = metric {
+        metric.finish(matches!(verdict, Verdict::Ack | Verdict::Discard(_)));
+    }
+    let span = cx.span();
+    match &verdict {
+        Verdict::Ack | Verdict::Discard(_) => span.set_status(Status::Ok),
+        Verdict::Retry(why) | Verdict::DeadLetter(why) => {
+            span.set_status(Status::error(""));
+            span.add_event("exception", exception::event_attributes(why, why, true));
+        }
+    }
+    span.end();
+    verdict
+}
+
 /// The instrumentation of the service whose context this is (`None`: not instrumented).
 pub(crate) fn of(ctx: &TransportContext) -> Option<Arc<Tracing>> {
     ctx.extension::<Arc<Tracing>>().cloned()
