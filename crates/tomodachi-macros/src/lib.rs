@@ -71,7 +71,7 @@ use proc_macro::TokenStream;
 ///   `async fn name(&self, ...)`: a NATS JetStream handler of the `tomodachi-nats` crate (the
 ///   service depends on it; the expansion calls `tomodachi_nats::NatsServiceBuilderExt::nats`),
 ///   with arguments by name (`data`, `message`, `message_uuid`, `metadata`, `service`,
-///   `subject`, `delivered`, `stream_sequence`) or type (`&Message`, `NatsDelivery`,
+///   `subject`, `delivered`, `stream_sequence`, `headers`) or type (`&Message`, `NatsDelivery`,
 ///   `Extension<T>`), returning `()` or `Result<(), E>`;
 /// - `#[decorate(guard_a, guard_b)]` below any handler attribute: guards (see
 ///   `#[tomodachi::decorator]` and `tomodachi::decorator`) that run before the handler, the

@@ -36,6 +36,7 @@ const NATS_NAMES: &[&str] = &[
     "subject",
     "delivered",
     "stream_sequence",
+    "headers",
 ];
 
 /// The expression giving one handler argument from `__msg`.
@@ -51,6 +52,7 @@ fn argument(name: Option<&str>, ty: &Type, pt: &syn::PatType) -> syn::Result<Tok
         Some("subject") => quote_spanned! { span => #delivery.subject },
         Some("delivered") => quote_spanned! { span => #delivery.delivered },
         Some("stream_sequence") => quote_spanned! { span => #delivery.stream_sequence },
+        Some("headers") => quote_spanned! { span => #delivery.headers },
         other => return extractor_argument(other, ty, pt, "NATS", NATS_NAMES),
     })
 }

@@ -409,6 +409,7 @@ async fn handle(shared: &Shared, sub: &Subscription, message: jetstream::Message
                 consumer: sub.durable.clone(),
                 stream_sequence: sequence,
                 delivered,
+                headers: message.headers.clone(),
             };
             let run = sub
                 .chain

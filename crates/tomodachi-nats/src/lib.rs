@@ -203,6 +203,10 @@ pub struct NatsDelivery {
     pub stream_sequence: u64,
     /// 1 for the first delivery, counted by the server.
     pub delivered: u32,
+    /// The message's NATS headers (the publisher's, and JetStream's such as `Nats-Msg-Id`),
+    /// if it has any: the counterpart of AMQP headers and SNS/SQS message attributes (the
+    /// handler argument `headers`).
+    pub headers: Option<async_nats::HeaderMap>,
 }
 
 impl FromMessage for NatsDelivery {

@@ -54,7 +54,16 @@ fn options() -> Options {
 impl Orders {
     // the subjects are fixed at compile time: each run uses its own server (see `start`)
     #[nats("attr.orders.created")]
-    async fn on_order(&self, data: Value, subject: String, delivered: u32, d: NatsDelivery) {
+    async fn on_order(
+        &self,
+        data: Value,
+        subject: String,
+        delivered: u32,
+        d: NatsDelivery,
+        headers: Option<async_nats::HeaderMap>,
+    ) {
+        // by name, the delivery's headers (none: the test publishes without)
+        assert!(headers.is_none());
         self.seen
             .orders
             .lock()

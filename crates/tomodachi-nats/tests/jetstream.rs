@@ -107,13 +107,27 @@ async fn delivers_json_base_data_to_the_handler() {
         )
         .build();
     let app = start(service).await;
-    send(&nats, &subject, json_base(&subject, &json!({"id": 7}))).await;
+    // with a header of the publisher's: the handler sees it
+    let mut headers = async_nats::HeaderMap::new();
+    headers.insert("x-tenant", "acme");
+    jetstream::new(nats.client().await)
+        .publish_with_headers(
+            subject.clone(),
+            headers,
+            json_base(&subject, &json!({"id": 7})).into(),
+        )
+        .await
+        .expect("published")
+        .await
+        .expect("stored");
     eventually("the handler ran", || !seen.lock().unwrap().is_empty()).await;
     {
         let seen = seen.lock().unwrap();
         assert_eq!(seen[0].0, json!({"id": 7}));
         assert_eq!(seen[0].1.subject, subject);
         assert_eq!(seen[0].1.delivered, 1);
+        let tenant = seen[0].1.headers.as_ref().and_then(|h| h.get("x-tenant"));
+        assert_eq!(tenant.map(|v| v.as_str()), Some("acme"));
     }
     settled(&nats, &subject, "deliver", &subject).await;
     assert_eq!(app.stop().await, 0);
