@@ -37,7 +37,7 @@ use super::{Envelope, EnvelopeError, ParsedMessage, Payload, ServiceIdentity};
 /// let body = JsonBase.build_message(&service, "order.created", &Payload::Json(json!({"id": 1})))?;
 /// let parsed = JsonBase.parse_message(&body)?;
 /// assert_eq!(parsed.data, Payload::Json(json!({"id": 1})));
-/// assert_eq!(parsed.message["metadata"]["topic"], "order.created");
+/// assert_eq!(parsed.message()["metadata"]["topic"], "order.created");
 /// assert!(parsed.message_uuid.unwrap().starts_with("8dbc8a13-9e2c-4dc5-bd8b-0be55f2b7d53."));
 /// # Ok::<(), tomodachi::envelope::EnvelopeError>(())
 /// ```

@@ -91,7 +91,7 @@ enum CheckError {
 /// // without a message type: the data bytes as they are
 /// let parsed = ProtobufBase::new().parse_message(&body)?;
 /// assert_eq!(parsed.data, Payload::Bytes(b"\x0a\x0212\x12\x08John Doe".to_vec().into()));
-/// assert_eq!(parsed.message["metadata"]["data_encoding"], "proto");
+/// assert_eq!(parsed.message()["metadata"]["data_encoding"], "proto");
 ///
 /// // with one: decoded (and checked) into a Person
 /// let parsed = ProtobufBase::of::<Person>().parse_message(&body)?;

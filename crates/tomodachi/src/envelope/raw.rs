@@ -22,7 +22,7 @@ use serde_json::Value;
 ///
 /// let parsed = Raw.parse_message("hi")?;
 /// assert_eq!(parsed.data, Payload::Text("hi".into()));
-/// assert_eq!(parsed.message, json!("hi"));
+/// assert_eq!(*parsed.message(), json!("hi"));
 /// assert_eq!(parsed.message_uuid, None);
 /// # Ok::<(), tomodachi::envelope::EnvelopeError>(())
 /// ```
