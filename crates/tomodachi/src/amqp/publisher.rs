@@ -12,6 +12,10 @@ use crate::options::AmqpOptions;
 /// How long a publish keeps retrying through a broker outage before it fails.
 const PUBLISH_PATIENCE: Duration = Duration::from_secs(30);
 
+/// How long one attempt waits for its confirm: a channel left half-open by a broker restart
+/// may never answer, and the attempt then counts as failed (reconnect, publish again).
+const ATTEMPT_PATIENCE: Duration = Duration::from_secs(10);
+
 /// Publishes on its own connection with confirms; reconnects when the channel breaks.
 pub(crate) struct Publisher {
     options: AmqpOptions,
@@ -72,7 +76,19 @@ impl Publisher {
                 ch.publish_confirmed(&exchange, &routing_key, body, properties.clone())
                     .await
             };
-            match attempt.await {
+            let left = PUBLISH_PATIENCE
+                .saturating_sub(started.elapsed())
+                .max(Duration::from_secs(1));
+            let patience = ATTEMPT_PATIENCE.min(left);
+            let result = tokio::time::timeout(patience, attempt)
+                .await
+                .unwrap_or_else(|_| {
+                    Err(Error::msg(format!(
+                        "no publisher confirm within {} s",
+                        patience.as_secs()
+                    )))
+                });
+            match result {
                 Ok(()) => return Ok(()),
                 Err(e) => {
                     self.reset().await;
