@@ -54,7 +54,17 @@ pub(crate) struct Receiver {
 }
 
 impl Receiver {
+    /// The OTLP/HTTP receiver.
     pub(crate) fn start() -> Receiver {
+        Self::start_with(&[])
+    }
+
+    /// The OTLP/gRPC receiver (`--grpc`): the same output files.
+    pub(crate) fn start_grpc() -> Receiver {
+        Self::start_with(&["--grpc"])
+    }
+
+    fn start_with(args: &[&str]) -> Receiver {
         let dir = std::env::temp_dir().join(format!("tomodachi-otlp-{}", uuid::Uuid::new_v4()));
         std::fs::create_dir_all(&dir).expect("a temporary folder");
         let out = dir.join("spans.jsonl");
@@ -62,6 +72,7 @@ impl Receiver {
         let mut child = Command::new(otel_python())
             .arg(script)
             .arg(&out)
+            .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -1078,4 +1089,160 @@ async fn otel_logs_exporter_exports_a_binarys_records() {
         "{:?}",
         receiver.logs()
     );
+}
+
+/// Starts the `http_service` example with `--opentelemetry-instrument`, the config file's port and
+/// `env`, its stderr written to `stderr` (`None`: discarded); returns the child and its address.
+async fn instrumented_http_service(
+    uuid: &str,
+    env: &[(&str, String)],
+    stderr: Option<&Path>,
+) -> (Child, std::net::SocketAddr) {
+    let port = free_port();
+    let dir = std::env::temp_dir().join(format!("tomodachi-otel-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cfg = dir.join("config.json");
+    std::fs::write(
+        &cfg,
+        format!(r#"{{"uuid": "{uuid}", "options": {{"http": {{"port": {port}}}}}}}"#),
+    )
+    .unwrap();
+    let err = match stderr {
+        Some(path) => Stdio::from(std::fs::File::create(path).unwrap()),
+        None => Stdio::null(),
+    };
+    let child = Command::new(support::examples::example_bin("http_service"))
+        .args(["--opentelemetry-instrument", "-c", cfg.to_str().unwrap()])
+        .env_remove("OTEL_SERVICE_NAME")
+        .env_remove("OTEL_RESOURCE_ATTRIBUTES")
+        .env_remove("TOMODACHI_LOGGER")
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(err)
+        .spawn()
+        .unwrap();
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let mut up = false;
+    for _ in 0..200 {
+        if tokio::net::TcpStream::connect(addr).await.is_ok() {
+            up = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(up, "the example listens");
+    (child, addr)
+}
+
+/// SIGTERM, then waits (at most `secs`) for the exit.
+fn terminate(child: &mut Child, secs: u64) {
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    for _ in 0..secs * 20 {
+        if child.try_wait().ok().flatten().is_some() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    panic!("the service did not exit within {secs} s of SIGTERM");
+}
+
+/// `OTEL_EXPORTER_OTLP_PROTOCOL=grpc`: spans, metrics and logs reach an OTLP/gRPC receiver.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_grpc_protocol_exports_spans_metrics_and_logs() {
+    let receiver = Receiver::start_grpc();
+    let env = [
+        ("OTEL_TRACES_EXPORTER", "otlp".to_owned()),
+        ("OTEL_METRICS_EXPORTER", "otlp".to_owned()),
+        ("OTEL_LOGS_EXPORTER", "otlp".to_owned()),
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc".to_owned()),
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint()),
+        ("OTEL_BSP_SCHEDULE_DELAY", "50".to_owned()),
+        ("OTEL_BLRP_SCHEDULE_DELAY", "50".to_owned()),
+        ("OTEL_METRIC_EXPORT_INTERVAL", "200".to_owned()),
+        ("TOMODACHI_LOGGER", "json".to_owned()),
+    ];
+    let (mut child, addr) = instrumented_http_service("otel-grpc-uuid", &env, None).await;
+    assert_eq!(get_with(addr, "/resource/grpc", "").await.status, 200);
+    let span = receiver
+        .span("GET /resource/(?P<id>[^/]+?)/?", |s| {
+            s["attributes"]["url.path"] == "/resource/grpc"
+        })
+        .await;
+    assert_eq!(span["kind"], "SERVER");
+    assert_eq!(span["resource"]["service.instance.id"], "otel-grpc-uuid");
+    eventually(20, "http.server.duration over gRPC", || {
+        receiver.metrics().iter().any(|m| {
+            m["name"] == "http.server.duration"
+                && m["resource"]["service.instance.id"] == "otel-grpc-uuid"
+        })
+    })
+    .await;
+    terminate(&mut child, 20);
+    let signal = receiver.log("received termination signal", |_| true).await;
+    assert_eq!(signal["resource"]["service.instance.id"], "otel-grpc-uuid");
+}
+
+/// A collector that never answers: every request is still answered at once, the spans the
+/// bounded queue cannot hold are dropped, and that is logged once when it starts and once with
+/// the count at shutdown (not once per span).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropped_spans_are_counted_and_logged_once() {
+    // accepts connections (the kernel's backlog) and never answers
+    let stuck = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let endpoint = format!("http://{}", stuck.local_addr().unwrap());
+    let dir = std::env::temp_dir().join(format!("tomodachi-otel-drop-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let stderr = dir.join("stderr.log");
+    let env = [
+        ("OTEL_TRACES_EXPORTER", "otlp".to_owned()),
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf".to_owned()),
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint),
+        ("OTEL_EXPORTER_OTLP_TIMEOUT", "1000".to_owned()),
+        ("OTEL_BSP_SCHEDULE_DELAY", "10".to_owned()),
+        ("OTEL_BSP_MAX_QUEUE_SIZE", "8".to_owned()),
+        ("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "2".to_owned()),
+        ("TOMODACHI_LOGGER", "console".to_owned()),
+    ];
+    let (mut child, addr) = instrumented_http_service("otel-drop-uuid", &env, Some(&stderr)).await;
+    let all = async {
+        for i in 0..200 {
+            assert_eq!(
+                get_with(addr, &format!("/resource/{i}"), "").await.status,
+                200
+            );
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(30), all)
+        .await
+        .expect("requests are answered while the collector hangs");
+    terminate(&mut child, 20);
+    let log = std::fs::read_to_string(&stderr).unwrap();
+    let started: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("BatchSpanProcessor.SpanDroppingStarted"))
+        .collect();
+    assert_eq!(started.len(), 1, "{log}");
+    assert!(started[0].contains("warning"), "{log}");
+    let counted: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("BatchSpanProcessor.SpansDropped"))
+        .collect();
+    assert_eq!(counted.len(), 1, "{log}");
+    let count: u64 = counted[0]
+        .split("dropped_span_count=")
+        .nth(1)
+        .and_then(|rest| {
+            rest.split(|c: char| !c.is_ascii_digit())
+                .next()
+                .and_then(|n| n.parse().ok())
+        })
+        .unwrap_or_else(|| panic!("a dropped_span_count in {:?}", counted[0]));
+    // 200 spans, a queue of 8, at most a few batches of 2 taken by the stuck exporter
+    assert!(count >= 150, "{count} dropped: {log}");
+    drop(stuck);
 }
