@@ -48,7 +48,7 @@ pub(crate) async fn consume<F: Future<Output = Verdict>>(
     let metric = tracing
         .metrics
         .as_ref()
-        .map(|m| m.rabbitmq_message(exchange_or_default(exchange), routing_key, function));
+        .map(|m| m.rabbitmq_message(exchange_or_default(exchange), routing_key, function, &cx));
     super::run_in_consumer_span(cx, metric, chain).await
 }
 

@@ -75,14 +75,6 @@ pub(crate) fn consumer(
         ),
         KeyValue::new("code.function", function.to_owned()),
     ];
-    let metric = tracing.metrics.as_ref().map(|m| {
-        let (publish_name, publish_kind) = if topic.is_empty() {
-            (queue_name, "queue")
-        } else {
-            (topic, "topic")
-        };
-        m.aws_sqs_message(queue_name, "queue", publish_name, publish_kind, function)
-    });
     let parent = extract(&Attributes(&delivery.message_attributes));
     let span = tracing
         .tracer
@@ -90,10 +82,23 @@ pub(crate) fn consumer(
         .with_kind(SpanKind::Consumer)
         .with_attributes(attributes)
         .start_with_context(&tracing.tracer, &parent);
-    Consuming {
-        cx: super::log_ids::with_span(&parent, span),
-        metric,
-    }
+    let cx = super::log_ids::with_span(&parent, span);
+    let metric = tracing.metrics.as_ref().map(|m| {
+        let (publish_name, publish_kind) = if topic.is_empty() {
+            (queue_name, "queue")
+        } else {
+            (topic, "topic")
+        };
+        m.aws_sqs_message(
+            queue_name,
+            "queue",
+            publish_name,
+            publish_kind,
+            function,
+            &cx,
+        )
+    });
+    Consuming { cx, metric }
 }
 
 /// A delivery's span context and its measurement, from [`consumer`].

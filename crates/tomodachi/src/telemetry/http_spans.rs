@@ -218,7 +218,7 @@ impl ServerSpan {
         ));
         span.end();
         if let Some(metric) = self.metric.take() {
-            metric.finish(i64::from(reported));
+            metric.finish(i64::from(reported), &self.cx);
         }
     }
 }
@@ -231,7 +231,7 @@ impl Drop for ServerSpan {
             span.set_attribute(KeyValue::new("http.response.status_code", 499i64));
             span.end();
             if let Some(metric) = self.metric.take() {
-                metric.finish(499);
+                metric.finish(499, &self.cx);
             }
         }
     }

@@ -4,12 +4,18 @@
 //!
 //! A service's instruments are created once (when it is instrumented and a meter provider is
 //! set); each handled request, message or scheduled run takes a guard that counts it as active
-//! and records its duration when it ends (or is dropped).
+//! and records its duration when it ends (or is dropped). With the Prometheus endpoint's
+//! exemplars enabled, the duration is also offered as an exemplar of the request's, message's
+//! or run's span (see [`super::exemplars`]).
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use opentelemetry::metrics::{Histogram, Meter, UpDownCounter};
-use opentelemetry::KeyValue;
+use opentelemetry::trace::{SpanContext, TraceContextExt as _};
+use opentelemetry::{Context, KeyValue};
+
+use super::exemplars::ExemplarStore;
 
 /// The explicit bucket boundaries (seconds) of the four duration histograms (upstream's).
 pub(crate) const DURATION_BUCKETS: [f64; 15] = [
@@ -38,17 +44,24 @@ const HTTP_DURATION_KEYS: [&str; 7] = [
 /// A duration histogram and its active-tasks up-down counter.
 #[derive(Clone)]
 struct Pair {
+    /// The histogram's name (the exemplars' series).
+    name: &'static str,
     duration: Histogram<f64>,
     active: UpDownCounter<i64>,
+    /// `None` unless the Prometheus endpoint serves exemplars.
+    exemplars: Option<Arc<ExemplarStore>>,
 }
 
 impl Pair {
     fn new(
         meter: &Meter,
+        exemplars: &Option<Arc<ExemplarStore>>,
         (duration, duration_description): (&'static str, &'static str),
         (active, unit, active_description): (&'static str, &'static str, &'static str),
     ) -> Self {
         Pair {
+            name: duration,
+            exemplars: exemplars.clone(),
             duration: meter
                 .f64_histogram(duration)
                 .with_unit("s")
@@ -77,11 +90,14 @@ pub(crate) struct Metrics {
 }
 
 impl Metrics {
-    /// Creates the instruments on `meter` (the `tomodachi` scope).
-    pub(crate) fn new(meter: &Meter) -> Self {
+    /// Creates the instruments on `meter` (the `tomodachi` scope); `exemplars` when the
+    /// Prometheus endpoint serves them.
+    pub(crate) fn new(meter: &Meter, exemplars: Option<Arc<ExemplarStore>>) -> Self {
+        let exemplars = &exemplars;
         Metrics {
             http: Pair::new(
                 meter,
+                exemplars,
                 (
                     "http.server.duration",
                     "Measures the duration of inbound HTTP requests.",
@@ -94,6 +110,7 @@ impl Metrics {
             ),
             rabbitmq: Pair::new(
                 meter,
+                exemplars,
                 ("messaging.rabbitmq.duration", HANDLER_DURATION),
                 (
                     "messaging.rabbitmq.active_tasks",
@@ -103,6 +120,7 @@ impl Metrics {
             ),
             aws_sqs: Pair::new(
                 meter,
+                exemplars,
                 ("messaging.aws_sqs.duration", HANDLER_DURATION),
                 (
                     "messaging.aws_sqs.active_tasks",
@@ -112,6 +130,7 @@ impl Metrics {
             ),
             function: Pair::new(
                 meter,
+                exemplars,
                 (
                     "function.duration",
                     "Measures the duration of running the scheduled handler function.",
@@ -148,15 +167,17 @@ impl Metrics {
     }
 
     /// An AMQP message's handler begins (`exchange` as the span shows it, `amq.topic` for the
-    /// default).
+    /// default), in the context `cx` of its span.
     pub(crate) fn rabbitmq_message(
         &self,
         exchange: &str,
         routing_key: &str,
         function: &str,
+        cx: &Context,
     ) -> TaskMetric {
         TaskMetric::start(
             &self.rabbitmq,
+            cx,
             vec![
                 KeyValue::new("messaging.destination.name", exchange.to_owned()),
                 KeyValue::new(
@@ -170,7 +191,7 @@ impl Metrics {
 
     /// An SQS message's handler begins: the queue name (without prefix), `queue`, the topic
     /// (else the queue name), `topic`/`queue`, and the handler's name — upstream's five
-    /// attributes of `messaging.aws_sqs.*`.
+    /// attributes of `messaging.aws_sqs.*` — in the context `cx` of its span.
     // for the SNS+SQS consumer's handlers (its `CONSUMER` span's place)
     #[allow(dead_code)]
     pub(crate) fn aws_sqs_message(
@@ -180,9 +201,11 @@ impl Metrics {
         destination_publish_name: &str,
         destination_publish_kind: &'static str,
         function: &str,
+        cx: &Context,
     ) -> TaskMetric {
         TaskMetric::start(
             &self.aws_sqs,
+            cx,
             vec![
                 KeyValue::new("messaging.destination.name", destination_name.to_owned()),
                 KeyValue::new("messaging.destination.kind", destination_kind),
@@ -199,10 +222,11 @@ impl Metrics {
         )
     }
 
-    /// A run of the scheduled function `function` begins.
-    pub(crate) fn scheduled_run(&self, function: &str) -> TaskMetric {
+    /// A run of the scheduled function `function` begins, in the context `cx` of its span.
+    pub(crate) fn scheduled_run(&self, function: &str, cx: &Context) -> TaskMetric {
         TaskMetric::start(
             &self.function,
+            cx,
             vec![KeyValue::new("code.function", function.to_owned())],
         )
     }
@@ -217,14 +241,23 @@ pub(crate) struct HttpRequestMetric {
 }
 
 impl HttpRequestMetric {
-    /// The request was answered with `status` (the one its span reports).
-    pub(crate) fn finish(mut self, status: i64) {
+    /// The request was answered with `status` (the one its span, current in `cx`, reports).
+    pub(crate) fn finish(mut self, status: i64, cx: &Context) {
         self.pair.active.add(-1, &self.active);
         self.duration
             .push(KeyValue::new("http.response.status_code", status));
-        self.pair
-            .duration
-            .record(self.started.elapsed().as_secs_f64(), &self.duration);
+        let elapsed = self.started.elapsed().as_secs_f64();
+        self.pair.duration.record(elapsed, &self.duration);
+        if let Some(store) = &self.pair.exemplars {
+            let span = cx.span();
+            store.offer(
+                self.pair.name,
+                &self.duration,
+                &DURATION_BUCKETS,
+                elapsed,
+                span.span_context(),
+            );
+        }
     }
 }
 
@@ -235,10 +268,12 @@ pub(crate) struct TaskMetric {
     attributes: Vec<KeyValue>,
     started: Instant,
     finished: bool,
+    /// The span the measurement's exemplar refers to (only kept when exemplars are on).
+    span: Option<SpanContext>,
 }
 
 impl TaskMetric {
-    fn start(pair: &Pair, mut attributes: Vec<KeyValue>) -> Self {
+    fn start(pair: &Pair, cx: &Context, mut attributes: Vec<KeyValue>) -> Self {
         pair.active.add(1, &attributes);
         attributes.reserve_exact(1);
         TaskMetric {
@@ -246,6 +281,10 @@ impl TaskMetric {
             attributes,
             started: Instant::now(),
             finished: false,
+            span: pair
+                .exemplars
+                .as_ref()
+                .map(|_| cx.span().span_context().clone()),
         }
     }
 
@@ -261,6 +300,15 @@ impl TaskMetric {
         self.attributes
             .push(KeyValue::new("function.success", success));
         self.pair.duration.record(elapsed, &self.attributes);
+        if let (Some(store), Some(span)) = (&self.pair.exemplars, &self.span) {
+            store.offer(
+                self.pair.name,
+                &self.attributes,
+                &DURATION_BUCKETS,
+                elapsed,
+                span,
+            );
+        }
     }
 }
 
@@ -287,12 +335,13 @@ mod tests {
         let config = PrometheusConfig::from_env(&|_| None).unwrap();
         let (reader, exposition) = Exposition::new(config);
         let provider = SdkMeterProvider::builder().with_reader(reader).build();
-        let metrics = Metrics::new(&provider.meter("tomodachi"));
+        let metrics = Metrics::new(&provider.meter("tomodachi"), None);
+        let cx = Context::new();
         metrics
-            .aws_sqs_message("orders", "queue", "order-created", "topic", "on_order")
+            .aws_sqs_message("orders", "queue", "order-created", "topic", "on_order", &cx)
             .finish(true);
         // dropped without finishing: counted as a failure
-        drop(metrics.aws_sqs_message("orders", "queue", "orders", "queue", "on_order"));
+        drop(metrics.aws_sqs_message("orders", "queue", "orders", "queue", "on_order", &cx));
         let text = exposition.render(false);
         for expected in [
             "# HELP messaging_aws_sqs_duration_seconds Measures the duration of processing a message by the handler function.",

@@ -46,6 +46,7 @@ pub(crate) mod amqp_spans;
 pub(crate) mod aws_spans;
 mod exception;
 mod exclude;
+mod exemplars;
 pub(crate) mod http_spans;
 pub(crate) mod log_ids;
 mod logs;
@@ -123,11 +124,13 @@ struct Setup {
     logs: Arc<Mutex<Option<InstalledLogs>>>,
 }
 
-/// The meter provider and, when it has upstream's Prometheus reader, its endpoint.
+/// The meter provider and, when it has upstream's Prometheus reader, its endpoint (and the
+/// exemplars it serves, when enabled).
 #[derive(Clone)]
 struct Meters {
     provider: SdkMeterProvider,
     endpoint: Option<Arc<prometheus::Endpoint>>,
+    exemplars: Option<Arc<exemplars::ExemplarStore>>,
 }
 
 impl Meters {
@@ -147,12 +150,21 @@ impl Meters {
         let Some(provider) = meter_provider::from_env(&config, name, uuid, reader)? else {
             return Ok(None);
         };
+        let exemplars = prometheus
+            .as_ref()
+            .and_then(|(_, _, exposition)| exposition.exemplars());
         let endpoint = prometheus
             .and_then(|(_, settings, exposition)| {
                 prometheus::serve(&settings, Arc::new(exposition))
             })
             .map(Arc::new);
-        Ok(Some(Meters { provider, endpoint }))
+        // no endpoint (its port was taken): no exemplars to record
+        let exemplars = exemplars.filter(|_| endpoint.is_some());
+        Ok(Some(Meters {
+            provider,
+            endpoint,
+            exemplars,
+        }))
     }
 }
 
@@ -184,8 +196,8 @@ impl OpenTelemetry {
     ///   `OTEL_PYTHON_METER_PROVIDER=tomodachi_prometheus` (or
     ///   `OTEL_PYTHON_METRIC_READER=tomodachi_prometheus`) starts upstream's Prometheus endpoint
     ///   (`OTEL_PYTHON_TOMODACHI_PROMETHEUS_ADDRESS`, `_PORT`, `_NAMESPACE_PREFIX`,
-    ///   `_INCLUDE_SCOPE_INFO`, `_INCLUDE_TARGET_INFO`; `localhost:9464` by default; it needs the
-    ///   `http` feature). Without any of them no meter provider is built.
+    ///   `_INCLUDE_SCOPE_INFO`, `_INCLUDE_TARGET_INFO`, `_EXEMPLARS_ENABLED`; `localhost:9464` by
+    ///   default; it needs the `http` feature). Without any of them no meter provider is built.
     ///
     /// Spans go through a batch processor with a bounded queue on its own thread: an
     /// unreachable collector drops spans, it never holds up a handler.
@@ -264,6 +276,7 @@ impl OpenTelemetry {
         let _ = setup.meters.set(Some(Meters {
             provider,
             endpoint: None,
+            exemplars: None,
         }));
         setup.meters_given = true;
         Self {
@@ -403,8 +416,9 @@ impl OpenTelemetry {
             }
         };
         // the instruments, once per service
-        let metrics =
-            meters.map(|m| metrics::Metrics::new(&m.provider.meter_with_scope(scope.clone())));
+        let metrics = meters.map(|m| {
+            metrics::Metrics::new(&m.provider.meter_with_scope(scope.clone()), m.exemplars)
+        });
         Ok(Arc::new(Tracing {
             tracer: provider.tracer_with_scope(scope),
             excluded,

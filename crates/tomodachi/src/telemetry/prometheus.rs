@@ -13,11 +13,15 @@
 //! unit table rather than upstream's (`messaging_rabbitmq_active_tasks` instead of upstream's
 //! `messaging_rabbitmq_active_tasks_messages`), without `otel_scope_info`, `job`/`instance`.
 //!
-//! Exemplars (`OTEL_PYTHON_TOMODACHI_PROMETHEUS_EXEMPLARS_ENABLED`): the flag is read, but the
-//! Rust SDK records no exemplars, so none are served.
+//! Exemplars (`OTEL_PYTHON_TOMODACHI_PROMETHEUS_EXEMPLARS_ENABLED`, off by default): as
+//! upstream, on the duration histograms' bucket lines of the OpenMetrics exposition only
+//! (`... le="0.005",...} 3 # {span_id="…",trace_id="…"} 0.000701542 1796421985.1223147`),
+//! from the measurements made in sampled spans (the Rust SDK records no exemplars: the
+//! instruments offer them to an [`ExemplarStore`]). `prometheus-client` 0.26 offers no way to
+//! build its `Exemplar` outside the crate, so they are written after its bucket lines.
 
 use std::fmt;
-use std::sync::{Arc, Weak};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use opentelemetry::{InstrumentationScope, KeyValue, Value};
@@ -31,6 +35,7 @@ use prometheus_client::encoding::{DescriptorEncoder, NoLabelSet};
 use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::{Registry, Unit};
 
+use super::exemplars::ExemplarStore;
 use crate::error::Error;
 
 /// The `Content-Type` of the OpenMetrics text format.
@@ -181,22 +186,46 @@ impl PrometheusConfig {
 #[derive(Debug)]
 pub(crate) struct Exposition {
     registry: Registry,
+    families: Arc<Families>,
+    /// With exemplars, one scrape at a time (each reads and resets the exemplars).
+    scrapes: Mutex<()>,
 }
 
 impl Exposition {
-    /// The reader to give the meter provider, and the exposition reading through it.
+    /// The reader to give the meter provider, and the exposition reading through it (with an
+    /// exemplar store when `config` enables exemplars).
     pub(crate) fn new(config: PrometheusConfig) -> (PrometheusReader, Exposition) {
         let reader = Arc::new(ManualReader::builder().build());
         let mut registry = Registry::default();
-        registry.register_collector(Box::new(Families {
+        let families = Arc::new(Families {
             reader: reader.clone(),
+            exemplars: config.exemplars.then(|| Arc::new(ExemplarStore::default())),
             config,
-        }));
-        (PrometheusReader(reader), Exposition { registry })
+            plan: Mutex::default(),
+        });
+        registry.register_collector(Box::new(Shared(families.clone())));
+        (
+            PrometheusReader(reader),
+            Exposition {
+                registry,
+                families,
+                scrapes: Mutex::default(),
+            },
+        )
     }
 
-    /// The Prometheus text format, or OpenMetrics.
+    /// The store the instruments offer exemplars to (`None`: exemplars are not enabled).
+    pub(crate) fn exemplars(&self) -> Option<Arc<ExemplarStore>> {
+        self.families.exemplars.clone()
+    }
+
+    /// The Prometheus text format, or OpenMetrics (with the exemplars, when enabled).
     pub(crate) fn render(&self, openmetrics: bool) -> String {
+        let _one_scrape = self
+            .families
+            .exemplars
+            .as_ref()
+            .map(|_| self.scrapes.lock().unwrap_or_else(|p| p.into_inner()));
         let mut out = String::new();
         let encoded = if openmetrics {
             prometheus_client::encoding::text::encode(&mut out, &self.registry)
@@ -206,8 +235,56 @@ impl Exposition {
         if encoded.is_err() {
             tracing::debug!(target: "tomodachi.opentelemetry", "unable to encode the metrics");
         }
+        if self.families.exemplars.is_some() {
+            let plan =
+                std::mem::take(&mut *self.families.plan.lock().unwrap_or_else(|p| p.into_inner()));
+            if openmetrics {
+                out = with_exemplars(&out, &plan);
+            }
+        }
         out
     }
+}
+
+/// The exemplars of one histogram data point, for its bucket lines.
+#[derive(Debug)]
+struct Planned {
+    /// The bucket lines' metric name (`http_server_duration_seconds_bucket`).
+    bucket: String,
+    /// Each bucket line's exemplar text (one per bucket, `+Inf` last).
+    exemplars: Vec<Option<String>>,
+}
+
+/// `text` with each histogram bucket line followed by its exemplar. `plan` has every histogram
+/// data point in the order they were encoded; each has one line per bucket, in order.
+fn with_exemplars(text: &str, plan: &[Planned]) -> String {
+    let mut out = String::with_capacity(text.len() + 128 * plan.len());
+    let mut points = plan.iter().filter(|p| !p.exemplars.is_empty());
+    let mut point = points.next();
+    let mut bucket = 0;
+    for line in text.split_inclusive('\n') {
+        let Some(p) = point.filter(|p| {
+            line.starts_with(&p.bucket)
+                && matches!(line.as_bytes().get(p.bucket.len()), Some(b'{' | b' '))
+        }) else {
+            out.push_str(line);
+            continue;
+        };
+        match p.exemplars.get(bucket).and_then(Option::as_deref) {
+            Some(exemplar) => {
+                out.push_str(line.trim_end_matches('\n'));
+                out.push_str(exemplar);
+                out.push('\n');
+            }
+            None => out.push_str(line),
+        }
+        bucket += 1;
+        if bucket == p.exemplars.len() {
+            point = points.next();
+            bucket = 0;
+        }
+    }
+    out
 }
 
 /// Whether an `Accept` header asks for OpenMetrics (as `prometheus_client` decides).
@@ -222,12 +299,36 @@ pub(crate) fn wants_openmetrics(accept: &str) -> bool {
 struct Families {
     reader: Arc<ManualReader>,
     config: PrometheusConfig,
+    /// `Some` when exemplars are enabled.
+    exemplars: Option<Arc<ExemplarStore>>,
+    /// The last scrape's histogram data points and their exemplars (when enabled).
+    plan: Mutex<Vec<Planned>>,
+}
+
+/// The registry's handle on the collector the exposition also reads.
+#[derive(Debug)]
+struct Shared(Arc<Families>);
+
+impl Collector for Shared {
+    fn encode(&self, encoder: DescriptorEncoder<'_>) -> Result<(), fmt::Error> {
+        let mut plan = self.0.exemplars.as_ref().map(|_| Vec::new());
+        let encoded = self.0.encode(encoder, plan.as_mut());
+        if let Some(plan) = plan {
+            *self.0.plan.lock().unwrap_or_else(|p| p.into_inner()) = plan;
+        }
+        encoded
+    }
 }
 
 type Labels = Vec<(String, String)>;
 
-impl Collector for Families {
-    fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> Result<(), fmt::Error> {
+impl Families {
+    /// Encodes the reader's metrics; with exemplars, `plan` gets every histogram data point.
+    fn encode(
+        &self,
+        mut encoder: DescriptorEncoder<'_>,
+        mut plan: Option<&mut Vec<Planned>>,
+    ) -> Result<(), fmt::Error> {
         let mut rm = ResourceMetrics::default();
         if let Err(e) = self.reader.collect(&mut rm) {
             tracing::debug!(target: "tomodachi.opentelemetry", error_message = %e,
@@ -272,6 +373,11 @@ impl Collector for Families {
             if c.scope_info {
                 extra.extend(scope_labels(s.scope()));
             }
+            // as upstream, the `tomodachi` scope's instruments only
+            let exemplars = self
+                .exemplars
+                .as_deref()
+                .filter(|_| s.scope().name() == super::SCOPE_NAME);
             for m in s.metrics() {
                 let family = Family {
                     prefix: &c.prefix,
@@ -279,11 +385,13 @@ impl Collector for Families {
                     unit: m.unit(),
                     help: m.description(),
                     extra: &extra,
+                    exemplars,
                 };
+                let plan = plan.as_deref_mut();
                 match m.data() {
-                    AggregatedMetrics::F64(d) => family.encode(&mut encoder, d)?,
-                    AggregatedMetrics::I64(d) => family.encode(&mut encoder, d)?,
-                    AggregatedMetrics::U64(d) => family.encode(&mut encoder, d)?,
+                    AggregatedMetrics::F64(d) => family.encode(&mut encoder, d, plan)?,
+                    AggregatedMetrics::I64(d) => family.encode(&mut encoder, d, plan)?,
+                    AggregatedMetrics::U64(d) => family.encode(&mut encoder, d, plan)?,
                 }
             }
         }
@@ -479,6 +587,8 @@ struct Family<'a> {
     unit: &'a str,
     help: &'a str,
     extra: &'a [(String, String)],
+    /// The exemplars of this scope's histograms (`None`: not enabled, or another scope).
+    exemplars: Option<&'a ExemplarStore>,
 }
 
 /// The numbers the SDK aggregates, as Prometheus' floats.
@@ -521,6 +631,7 @@ impl Family<'_> {
         &self,
         encoder: &mut DescriptorEncoder<'_>,
         data: &MetricData<T>,
+        mut plan: Option<&mut Vec<Planned>>,
     ) -> Result<(), fmt::Error> {
         match data {
             MetricData::Histogram(h) => {
@@ -528,6 +639,10 @@ impl Family<'_> {
                     return Ok(());
                 }
                 let (name, unit) = prometheus_name(self.prefix, self.name, self.unit, false);
+                let bucket_name = match &unit {
+                    Some(unit) => format!("{name}_{unit}_bucket"),
+                    None => format!("{name}_bucket"),
+                };
                 let unit = unit.map(Unit::Other);
                 let mut family = encoder.encode_descriptor(
                     &name,
@@ -544,6 +659,26 @@ impl Family<'_> {
                         f64::INFINITY,
                         counts.get(buckets.len()).copied().unwrap_or(0),
                     ));
+                    if let Some(plan) = plan.as_deref_mut() {
+                        let bucket_counts: Vec<u64> = buckets.iter().map(|b| b.1).collect();
+                        let exemplars = match self.exemplars {
+                            Some(store) => store
+                                .collect(
+                                    self.name,
+                                    dp.attributes(),
+                                    &bucket_counts,
+                                    (h.start_time(), h.time()),
+                                )
+                                .into_iter()
+                                .map(|e| e.map(|e| e.openmetrics()))
+                                .collect(),
+                            None => vec![None; buckets.len()],
+                        };
+                        plan.push(Planned {
+                            bucket: bucket_name.clone(),
+                            exemplars,
+                        });
+                    }
                     family
                         .encode_family(&labels)?
                         .encode_histogram::<NoLabelSet>(
@@ -789,6 +924,113 @@ mod tests {
         assert!(!c.scope_info && c.target_info && c.exemplars);
         let bad = |k: &str| (k == "OTEL_EXPORTER_PROMETHEUS_PORT").then(|| "http".to_owned());
         assert!(PrometheusConfig::from_env(&bad).is_err());
+    }
+
+    /// Exemplars on the `tomodachi` scope's duration histograms (only in OpenMetrics), from
+    /// measurements in sampled spans, on the bucket of the value and the ones after it.
+    #[test]
+    fn exemplars_on_the_bucket_lines() {
+        use opentelemetry::metrics::MeterProvider as _;
+        use opentelemetry::trace::{
+            SpanContext, SpanId, TraceContextExt as _, TraceFlags, TraceId, TraceState,
+        };
+        use opentelemetry_sdk::metrics::SdkMeterProvider;
+
+        let env = |k: &str| {
+            (k == "OTEL_PYTHON_TOMODACHI_PROMETHEUS_EXEMPLARS_ENABLED").then(|| "true".to_owned())
+        };
+        let (reader, exposition) = Exposition::new(PrometheusConfig::from_env(&env).unwrap());
+        let provider = SdkMeterProvider::builder().with_reader(reader).build();
+        let metrics = super::super::metrics::Metrics::new(
+            &provider.meter(super::super::SCOPE_NAME),
+            exposition.exemplars(),
+        );
+        // another scope's histogram of the same name gets none (and shifts nothing)
+        provider
+            .meter("other")
+            .f64_histogram("function.duration")
+            .with_unit("s")
+            .with_boundaries(vec![0.0, 1.0])
+            .build()
+            .record(0.5, &[]);
+        let in_span = |trace: &str, flags: TraceFlags| {
+            opentelemetry::Context::new().with_remote_span_context(SpanContext::new(
+                TraceId::from_hex(trace).unwrap(),
+                SpanId::from_hex("b7ad6b7169203331").unwrap(),
+                flags,
+                true,
+                TraceState::default(),
+            ))
+        };
+        let sampled = in_span("0af7651916cd43dd8448eb211c80319c", TraceFlags::SAMPLED);
+        let unsampled = in_span("1af7651916cd43dd8448eb211c80319c", TraceFlags::default());
+        metrics.scheduled_run("beat", &sampled).finish(true);
+        metrics.scheduled_run("idle", &unsampled).finish(true);
+        metrics
+            .scheduled_run("root", &opentelemetry::Context::new())
+            .finish(true);
+
+        let with =
+            " # {span_id=\"b7ad6b7169203331\",trace_id=\"0af7651916cd43dd8448eb211c80319c\"} ";
+        for _ in 0..2 {
+            let om = exposition.render(true);
+            let buckets: Vec<&str> = om
+                .lines()
+                .filter(|l| l.starts_with("function_duration_seconds_bucket{"))
+                .collect();
+            assert_eq!(buckets.len(), 16 * 3 + 3, "{om}");
+            for line in &buckets {
+                let ours = line.contains("code_function=\"beat\"");
+                let first = line.contains("le=\"0.0\"");
+                assert_eq!(line.contains(" # {"), ours && !first, "{line}");
+                if ours && !first {
+                    let (_, exemplar) = line.split_once(with).expect(line);
+                    let (value, time) = exemplar.split_once(' ').expect(line);
+                    assert!(value.parse::<f64>().unwrap() <= 0.005, "{line}");
+                    let now = std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .unwrap()
+                        .as_secs_f64();
+                    assert!((now - time.parse::<f64>().unwrap()).abs() < 60.0, "{line}");
+                }
+            }
+            assert_eq!(om.matches(" # {").count(), 15, "{om}");
+            assert!(om.ends_with("# EOF\n"), "{om}");
+        }
+        // the Prometheus text format has no exemplars
+        let text = exposition.render(false);
+        assert!(text.contains("function_duration_seconds_bucket{"), "{text}");
+        assert!(!text.contains(" # {"), "{text}");
+
+        // not enabled: none
+        let (reader, exposition) = Exposition::new(PrometheusConfig::from_env(&|_| None).unwrap());
+        assert!(exposition.exemplars().is_none());
+        let provider = SdkMeterProvider::builder().with_reader(reader).build();
+        let metrics =
+            super::super::metrics::Metrics::new(&provider.meter(super::super::SCOPE_NAME), None);
+        metrics.scheduled_run("beat", &sampled).finish(true);
+        let om = exposition.render(true);
+        assert!(om.contains("function_duration_seconds_bucket{"), "{om}");
+        assert!(!om.contains(" # {"), "{om}");
+    }
+
+    #[test]
+    fn exemplars_follow_their_bucket_lines() {
+        let plan = [
+            Planned {
+                bucket: "a_seconds_bucket".into(),
+                exemplars: vec![None, Some(" # {x=\"1\"} 1".into())],
+            },
+            Planned {
+                bucket: "a_seconds_bucket".into(),
+                exemplars: vec![Some(" # {x=\"2\"} 2".into()), None],
+            },
+        ];
+        let text = "# TYPE a_seconds histogram\na_seconds_sum 1\na_seconds_bucket_x{le=\"1\"} 1\na_seconds_bucket{le=\"1\"} 0\na_seconds_bucket{le=\"+Inf\"} 1\na_seconds_sum{k=\"v\"} 1\na_seconds_bucket{k=\"v\",le=\"1\"} 1\na_seconds_bucket{k=\"v\",le=\"+Inf\"} 1\n# EOF\n";
+        assert_eq!(
+            with_exemplars(text, &plan),
+            "# TYPE a_seconds histogram\na_seconds_sum 1\na_seconds_bucket_x{le=\"1\"} 1\na_seconds_bucket{le=\"1\"} 0\na_seconds_bucket{le=\"+Inf\"} 1 # {x=\"1\"} 1\na_seconds_sum{k=\"v\"} 1\na_seconds_bucket{k=\"v\",le=\"1\"} 1 # {x=\"2\"} 2\na_seconds_bucket{k=\"v\",le=\"+Inf\"} 1\n# EOF\n"
+        );
     }
 
     #[test]

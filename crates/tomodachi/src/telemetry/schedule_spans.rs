@@ -44,7 +44,10 @@ pub(crate) fn wrap<F: Future>(
         .with_attributes(attributes)
         .start_with_context(&tracing.tracer, &Context::new());
     let cx = super::log_ids::with_span(&Context::new(), span);
-    let metric = tracing.metrics.as_ref().map(|m| m.scheduled_run(function));
+    let metric = tracing
+        .metrics
+        .as_ref()
+        .map(|m| m.scheduled_run(function, &cx));
     (run.with_context(cx.clone()), Some(InternalSpan(cx, metric)))
 }
 

@@ -12,7 +12,12 @@
 //!   keys, which agree.
 //! - the Prometheus endpoint also starts for the `tomodachi_prometheus` metric reader (upstream
 //!   only registers the collector then, with no HTTP server).
-//! - exemplars: the flag is read, the Rust SDK records none.
+//! - exemplars (`OTEL_PYTHON_TOMODACHI_PROMETHEUS_EXEMPLARS_ENABLED`): upstream attaches its
+//!   exemplars to the bucket lines in data-point order while its exporter orders the lines by
+//!   family, so with series of different label keys (a 404 without `http.route` next to routed
+//!   requests) an exemplar can land on another series' line; ours stay on their own series.
+//!   Upstream keeps a bucket's last 30 measurements and shows the largest; ours shows the
+//!   largest since the previous scrape.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
@@ -33,7 +38,7 @@ use tomodachi::telemetry::opentelemetry_sdk::Resource;
 use tomodachi::telemetry::OpenTelemetry;
 use tomodachi::{App, Error, Service};
 
-use crate::opentelemetry::{get_with, unique, PyOtel, Receiver, Seen};
+use crate::opentelemetry::{get_with, unique, PyOtel, Receiver, Seen, PARENT, TRACE};
 use crate::support::eventually::eventually;
 use crate::support::{self, free_port, raw, test_options};
 
@@ -860,4 +865,262 @@ async fn a_taken_prometheus_port_warns_and_the_service_keeps_running() {
     assert_eq!(m["scope"]["name"], "tomodachi");
     drop(service);
     drop(taken);
+}
+
+/// One exemplar as upstream's endpoint writes it after a bucket line:
+/// `{span_id="<16 hex>",trace_id="<32 hex>"} <value> <timestamp>`; `None` if it has another
+/// shape.
+fn parse_exemplar(text: &str) -> Option<(String, String, f64, f64)> {
+    let hex = |s: &str, len: usize| {
+        (s.len() == len
+            && s.chars()
+                .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()))
+        .then(|| s.to_owned())
+    };
+    let rest = text.strip_prefix("{span_id=\"")?;
+    let (span, rest) = rest.split_once("\",trace_id=\"")?;
+    let (trace, rest) = rest.split_once("\"} ")?;
+    let (value, time) = rest.split_once(' ')?;
+    Some((
+        hex(span, 16)?,
+        hex(trace, 32)?,
+        value.parse().ok()?,
+        time.parse().ok()?,
+    ))
+}
+
+/// A label's value on a sample line (values without quotes in them).
+fn label_value<'a>(line: &'a str, key: &str) -> Option<&'a str> {
+    let at = [format!("{{{key}=\""), format!(",{key}=\"")]
+        .iter()
+        .find_map(|k| line.find(k.as_str()).map(|i| i + k.len()))?;
+    line[at..].split('"').next()
+}
+
+/// The bucket lines of the `http.server.duration` series of `route`: `le`, the cumulative
+/// count and the exemplar text (after ` # `).
+fn route_buckets(om: &str, route: &str) -> Vec<(f64, f64, Option<String>)> {
+    let route = format!("http_route=\"{route}\"");
+    om.lines()
+        .filter(|l| l.starts_with("http_server_duration_seconds_bucket{") && l.contains(&route))
+        .map(|l| {
+            let (sample, exemplar) = match l.split_once(" # ") {
+                Some((s, e)) => (s, Some(e.to_owned())),
+                None => (l, None),
+            };
+            let le = match label_value(sample, "le") {
+                Some("+Inf") => f64::INFINITY,
+                le => le.and_then(|v| v.parse().ok()).expect(l),
+            };
+            let count = sample
+                .rsplit_once(' ')
+                .and_then(|(_, c)| c.parse().ok())
+                .expect(l);
+            (le, count, exemplar)
+        })
+        .collect()
+}
+
+/// `om` (an OpenMetrics scrape after a request to `/resource/a` in the sampled trace `trace`
+/// and one to `unsampled` in an unsampled one) has the request's exemplar on every bucket
+/// line of its series that counts it, and no other exemplar.
+fn assert_exemplars(who: &str, om: &str, trace: &str, unsampled: &str) {
+    let resource = route_buckets(om, "/resource/(?P<id>[^/]+?)/?");
+    assert_eq!(resource.len(), 16, "{who}:\n{om}");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    let mut with = 0;
+    for (le, count, exemplar) in &resource {
+        if *count == 0.0 {
+            assert!(exemplar.is_none(), "{who}: le {le}: {exemplar:?}\n{om}");
+            continue;
+        }
+        with += 1;
+        let text = exemplar
+            .as_deref()
+            .unwrap_or_else(|| panic!("{who}: le {le}\n{om}"));
+        let (span, got_trace, value, time) =
+            parse_exemplar(text).unwrap_or_else(|| panic!("{who}: the exemplar {text:?}"));
+        assert_eq!(got_trace, trace, "{who}: {text}");
+        // the server span's own id, not the caller's
+        assert_ne!(span, PARENT, "{who}: {text}");
+        assert!(value > 0.0 && value <= *le, "{who}: {text} in le {le}");
+        assert!((now - time).abs() < 300.0, "{who}: {text}");
+    }
+    assert!(with > 0, "{who}:\n{om}");
+    let other = route_buckets(om, unsampled);
+    assert_eq!(other.len(), 16, "{who}:\n{om}");
+    assert!(other.iter().all(|b| b.2.is_none()), "{who}:\n{om}");
+    // nowhere else (the counts, sums, gauges)
+    assert_eq!(om.matches(" # {").count(), with, "{who}:\n{om}");
+}
+
+/// `OTEL_PYTHON_TOMODACHI_PROMETHEUS_EXEMPLARS_ENABLED`: the OpenMetrics scrape has the traced
+/// request's exemplar on its bucket lines, as Python tomodachi's endpoint (same shape, same
+/// buckets); the Prometheus text format has none, nor the endpoint without the flag.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exemplars_of_sampled_requests_as_python_tomodachi() {
+    let sampled = format!("traceparent: 00-{TRACE}-{PARENT}-01\r\n");
+    let unsampled = format!("traceparent: 00-1{}-{PARENT}-00\r\n", &TRACE[1..]);
+    let enabled = [(
+        "OTEL_PYTHON_TOMODACHI_PROMETHEUS_EXEMPLARS_ENABLED",
+        "true".to_owned(),
+    )];
+    let up = |endpoint: std::net::SocketAddr| async move {
+        for _ in 0..200 {
+            if tokio::net::TcpStream::connect(endpoint).await.is_ok() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("the Prometheus endpoint {endpoint} answers");
+    };
+
+    let prom_port = free_port();
+    let (service, addr, _log) = instrumented_example(prom_port, &enabled).await;
+    let endpoint: std::net::SocketAddr = format!("127.0.0.1:{prom_port}").parse().unwrap();
+    up(endpoint).await;
+    assert_eq!(get_with(addr, "/resource/a", &sampled).await.status, 200);
+    assert_eq!(get_with(addr, "/health", &unsampled).await.status, 200);
+    let om = scrape(endpoint, true).await.text();
+    assert_exemplars("ours", &om, TRACE, "/health");
+    let text = scrape(endpoint, false).await.text();
+    assert!(
+        text.contains("http_server_duration_seconds_bucket{"),
+        "{text}"
+    );
+    assert!(!text.contains(" # {"), "{text}");
+    // the next scrape: the bucket kept its exemplar
+    assert_exemplars(
+        "ours, again",
+        &scrape(endpoint, true).await.text(),
+        TRACE,
+        "/health",
+    );
+    drop(service);
+
+    // without the flag
+    let prom_port = free_port();
+    let (service, addr, _log) = instrumented_example(prom_port, &[]).await;
+    let endpoint: std::net::SocketAddr = format!("127.0.0.1:{prom_port}").parse().unwrap();
+    up(endpoint).await;
+    assert_eq!(get_with(addr, "/resource/a", &sampled).await.status, 200);
+    let om = scrape(endpoint, true).await.text();
+    assert!(om.contains("http_server_duration_seconds_bucket{"), "{om}");
+    assert!(!om.contains(" # {"), "{om}");
+    drop(service);
+
+    // Python tomodachi's endpoint for the same requests
+    let receiver = Receiver::start();
+    let py_prom = free_port();
+    let rk = unique("otel.exemplars.py");
+    let mut env = vec![
+        (
+            "OTEL_PYTHON_METER_PROVIDER",
+            "tomodachi_prometheus".to_owned(),
+        ),
+        (
+            "OTEL_PYTHON_TOMODACHI_PROMETHEUS_ADDRESS",
+            "127.0.0.1".to_owned(),
+        ),
+        ("OTEL_PYTHON_TOMODACHI_PROMETHEUS_PORT", py_prom.to_string()),
+    ];
+    env.extend(enabled.iter().cloned());
+    let py = PyOtel::start_with(&receiver, "http-example", &rk, &rk, &env).await;
+    let py_addr: std::net::SocketAddr = format!("127.0.0.1:{}", py.port).parse().unwrap();
+    let py_endpoint: std::net::SocketAddr = format!("127.0.0.1:{py_prom}").parse().unwrap();
+    up(py_endpoint).await;
+    assert_eq!(get_with(py_addr, "/resource/a", &sampled).await.status, 200);
+    assert_eq!(get_with(py_addr, "/log", &unsampled).await.status, 200);
+    let py_om = scrape(py_endpoint, true).await.text();
+    assert_exemplars("Python tomodachi", &py_om, TRACE, "/log");
+    let py_text = scrape(py_endpoint, false).await.text();
+    assert!(!py_text.contains(" # {"), "{py_text}");
+    drop(py);
+}
+
+/// A real Prometheus (with `--enable-feature=exemplar-storage`) scrapes the endpoint in
+/// OpenMetrics, accepts its exemplars and stores the traced request's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_real_prometheus_stores_the_exemplars() {
+    let prometheus = prometheus_bin();
+    let prom_port = free_port();
+    let (_service, addr, _log) = instrumented_example(
+        prom_port,
+        &[(
+            "OTEL_PYTHON_TOMODACHI_PROMETHEUS_EXEMPLARS_ENABLED",
+            "true".to_owned(),
+        )],
+    )
+    .await;
+    let sampled = format!("traceparent: 00-{TRACE}-{PARENT}-01\r\n");
+    assert_eq!(get_with(addr, "/resource/a", &sampled).await.status, 200);
+
+    let dir = temp_dir("prometheus-exemplars");
+    let config = dir.join("prometheus.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n  - job_name: tomodachi\n    static_configs:\n      - targets: ['127.0.0.1:{prom_port}']\n"
+        ),
+    )
+    .unwrap();
+    let api_port = free_port();
+    let _prometheus = Proc(
+        Command::new(prometheus)
+            .arg(format!("--config.file={}", config.display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.join("data").display()
+            ))
+            .arg(format!("--web.listen-address=127.0.0.1:{api_port}"))
+            .arg("--enable-feature=exemplar-storage")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start prometheus"),
+    );
+    let api: std::net::SocketAddr = format!("127.0.0.1:{api_port}").parse().unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let req = format!(
+        // HTTP/1.0: the answer is long, and not chunked then
+        "GET /api/v1/query_exemplars?query=http_server_duration_seconds_bucket&start={}&end={} HTTP/1.0\r\nHost: localhost\r\n\r\n",
+        now - 600,
+        now + 600
+    );
+    let mut stored = Vec::new();
+    for _ in 0..600 {
+        if tokio::net::TcpStream::connect(api).await.is_ok() {
+            let resp = raw(api, req.as_bytes()).await;
+            let body: Value = serde_json::from_slice(&resp.body).unwrap_or(Value::Null);
+            stored = body["data"].as_array().cloned().unwrap_or_default();
+            if !stored.is_empty() {
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(!stored.is_empty(), "Prometheus stored no exemplar");
+    for series in &stored {
+        assert_eq!(
+            series["seriesLabels"]["http_route"], "/resource/(?P<id>[^/]+?)/?",
+            "{series}"
+        );
+        let exemplars = series["exemplars"].as_array().cloned().unwrap_or_default();
+        assert!(!exemplars.is_empty(), "{series}");
+        for e in exemplars {
+            assert_eq!(e["labels"]["trace_id"], TRACE, "{e}");
+            assert_eq!(
+                e["labels"]["span_id"].as_str().map(str::len),
+                Some(16),
+                "{e}"
+            );
+        }
+    }
 }
