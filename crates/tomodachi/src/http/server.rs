@@ -657,7 +657,9 @@ where
                 received_at,
                 params,
             };
-            return upgrade(app, conn_state, ws, name, parts, head).await;
+            // boxed, as the other paths below that `hello` does not take: the request's future
+            // (which hyper boxes once per connection and moves on every request) stays small
+            return Box::pin(upgrade(app, conn_state, ws, name, parts, head)).await;
         }
     }
 
@@ -691,7 +693,7 @@ where
     let body = if !has_body || body_unread {
         Ok(Bytes::new())
     } else {
-        read_body(app, body, max, received_at).await
+        Box::pin(read_body(app, body, max, received_at)).await
     };
     let body = match body {
         Ok(bytes) => bytes,
@@ -750,7 +752,7 @@ where
         }
         Some(svc) => {
             let call = layer::call(svc.clone(), head.clone(), body, app.core.clone());
-            Shielded::new(call, &app.requests).await
+            Box::pin(Shielded::new(call, &app.requests)).await
         }
     };
 
