@@ -1033,51 +1033,17 @@ async fn log_records_are_exported_over_otlp_with_upstreams_attributes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn otel_logs_exporter_exports_a_binarys_records() {
     let receiver = Receiver::start();
-    let port = free_port();
-    let dir = std::env::temp_dir().join(format!("tomodachi-otel-logs-{}", uuid::Uuid::new_v4()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let cfg = dir.join("config.json");
-    std::fs::write(
-        &cfg,
-        format!(r#"{{"uuid": "otel-logs-uuid", "options": {{"http": {{"port": {port}}}}}}}"#),
-    )
-    .unwrap();
-    let mut child = Command::new(support::examples::example_bin("http_service"))
-        .args([
-            "--opentelemetry-instrument",
-            "-c",
-            cfg.to_str().unwrap(),
-            "--logger",
-            "json",
-        ])
-        .env("OTEL_TRACES_EXPORTER", "none")
-        .env("OTEL_LOGS_EXPORTER", "otlp")
-        .env("OTEL_LOG_LEVEL", "warning")
-        .env("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf")
-        .env("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint())
-        .env("OTEL_BLRP_SCHEDULE_DELAY", "50")
-        .env_remove("OTEL_SERVICE_NAME")
-        .env_remove("OTEL_RESOURCE_ATTRIBUTES")
-        .env_remove("TOMODACHI_LOGGER")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    let mut up = false;
-    for _ in 0..200 {
-        if tokio::net::TcpStream::connect(addr).await.is_ok() {
-            up = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert!(up, "the example listens");
-    let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
-    let _ = child.wait();
+    let env = [
+        ("OTEL_TRACES_EXPORTER", "none".to_owned()),
+        ("OTEL_LOGS_EXPORTER", "otlp".to_owned()),
+        ("OTEL_LOG_LEVEL", "warning".to_owned()),
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf".to_owned()),
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint()),
+        ("OTEL_BLRP_SCHEDULE_DELAY", "50".to_owned()),
+        ("TOMODACHI_LOGGER", "json".to_owned()),
+    ];
+    let (mut child, _) = instrumented_http_service("otel-logs-uuid", &env, None).await;
+    terminate(&mut child, 20);
     // the warning is exported (at exit), the info records are not (OTEL_LOG_LEVEL=warning)
     let signal = receiver.log("received termination signal", |_| true).await;
     assert_eq!(signal["severity_text"], "warning");

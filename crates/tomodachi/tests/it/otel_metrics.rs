@@ -20,7 +20,7 @@
 //!   largest since the previous scrape.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
@@ -466,6 +466,41 @@ fn prometheus_bin() -> PathBuf {
 }
 
 /// A child process killed (SIGTERM, then SIGKILL) when dropped.
+/// A real Prometheus (`prometheus`, the binary) scraping `127.0.0.1:<target_port>` every second
+/// with `extra` flags; returns it (stopped when dropped) and its HTTP API's address.
+fn start_prometheus(
+    prometheus: &Path,
+    target_port: u16,
+    name: &str,
+    extra: &[&str],
+) -> (Proc, std::net::SocketAddr) {
+    let dir = temp_dir(name);
+    let config = dir.join("prometheus.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n  - job_name: tomodachi\n    static_configs:\n      - targets: ['127.0.0.1:{target_port}']\n"
+        ),
+    )
+    .unwrap();
+    let api_port = free_port();
+    let child = Command::new(prometheus)
+        .arg(format!("--config.file={}", config.display()))
+        .arg(format!(
+            "--storage.tsdb.path={}",
+            dir.join("data").display()
+        ))
+        .arg(format!("--web.listen-address=127.0.0.1:{api_port}"))
+        .args(extra)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start prometheus");
+    let api = format!("127.0.0.1:{api_port}").parse().unwrap();
+    (Proc(child), api)
+}
+
 struct Proc(Child);
 
 impl Drop for Proc {
@@ -697,31 +732,7 @@ async fn a_real_prometheus_scrapes_the_endpoint() {
     assert!(om.contains("# TYPE target info"), "{om}");
 
     // a real Prometheus scrapes it
-    let dir = temp_dir("prometheus");
-    let config = dir.join("prometheus.yml");
-    std::fs::write(
-        &config,
-        format!(
-            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n  - job_name: tomodachi\n    static_configs:\n      - targets: ['127.0.0.1:{prom_port}']\n"
-        ),
-    )
-    .unwrap();
-    let api_port = free_port();
-    let _prometheus = Proc(
-        Command::new(prometheus)
-            .arg(format!("--config.file={}", config.display()))
-            .arg(format!(
-                "--storage.tsdb.path={}",
-                dir.join("data").display()
-            ))
-            .arg(format!("--web.listen-address=127.0.0.1:{api_port}"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start prometheus"),
-    );
-    let api: std::net::SocketAddr = format!("127.0.0.1:{api_port}").parse().unwrap();
+    let (_prometheus, api) = start_prometheus(&prometheus, prom_port, "prometheus", &[]);
     let mut result = Vec::new();
     for _ in 0..600 {
         if tokio::net::TcpStream::connect(api).await.is_ok() {
@@ -1058,32 +1069,12 @@ async fn a_real_prometheus_stores_the_exemplars() {
     let sampled = format!("traceparent: 00-{TRACE}-{PARENT}-01\r\n");
     assert_eq!(get_with(addr, "/resource/a", &sampled).await.status, 200);
 
-    let dir = temp_dir("prometheus-exemplars");
-    let config = dir.join("prometheus.yml");
-    std::fs::write(
-        &config,
-        format!(
-            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n  - job_name: tomodachi\n    static_configs:\n      - targets: ['127.0.0.1:{prom_port}']\n"
-        ),
-    )
-    .unwrap();
-    let api_port = free_port();
-    let _prometheus = Proc(
-        Command::new(prometheus)
-            .arg(format!("--config.file={}", config.display()))
-            .arg(format!(
-                "--storage.tsdb.path={}",
-                dir.join("data").display()
-            ))
-            .arg(format!("--web.listen-address=127.0.0.1:{api_port}"))
-            .arg("--enable-feature=exemplar-storage")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start prometheus"),
+    let (_prometheus, api) = start_prometheus(
+        &prometheus,
+        prom_port,
+        "prometheus-exemplars",
+        &["--enable-feature=exemplar-storage"],
     );
-    let api: std::net::SocketAddr = format!("127.0.0.1:{api_port}").parse().unwrap();
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
