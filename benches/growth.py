@@ -2,7 +2,7 @@
 """How AMQP cost grows (issue 15) with the prefetch, the handler concurrency and the payload
 size, and how start-up time and memory grow with the number of handlers. Uses the scale-out
 machinery (benches/scale_out.py): one service process drains a backlog of N messages on a
-competing queue, recording each ``seq``; CPU µs per message from /proc/<pid>/stat from its first
+competing queue, recording each ``seq``; CPU µs per message (threads' run time, /proc/<pid>/task/*/schedstat) from its first
 message to the last.
 
     .venv/bin/python benches/growth.py prefetch  --out R/prefetch.jsonl   # 1 10 100 1000
@@ -20,6 +20,8 @@ startup      1, 10, 100 AMQP handlers (a queue each) and 100 schedules: spawn ->
              ``started_service`` hook (the GROWTH_READY file), CPU time to that point, and VmRSS
              after 2 s idle; Rust (growth_consumer) and Python tomodachi (benches/growth_service.py),
              --runs each (median).
+ceiling      the raw lapin consumer (benches/fixtures/raw_lapin_consumer.rs, one delivery at a
+             time and --tasks) on its own queue and routing key, N = --n, for the prefetch-100 row.
 --kinds "rust python" runs Python tomodachi too (prefetch / concurrency / payload: rust only by
 default).
 """
@@ -69,9 +71,9 @@ def startup(a, workdir, logdir):
     for kind in a.kinds.split():
         for transport, handlers, schedules in shapes:
             rows = []
+            so.reset_amqp()
             for run in range(a.runs):
-                so.reset_amqp()
-                env = {"GROWTH_TRANSPORT": transport, "GROWTH_HANDLERS": str(handlers),
+                env = {"GROWTH_TRANSPORT": transport, "GROWTH_ROUTING_KEY": so.KEY, "GROWTH_HANDLERS": str(handlers),
                        "GROWTH_SCHEDULES": str(schedules)}
                 c = so.Consumer(kind, workdir, f"startup-{run}", env, logdir)
                 ok = so.wait_ready([c], timeout=300)
@@ -91,9 +93,76 @@ def startup(a, workdir, logdir):
     so.reset_amqp()
 
 
+def ceiling(a, workdir, logdir):
+    """The raw lapin consumer (benches/fixtures/raw_lapin_consumer.rs: prefetch 100 + 400 global,
+    parse, count, ack) draining the same 411-byte backlog: the floor of CPU per message without
+    a framework, for the prefetch table's 100 row."""
+    import urllib.request
+    rabbit = so.rabbit_pid()
+    queue, key = "growth-raw-lapin", "growth.raw"
+    for run in range(a.runs):
+        for label, extra in (("raw-lapin", []), ("raw-lapin-tasks", ["--tasks"])):
+            port = so.free_port()
+            url = f"http://127.0.0.1:{port}/count"
+            cmd = [os.path.join(so.TARGET, "examples", "raw_lapin_consumer"), "--port", str(port), *extra]
+            env = dict(os.environ, QUEUE=queue, ROUTING_KEY=key)
+            log = open(os.path.join(logdir, f"{label}.log"), "ab")
+
+            def count():
+                with urllib.request.urlopen(url, timeout=1) as r:
+                    return int(r.read().decode().strip() or 0)
+
+            def start():
+                p = so.subprocess.Popen(cmd, env=env, stdout=log, stderr=so.subprocess.STDOUT)
+                for _ in range(500):
+                    try:
+                        count()
+                        return p
+                    except Exception:
+                        time.sleep(0.02)
+                raise SystemExit(f"{label} did not start")
+
+            p = start()
+            time.sleep(1.0)  # declared and bound
+            p.send_signal(so.signal.SIGTERM)
+            p.wait(30)
+            pub = so.publish_amqp(a.n, [so.PY, os.path.join(so.SHARED, "amqp_publish.py")], key=key)
+            p = start()
+            t_first = c_first = cpu0 = r0 = None
+            c = 0
+            deadline = time.monotonic() + 300
+            while time.monotonic() < deadline:
+                c = count()
+                now = time.monotonic()
+                if c > 0 and t_first is None:
+                    t_first, c_first, cpu0, r0 = now, c, so.cpu_s(p.pid), so.cpu_s(rabbit)
+                if c >= a.n:
+                    break
+                time.sleep(0.02)
+            t_done = time.monotonic()
+            cpu, rcpu = so.cpu_s(p.pid) - cpu0, so.cpu_s(rabbit) - r0
+            p.send_signal(so.signal.SIGTERM)
+            p.wait(30)
+            log.close()
+            done = c - c_first
+            emit(a.out, {"bench": "ceiling", "kind": label, "run": run + 1, "n": a.n, "consumed": c,
+                         "bytes_per_msg": pub.get("bytes_per_msg"),
+                         "msgs_per_s": round(done / (t_done - t_first), 1),
+                         "cpu_us_per_msg": round(cpu * 1e6 / done, 1),
+                         "rabbitmq_cpu_us_per_msg": round(rcpu * 1e6 / done, 1)})
+    so.subprocess.run([so.PY, "-c", "import asyncio, aioamqp\n"
+                       "async def m():\n"
+                       "    t, p = await aioamqp.connect(host='127.0.0.1', port=5672)\n"
+                       "    c = await p.channel()\n"
+                       f"    await c.queue_delete('{queue}')\n"
+                       "    await p.close()\n"
+                       "    t.close()\n"
+                       "asyncio.run(m())\n"], capture_output=True, timeout=60)
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("what", choices=["prefetch", "concurrency", "payload", "startup"])
+    ap.add_argument("what", choices=["prefetch", "concurrency", "payload", "startup", "ceiling"])
     ap.add_argument("--kinds", default=None)
     ap.add_argument("--runs", type=int, default=None)
     ap.add_argument("--n", type=int, default=20000)
@@ -106,6 +175,8 @@ def main():
     os.makedirs(logdir, exist_ok=True)
     if a.what == "startup":
         return startup(a, workdir, logdir)
+    if a.what == "ceiling":
+        return ceiling(a, workdir, logdir)
     rabbit = so.rabbit_pid()
     if a.what == "prefetch":
         variants = [({"bench": "prefetch", "prefetch": p}, a.n, {"GROWTH_CONFIG": config(workdir, p)}, None)

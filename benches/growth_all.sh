@@ -9,7 +9,7 @@
 #        scale_sqs (1, 2, 4 Rust processes, Rust + Python; N_SQS messages on moto),
 #        prefetch, concurrency, payload, startup (benches/growth.py)
 # env: TARGET (the release dir holding examples/growth_consumer, /work/target-rel/release),
-#      N_AMQP (20000), N_SQS (300), RUNS (1), QUIET_MAX (s to wait for an idle machine, 120),
+#      N_AMQP (50000), N_SQS (300), RUNS (1), QUIET_MAX (s to wait for an idle machine, 120),
 #      VENV (.venv: Python tomodachi 0.29, aioamqp, aiobotocore, moto), PLOT_VENV (.venv-bench: matplotlib)
 # Writes benches/results/growth-<UTC stamp>/ (gitignored): env.json, quiet.jsonl, *.jsonl, logs-*/,
 # summary.md; the PNGs to benches/plots/.
@@ -18,7 +18,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 export TARGET=${TARGET:-/work/target-rel/release}
 VENV=${VENV:-$ROOT/.venv}; PLOT_VENV=${PLOT_VENV:-$ROOT/.venv-bench}
 PY=$VENV/bin/python
-N_AMQP=${N_AMQP:-20000}; N_SQS=${N_SQS:-300}; RUNS=${RUNS:-1}; QUIET_MAX=${QUIET_MAX:-120}
+N_AMQP=${N_AMQP:-50000}; N_SQS=${N_SQS:-300}; RUNS=${RUNS:-1}; QUIET_MAX=${QUIET_MAX:-120}
 PARTS=${PARTS:-scale_amqp scale_sqs prefetch concurrency payload startup}
 SHARED=${SHARED:-/work/shared/bench}
 OUT=${OUT:-$ROOT/benches/results/growth-$(date -u +%Y%m%dT%H%M%SZ)}

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Tables and plots of the "how cost grows" runs (issue 15) in one results folder
 (benches/growth_all.sh writes it): scale_out_amqp.jsonl, scale_out_sqs.jsonl (benches/scale_out.py),
-prefetch.jsonl, concurrency.jsonl, payload.jsonl, startup.jsonl (benches/growth.py).
+prefetch.jsonl, concurrency.jsonl, payload.jsonl, startup.jsonl, ceiling.jsonl (benches/growth.py).
 
     .venv-bench/bin/python benches/growth_plot.py benches/results/growth-latest [benches/plots]
 
@@ -43,14 +43,14 @@ def group(rows, key):
 
 def scale_out_table(rows, title):
     print(f"\n**{title}**\n")
-    print("| processes | N | msgs/s (all) | per process: msgs handled, msgs/s, CPU µs/msg | handled | duplicates | redelivered | missing | exactly once | broker CPU µs/msg |")
+    print("| processes | N | msgs/s: whole drain / all consuming | per process: handled, msgs/s while all consume, CPU µs/msg | handled | duplicates | redelivered | missing | exactly once | broker CPU µs/msg |")
     print("|---|---:|---:|---|---:|---:|---:|---:|---|---:|")
     for key, rs in group(rows, lambda r: " + ".join(r["set"])).items():
         for r in rs:
-            per = "; ".join(f"{p['kind']}: {p['handled']}, {fmt(p['msgs_per_s'])}/s, {fmt(p['cpu_us_per_msg'], 1)} µs"
-                            for p in r["processes"])
+            per = "; ".join(f"{p['kind']}: {p['handled']}, {fmt(p.get('all_consuming_msgs_per_s'))}/s, "
+                            f"{fmt(p['cpu_us_per_msg'], 1)} µs" for p in r["processes"])
             broker = r.get("rabbitmq_cpu_us_per_msg", r.get("moto_cpu_us_per_msg"))
-            print(f"| {key} | {r['n']} | {fmt(r['msgs_per_s'])} | {per} | {r['handled']} | {r['duplicates']} | "
+            print(f"| {key} | {r['n']} | {fmt(r['msgs_per_s'])} / {fmt(r.get('all_consuming_msgs_per_s'))} | {per} | {r['handled']} | {r['duplicates']} | "
                   f"{r['redelivered_flags']} | {r['missing']} | {'yes' if r['exactly_once'] else 'NO'} | {fmt(broker, 1)} |")
 
 
@@ -83,6 +83,14 @@ def main():
             print(f"| {p[1]} ({p[0]}) | {rs[0]['n']} | {fmt(med(r['msgs_per_s'] for r in rs))} | "
                   f"{fmt(med(mean_cpu(r) for r in rs), 1)} | {fmt(med(r.get('rabbitmq_cpu_us_per_msg') for r in rs), 1)} | "
                   f"{'yes' if all(r['exactly_once'] for r in rs) else 'NO'} |")
+    ceiling = load(root, "ceiling.jsonl")
+    if ceiling:
+        print("\n**Raw lapin ceiling (prefetch 100 + 400 global, parse, count, ack; no framework)**\n")
+        print("| consumer | N | msgs/s | consumer CPU µs/msg | RabbitMQ CPU µs/msg |")
+        print("|---|---:|---:|---:|---:|")
+        for k, rs in group(ceiling, lambda r: r["kind"]).items():
+            print(f"| {k} | {rs[0]['n']} | {fmt(med(r['msgs_per_s'] for r in rs))} | "
+                  f"{fmt(med(r['cpu_us_per_msg'] for r in rs), 1)} | {fmt(med(r['rabbitmq_cpu_us_per_msg'] for r in rs), 1)} |")
     if conc:
         print("\n**AMQP handler concurrency (the handler awaits 1 ms; prefetch 100)**\n")
         print("| dispatch | N | msgs/s | service CPU µs/msg | exactly once |")

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Publishes N JsonBase messages of a chosen payload size to amq.topic / bench.in with aioamqp
+"""Publishes N JsonBase messages of a chosen payload size to amq.topic (routing key --routing-key) with aioamqp
 (benches/growth.py, issue 15): data ``{"seq": i, "text": <size characters of base64 text>}``,
 a distinct message uuid each, ``data_encoding`` ``raw`` or ``base64_gzip_json`` (base64 of a
 zlib stream of the data's JSON, as Python tomodachi sends data of 60000 characters or more).

@@ -9,14 +9,17 @@ process records the ``seq`` of every message it handles, so the run proves exact
 Each set is a comma-separated list of processes (``rust``: benches/fixtures/growth_consumer.rs,
 release, TOMODACHI_LOGGER=disabled; ``python``: benches/growth_service.py under Python tomodachi
 0.29, ``tomodachi run --production``), all with the same service and a competing queue
-(AMQP ``sha256("bench.in")``, SQS ``bench-queue``). Per set:
+(AMQP ``sha256("growth.in")`` bound to amq.topic / growth.in, SQS ``bench-queue``
+on a moto of its own). Per set:
 
 1. the queue is emptied (AMQP: deleted; SQS: moto reset), a process of the first kind declares it;
 2. N messages are published to it (shared/bench/amqp_publish.py or sns_publish.py, the same
    ``{"seq": i, "text": "hello"}`` data, distinct message uuids);
-3. the K processes start together and drain it; each one's CPU time (utime + stime from
-   /proc/<pid>/stat) is counted from its first recorded message to the end of the drain, per
-   message it handled in that window;
+3. the K processes start together and drain it; each one's CPU time (its threads' run time
+   from /proc/<pid>/task/*/schedstat) is counted from its first recorded message to the end of the drain, per
+   message it handled in that window; msgs/s are given over the whole drain (first message of
+   any process to the last) and over the part where every process consumes (``all_consuming``:
+   a Python process joins ~0.3 s after a Rust one, which drains ~7000 messages meanwhile);
 4. 1.5 s after the last message (late duplicates would show), they are stopped; the record
    files give handled / distinct / duplicates / missing / redelivered; exactly once means
    handled == published, missing == 0 and every duplicate is a redelivery.
@@ -26,6 +29,7 @@ default /work/target-rel/release), SHARED (/work/shared/bench).
 """
 
 import argparse
+import hashlib
 import json
 import os
 import shutil
@@ -47,8 +51,22 @@ TICK = os.sysconf("SC_CLK_TCK")
 
 
 def cpu_s(pid):
-    """utime + stime of a process in seconds (None once it is gone)."""
+    """CPU time of a process in seconds (None once it is gone): the sum of its live threads'
+    ``/proc/<pid>/task/<tid>/schedstat`` run time (nanoseconds; utime + stime in
+    ``/proc/<pid>/stat`` count 10 ms ticks, too coarse for a 20 ms start-up or a 0.1 s drain),
+    or utime + stime where schedstat is missing. Threads that exited before the reading are
+    not in the sum (the services measured here keep theirs: tokio workers, the event loop)."""
     try:
+        total = 0
+        tasks = os.listdir(f"/proc/{pid}/task")
+        for tid in tasks:
+            try:
+                with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
+                    total += int(f.read().split()[0])
+            except (OSError, ValueError, IndexError):
+                pass
+        if total:
+            return total / 1e9
         with open(f"/proc/{pid}/stat") as f:
             fields = f.read().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / TICK
@@ -62,8 +80,14 @@ def rabbit_pid():
     return int(digits) if digits else None
 
 
-def reset_amqp(prefix="bench.in"):
-    """Deletes every queue bound to amq.topic with a routing key ``prefix`` or ``prefix.*``."""
+# the benchmark's own routing key (not the other benchmarks' bench.in: runs may overlap on a
+# shared RabbitMQ)
+KEY = "growth.in"
+
+
+def reset_amqp(prefix=KEY):
+    """Deletes this benchmark's competing queues: those named ``sha256(routing key)`` bound to
+    amq.topic with a routing key ``prefix`` or ``prefix.*``."""
     out = subprocess.run(["rabbitmqctl", "list_bindings", "source_name", "destination_name", "routing_key",
                           "destination_kind", "--formatter", "json"], capture_output=True, text=True)
     try:
@@ -72,9 +96,23 @@ def reset_amqp(prefix="bench.in"):
         return
     queues = {b["destination_name"] for b in bindings
               if b["source_name"] == "amq.topic" and b["destination_kind"] == "queue"
-              and (b["routing_key"] == prefix or b["routing_key"].startswith(prefix + "."))}
-    for q in sorted(queues):
-        subprocess.run(["rabbitmqctl", "delete_queue", q], capture_output=True)
+              and (b["routing_key"] == prefix or b["routing_key"].startswith(prefix + "."))
+              and b["destination_name"] == hashlib.sha256(b["routing_key"].encode()).hexdigest()}
+    if not queues:
+        return
+    # one AMQP connection for all of them (a rabbitmqctl call takes about a second each)
+    script = (
+        "import asyncio, sys, aioamqp\n"
+        "async def main():\n"
+        "    transport, protocol = await aioamqp.connect(host='127.0.0.1', port=5672)\n"
+        "    channel = await protocol.channel()\n"
+        "    for q in sys.argv[1:]:\n"
+        "        await channel.queue_delete(q)\n"
+        "    await protocol.close()\n"
+        "    transport.close()\n"
+        "asyncio.run(main())\n"
+    )
+    subprocess.run([PY, "-c", script, *sorted(queues)], capture_output=True, timeout=120)
 
 
 class Consumer:
@@ -106,6 +144,7 @@ class Consumer:
         self.partial = b""
         self.t_first = self.cpu_first = None
         self.lines_first = 0
+        self.lines_all = 0
 
     def poll_lines(self):
         """Reads what the record file gained since the last call; returns the line count."""
@@ -161,6 +200,7 @@ def drain(consumers, n, timeout, extra_pids=None):
     extra_cpu0 = {}
     t_first = None
     total_first = 0
+    t_all = [None]
     deadline = time.monotonic() + timeout
     total = 0
     while time.monotonic() < deadline:
@@ -174,6 +214,11 @@ def drain(consumers, n, timeout, extra_pids=None):
         if total > 0 and t_first is None:
             t_first, total_first = now, total
             extra_cpu0 = {k: cpu_s(p) for k, p in extra_pids.items()}
+        if t_all[0] is None and all(c.t_first is not None for c in consumers):
+            # from here on every process consumes (the slower starters join late)
+            t_all[0] = now
+            for c in consumers:
+                c.lines_all = c.lines
         if total >= n:
             break
         if all(c.proc.poll() is not None for c in consumers):
@@ -183,7 +228,7 @@ def drain(consumers, n, timeout, extra_pids=None):
     cpu_end = {c.index: cpu_s(c.proc.pid) for c in consumers}
     extra = {k: (cpu_s(p) - extra_cpu0[k]) if extra_cpu0.get(k) is not None else None
              for k, p in extra_pids.items()}
-    return t_first, total_first, t_done, total, cpu_end, extra
+    return t_first, total_first, t_done, total, cpu_end, extra, t_all[0]
 
 
 def verify(consumers, n):
@@ -204,10 +249,10 @@ def verify(consumers, n):
             "missing": missing, "unexpected_ids": unknown, "redelivered_flags": flagged}
 
 
-def publish_amqp(n, publisher=None):
+def publish_amqp(n, publisher=None, key=KEY):
     """shared/bench/amqp_publish.py, or ``publisher`` (a command line without ``--n``)."""
     cmd = publisher or [PY, os.path.join(SHARED, "amqp_publish.py")]
-    out = subprocess.run([*cmd, "--n", str(n)],
+    out = subprocess.run([*cmd, "--n", str(n), "--routing-key", key],
                          capture_output=True, text=True, timeout=900)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -254,6 +299,7 @@ def run_set(transport, kinds, n, workdir, logdir, moto=None, rabbit=None, env=No
             publisher=None):
     env = dict(env or {})
     env["GROWTH_TRANSPORT"] = transport
+    env["GROWTH_ROUTING_KEY"] = KEY
     if moto:
         env["AWS_ENDPOINT"] = moto.endpoint
         moto.reset()
@@ -281,7 +327,9 @@ def run_set(transport, kinds, n, workdir, logdir, moto=None, rabbit=None, env=No
         extra["rabbitmq"] = rabbit
     if moto:
         extra["moto"] = moto.proc.pid
-    t_first, total_first, t_done, total, cpu_end, extra_cpu = drain(consumers, n, timeout, extra)
+    t_first, total_first, t_done, total, cpu_end, extra_cpu, t_all = drain(consumers, n, timeout, extra)
+    # drain() counted to the last line; lines polled after it are late duplicates, if any
+    lines_done = {c.index: c.lines for c in consumers}
     time.sleep(1.5)
     for c in consumers:
         c.poll_lines()
@@ -296,12 +344,18 @@ def run_set(transport, kinds, n, workdir, logdir, moto=None, rabbit=None, env=No
             "kind": c.kind, "handled": c.lines, "exit_code": code,
             "spawn_to_first_msg_s": round(c.t_first - c.t_spawn, 3) if c.t_first else None,
             "msgs_per_s": round(c.lines / window, 1) if window else None,
+            "all_consuming_handled": lines_done[c.index] - c.lines_all if t_all else None,
+            "all_consuming_msgs_per_s": (round((lines_done[c.index] - c.lines_all) / (t_done - t_all), 1)
+                                         if t_all and t_done > t_all else None),
             "cpu_us_per_msg": round(cpu * 1e6 / after_first, 1) if cpu is not None and after_first > 0 else None,
         })
     res = {"transport": transport, "set": kinds, "k": len(kinds), "n": n, "published": pub.get("published"),
            "bytes_per_msg": pub.get("bytes_per_msg"), "publish_s": pub.get("publish_s"),
            "drain_s": round(window, 3) if window else None,
            "msgs_per_s": round((total - total_first) / window, 1) if window else None,
+           "all_consuming_s": round(t_done - t_all, 3) if t_all else None,
+           "all_consuming_msgs_per_s": (round(sum(lines_done[c.index] - c.lines_all for c in consumers) / (t_done - t_all), 1)
+                                        if t_all and t_done > t_all else None),
            "processes": procs, **check}
     for k, v in extra_cpu.items():
         if v is not None and total - total_first > 0:
