@@ -135,12 +135,12 @@ def ceiling(a, workdir, logdir):
                 c = count()
                 now = time.monotonic()
                 if c > 0 and t_first is None:
-                    t_first, c_first, cpu0, r0 = now, c, so.cpu_s(p.pid), so.cpu_s(rabbit)
+                    t_first, c_first, cpu0, r0 = now, c, so.cpu_s(p.pid), so.cpu_ticks_s(rabbit)
                 if c >= a.n:
                     break
                 time.sleep(0.02)
             t_done = time.monotonic()
-            cpu, rcpu = so.cpu_s(p.pid) - cpu0, so.cpu_s(rabbit) - r0
+            cpu, rcpu = so.cpu_s(p.pid) - cpu0, so.cpu_ticks_s(rabbit) - r0
             p.send_signal(so.signal.SIGTERM)
             p.wait(30)
             log.close()

@@ -7,7 +7,7 @@
 #
 # parts: scale_amqp (1, 2, 4 Rust processes, Rust + Python, Python alone; N_AMQP messages),
 #        scale_sqs (1, 2, 4 Rust processes, Rust + Python; N_SQS messages on moto),
-#        prefetch, concurrency, payload, startup (benches/growth.py)
+#        prefetch, ceiling (raw lapin), concurrency, payload, startup (benches/growth.py)
 # env: TARGET (the release dir holding examples/growth_consumer, /work/target-rel/release),
 #      N_AMQP (50000), N_SQS (300), RUNS (1), QUIET_MAX (s to wait for an idle machine, 120),
 #      VENV (.venv: Python tomodachi 0.29, aioamqp, aiobotocore, moto), PLOT_VENV (.venv-bench: matplotlib)
@@ -19,7 +19,7 @@ export TARGET=${TARGET:-/work/target-rel/release}
 VENV=${VENV:-$ROOT/.venv}; PLOT_VENV=${PLOT_VENV:-$ROOT/.venv-bench}
 PY=$VENV/bin/python
 N_AMQP=${N_AMQP:-50000}; N_SQS=${N_SQS:-300}; RUNS=${RUNS:-1}; QUIET_MAX=${QUIET_MAX:-120}
-PARTS=${PARTS:-scale_amqp scale_sqs prefetch concurrency payload startup}
+PARTS=${PARTS:-scale_amqp scale_sqs prefetch ceiling concurrency payload startup}
 SHARED=${SHARED:-/work/shared/bench}
 OUT=${OUT:-$ROOT/benches/results/growth-$(date -u +%Y%m%dT%H%M%SZ)}
 mkdir -p "$OUT"
@@ -46,7 +46,7 @@ if want scale_sqs; then
   "$PY" benches/scale_out.py sqs --n "$N_SQS" --runs "$RUNS" --out "$OUT/scale_out_sqs.jsonl" \
     --sets "rust rust,rust rust,rust,rust,rust rust,python python"
 fi
-for part in prefetch concurrency payload startup; do
+for part in prefetch ceiling concurrency payload startup; do
   want "$part" || continue
   quiet "$part"
   "$PY" benches/growth.py "$part" --out "$OUT/$part.jsonl" $( [ "$part" = startup ] || echo --runs "$RUNS" )

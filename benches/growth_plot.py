@@ -14,6 +14,9 @@ import os
 import statistics
 import sys
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from scale_out import exactly_once  # noqa: E402
+
 
 def load(root, name):
     path = os.path.join(root, name)
@@ -51,7 +54,7 @@ def scale_out_table(rows, title):
                             f"{fmt(p['cpu_us_per_msg'], 1)} µs" for p in r["processes"])
             broker = r.get("rabbitmq_cpu_us_per_msg", r.get("moto_cpu_us_per_msg"))
             print(f"| {key} | {r['n']} | {fmt(r['msgs_per_s'])} / {fmt(r.get('all_consuming_msgs_per_s'))} | {per} | {r['handled']} | {r['duplicates']} | "
-                  f"{r['redelivered_flags']} | {r['missing']} | {'yes' if r['exactly_once'] else 'NO'} | {fmt(broker, 1)} |")
+                  f"{r['redelivered_flags']} | {r['missing']} | {'yes' if exactly_once(r) else 'NO'} | {fmt(broker, 1)} |")
 
 
 def mean_cpu(r):
@@ -82,7 +85,7 @@ def main():
         for p, rs in group(prefetch, lambda r: (r["kind"], r["prefetch"])).items():
             print(f"| {p[1]} ({p[0]}) | {rs[0]['n']} | {fmt(med(r['msgs_per_s'] for r in rs))} | "
                   f"{fmt(med(mean_cpu(r) for r in rs), 1)} | {fmt(med(r.get('rabbitmq_cpu_us_per_msg') for r in rs), 1)} | "
-                  f"{'yes' if all(r['exactly_once'] for r in rs) else 'NO'} |")
+                  f"{'yes' if all(exactly_once(r) for r in rs) else 'NO'} |")
     ceiling = load(root, "ceiling.jsonl")
     if ceiling:
         print("\n**Raw lapin ceiling (prefetch 100 + 400 global, parse, count, ack; no framework)**\n")
@@ -98,7 +101,7 @@ def main():
         for p, rs in group(conc, lambda r: (r["kind"], r["serial"])).items():
             name = "serial (one at a time)" if p[1] else "concurrent (up to the prefetch)"
             print(f"| {name} ({p[0]}) | {rs[0]['n']} | {fmt(med(r['msgs_per_s'] for r in rs))} | "
-                  f"{fmt(med(mean_cpu(r) for r in rs), 1)} | {'yes' if all(r['exactly_once'] for r in rs) else 'NO'} |")
+                  f"{fmt(med(mean_cpu(r) for r in rs), 1)} | {'yes' if all(exactly_once(r) for r in rs) else 'NO'} |")
     if payload:
         print("\n**AMQP payload size (one process, prefetch 100)**\n")
         print("| data | body bytes | N | msgs/s | MB/s | service CPU µs/msg | RabbitMQ CPU µs/msg | exactly once |")
@@ -108,7 +111,7 @@ def main():
             mb = rate * rs[0]["bytes_per_msg"] / 1e6 if rate else None
             print(f"| {p[1]:,} B {p[2]} ({p[0]}) | {rs[0]['bytes_per_msg']:,} | {rs[0]['n']} | {fmt(rate)} | {fmt(mb, 1)} | "
                   f"{fmt(med(mean_cpu(r) for r in rs), 1)} | {fmt(med(r.get('rabbitmq_cpu_us_per_msg') for r in rs), 1)} | "
-                  f"{'yes' if all(r['exactly_once'] for r in rs) else 'NO'} |")
+                  f"{'yes' if all(exactly_once(r) for r in rs) else 'NO'} |")
     if startup:
         print("\n**Start-up time and memory vs number of handlers (median of runs)**\n")
         print("| service | spawn -> started_service (ms) | CPU to started (ms) | RSS after 2 s idle (MiB) |")
