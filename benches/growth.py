@@ -2,8 +2,8 @@
 """How AMQP cost grows (issue 15) with the prefetch, the handler concurrency and the payload
 size, and how start-up time and memory grow with the number of handlers. Uses the scale-out
 machinery (benches/scale_out.py): one service process drains a backlog of N messages on a
-competing queue, recording each ``seq``; CPU µs per message (threads' run time, /proc/<pid>/task/*/schedstat) from its first
-message to the last.
+competing queue, recording each ``seq``; CPU µs per message (its threads' run time,
+/proc/<pid>/task/*/schedstat) from its first message to the last.
 
     .venv/bin/python benches/growth.py prefetch  --out R/prefetch.jsonl   # 1 10 100 1000
     .venv/bin/python benches/growth.py concurrency --out R/concurrency.jsonl

@@ -3,8 +3,10 @@
 RabbitMQ queue (or one SQS queue on moto) and drain a backlog of N JsonBase messages; each
 process records the ``seq`` of every message it handles, so the run proves exactly-once.
 
-    .venv/bin/python benches/scale_out.py amqp --n 20000 --sets "rust rust,rust rust,rust,rust,rust rust,python python"
-    .venv/bin/python benches/scale_out.py sqs --n 300 --sets "rust rust,rust rust,rust,rust,rust rust,python"
+    .venv/bin/python benches/scale_out.py amqp --n 50000 --runs 2 \
+        --sets "rust rust,rust rust,rust,rust,rust rust,python python python,python"
+    .venv/bin/python benches/scale_out.py sqs --n 300 --runs 2 \
+        --sets "rust rust,rust rust,rust,rust,rust rust,python python"
 
 Each set is a comma-separated list of processes (``rust``: benches/fixtures/growth_consumer.rs,
 release, TOMODACHI_LOGGER=disabled; ``python``: benches/growth_service.py under Python tomodachi
@@ -16,8 +18,9 @@ on a moto of its own). Per set:
 2. N messages are published to it (shared/bench/amqp_publish.py or sns_publish.py, the same
    ``{"seq": i, "text": "hello"}`` data, distinct message uuids);
 3. the K processes start together and drain it; each one's CPU time (its threads' run time
-   from /proc/<pid>/task/*/schedstat) is counted from its first recorded message to the end of the drain, per
-   message it handled in that window; msgs/s are given over the whole drain (first message of
+   from /proc/<pid>/task/*/schedstat) is counted from its first recorded message to the end
+   of the drain, per message it handled in that window (RabbitMQ's and moto's CPU from
+   /proc/<pid>/stat over the whole drain, per message); msgs/s are given over the whole drain (first message of
    any process to the last) and over the part where every process consumes (``all_consuming``:
    a Python process joins ~0.3 s after a Rust one, which drains ~7000 messages meanwhile);
 4. 1.5 s after the last message (late duplicates would show), they are stopped; the record
