@@ -79,7 +79,7 @@ def main():
     if sqs:
         scale_out_table(sqs, "Scale-out on one SQS queue (moto)")
     if prefetch:
-        print("\n**AMQP prefetch (Rust, one process)**\n")
+        print("\n**AMQP prefetch (one process)**\n")
         print("| prefetch | N | msgs/s | service CPU µs/msg | RabbitMQ CPU µs/msg | exactly once |")
         print("|---:|---:|---:|---:|---:|---|")
         for p, rs in group(prefetch, lambda r: (r["kind"], r["prefetch"])).items():
@@ -161,25 +161,31 @@ def main():
         fig.suptitle("Scale-out: K processes competing on one queue (2-core machine)")
         save(fig, "growth_scale_out.png")
     if prefetch:
-        ps = sorted({r["prefetch"] for r in prefetch if r["kind"] == "rust"})
         fig, ax = plt.subplots(figsize=(7, 4), dpi=100)
-        rate = [med(r["msgs_per_s"] for r in prefetch if r["prefetch"] == p and r["kind"] == "rust") for p in ps]
-        cpu = [med(mean_cpu(r) for r in prefetch if r["prefetch"] == p and r["kind"] == "rust") for p in ps]
-        rcpu = [med(r.get("rabbitmq_cpu_us_per_msg") for r in prefetch if r["prefetch"] == p and r["kind"] == "rust")
-                for p in ps]
-        ax.plot(ps, rate, marker="o", color="tab:blue", label="msgs/s")
+        ax2 = ax.twinx()
+        for kind, color in (("rust", "tab:blue"), ("python", "tab:green")):
+            rows = [r for r in prefetch if r["kind"] == kind]
+            ps = sorted({r["prefetch"] for r in rows})
+            if not ps:
+                continue
+            rate = [med(r["msgs_per_s"] for r in rows if r["prefetch"] == p) for p in ps]
+            cpu = [med(mean_cpu(r) for r in rows if r["prefetch"] == p) for p in ps]
+            ax.plot(ps, rate, marker="o", color=color, label=f"{kind}: msgs/s")
+            ax2.plot(ps, cpu, "--", marker="s", color=color, label=f"{kind}: service CPU µs/msg")
+        rust = [r for r in prefetch if r["kind"] == "rust"]
+        ps = sorted({r["prefetch"] for r in rust})
+        ax2.plot(ps, [med(r.get("rabbitmq_cpu_us_per_msg") for r in rust if r["prefetch"] == p) for p in ps], ":",
+                 marker="s", color="tab:gray", label="RabbitMQ CPU µs/msg (rust runs)")
         ax.set_xscale("log")
         ax.set_yscale("log")
-        ax.set_xlabel("amqp.qos.queue_prefetch_count (= global)")
-        ax.set_ylabel("msgs/s", color="tab:blue")
-        ax2 = ax.twinx()
-        ax2.plot(ps, cpu, marker="s", color="tab:red", label="service CPU µs/msg")
-        ax2.plot(ps, rcpu, "--", marker="s", color="tab:gray", label="RabbitMQ CPU µs/msg")
         ax2.set_yscale("log")
-        ax2.set_ylabel("CPU µs per message")
-        ax2.legend(fontsize=7, loc="upper center")
+        ax.set_xlabel("amqp.qos.queue_prefetch_count (= global)")
+        ax.set_ylabel("msgs/s (solid)")
+        ax2.set_ylabel("CPU µs per message (dashed)")
+        ax.legend(fontsize=7, loc="upper left")
+        ax2.legend(fontsize=7, loc="lower right")
         ax.grid(True, which="both", alpha=0.3)
-        ax.set_title("AMQP drain vs prefetch (Rust, one process)")
+        ax.set_title("AMQP drain vs prefetch (one process)")
         save(fig, "growth_prefetch.png")
     if payload:
         rows = [r for r in payload if r["kind"] == "rust"]
