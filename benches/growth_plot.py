@@ -188,20 +188,24 @@ def main():
         ax.set_title("AMQP drain vs prefetch (one process)")
         save(fig, "growth_prefetch.png")
     if payload:
-        rows = [r for r in payload if r["kind"] == "rust"]
         fig, ax = plt.subplots(figsize=(7, 4), dpi=100)
-        for enc, style in (("raw", "-"), ("base64_gzip_json", "none")):
-            sel = sorted({r["size"] for r in rows if r["encoding"] == enc})
-            cpu = [med(mean_cpu(r) for r in rows if r["size"] == s and r["encoding"] == enc) for s in sel]
-            ax.plot(sel, cpu, linestyle=style, marker="o" if enc == "raw" else "*", markersize=6 if enc == "raw" else 12,
-                    label=f"service CPU µs/msg, {enc}")
+        for kind, color in (("rust", "tab:blue"), ("python", "tab:green")):
+            rows = [r for r in payload if r["kind"] == kind]
+            for enc in ("raw", "base64_gzip_json"):
+                sel = sorted({r["size"] for r in rows if r["encoding"] == enc})
+                if not sel:
+                    continue
+                cpu = [med(mean_cpu(r) for r in rows if r["size"] == s and r["encoding"] == enc) for s in sel]
+                ax.plot(sel, cpu, linestyle="-" if enc == "raw" else "none", color=color,
+                        marker="o" if enc == "raw" else "*", markersize=6 if enc == "raw" else 12,
+                        label=f"{kind}: {enc}")
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlabel("data text bytes")
-        ax.set_ylabel("CPU µs per message")
+        ax.set_ylabel("service CPU µs per message")
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=7)
-        ax.set_title("AMQP cost vs payload size (Rust, one process)")
+        ax.set_title("AMQP cost vs payload size (one process, prefetch 100)")
         save(fig, "growth_payload.png")
     if startup:
         fig, axes = plt.subplots(1, 2, figsize=(10, 4), dpi=100)
