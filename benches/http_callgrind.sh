@@ -8,7 +8,7 @@
 #   LABELS="hello hello-log" benches/http_callgrind.sh
 #   EX=/other/checkout/target/release/examples benches/http_callgrind.sh   # another build
 #
-# env: N_A (400), N_B (1400), VALGRIND_ARGS (extra valgrind flags, e.g. --fair-sched=yes), LABELS ("hello bare-hyper"), SKIP_BUILD (0), EX (release examples
+# env: PORT (9871), N_A (400), N_B (1400), VALGRIND_ARGS (extra valgrind flags, e.g. --fair-sched=yes), LABELS ("hello bare-hyper"), SKIP_BUILD (0), EX (release examples
 #      of this checkout), OUT (benches/results/http-callgrind-<UTC stamp>)
 # Prints one JSON line per label: {"label", "n_a", "n_b", "total_a", "total_b", "per_request"}.
 set -euo pipefail
@@ -16,7 +16,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 N_A=${N_A:-400}; N_B=${N_B:-1400}; LABELS=${LABELS:-hello bare-hyper}; SKIP_BUILD=${SKIP_BUILD:-0}
 EX=${EX:-${CARGO_TARGET_DIR:-$ROOT/target}/release/examples}
 OUT=${OUT:-$ROOT/benches/results/http-callgrind-$(date -u +%Y%m%dT%H%M%SZ)}
-PORT=9871
+PORT=${PORT:-9871}
 mkdir -p "$OUT"
 log() { echo "[http_callgrind $(date -u +%H:%M:%S)] $*" >&2; }
 
