@@ -8,6 +8,8 @@
 #   LABELS="hello hello-log" benches/http_callgrind.sh
 #   EX=/other/checkout/target/release/examples benches/http_callgrind.sh   # another build
 #
+#   LABELS=hello-otel benches/http_callgrind.sh     # --opentelemetry-instrument, OTEL_* from the caller
+#
 # env: N_A (400), N_B (1400), VALGRIND_ARGS (extra valgrind flags, e.g. --fair-sched=yes), LABELS ("hello bare-hyper"), SKIP_BUILD (0), EX (release examples
 #      of this checkout), OUT (benches/results/http-callgrind-<UTC stamp>)
 # Prints one JSON line per label: {"label", "n_a", "n_b", "total_a", "total_b", "per_request"}.
@@ -29,6 +31,9 @@ server_cmd() {  # LABEL -> CMD, ENVV
   case $1 in
     hello) CMD=("$EX/hello" --production); ENVV+=(HTTP_ACCESS_LOG=0 TOMODACHI_LOGGER=disabled) ;;
     hello-log) CMD=("$EX/hello" --production); ENVV+=(HTTP_ACCESS_LOG=1) ;;
+    # OpenTelemetry on (a build with the feature): the OTEL_* exporter variables come from the
+    # caller's environment (benches/otel_cost.sh points them at its OTLP receiver)
+    hello-otel) CMD=("$EX/hello" --production --opentelemetry-instrument); ENVV+=(HTTP_ACCESS_LOG=0 TOMODACHI_LOGGER=disabled) ;;
     bare-hyper) CMD=("$EX/bare_hyper_hello") ;;
     *) log "unknown label $1"; exit 2 ;;
   esac
