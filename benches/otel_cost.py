@@ -187,9 +187,12 @@ def main():
     ap.add_argument("--shared", default="/work/shared/bench")
     ap.add_argument("--publisher-python", default=sys.executable)
     ap.add_argument("--span-timeout", type=float, default=300)
-    ap.add_argument("cmd", nargs=argparse.REMAINDER)
-    a = ap.parse_args()
-    cmd = a.cmd[1:] if a.cmd and a.cmd[0] == "--" else a.cmd
+    argv = sys.argv[1:]
+    if "--" not in argv:
+        ap.error("the service's command comes after --")
+    cut = argv.index("--")
+    a = ap.parse_args(argv[:cut])
+    cmd = argv[cut + 1:]
     tag = re.sub(r"[^A-Za-z0-9_.-]", "_", a.label)
     os.makedirs(a.out, exist_ok=True)
     log = open(os.path.join(a.out, f"{tag}.log"), "ab")

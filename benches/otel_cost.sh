@@ -171,7 +171,7 @@ if want callgrind; then
   stop_receiver
   echo "{\"callgrind_on_spans\": $(wc -l < "$OUT/logs/callgrind-spans.jsonl" 2> /dev/null || echo 0)}" >> "$OUT/callgrind_http.jsonl"
   rm -f "$OUT/logs/callgrind-spans.jsonl"
-  for d in "$OUT/callgrind/on-http" "$OUT/callgrind/otel-http"; do
+  for d in "$OUT"/callgrind/*-http; do
     for f in "$d"/callgrind.*.out; do [ -f "$f" ] && callgrind_annotate --threshold=100 --inclusive=yes "$f" > "$f.incl.txt" 2> /dev/null; callgrind_annotate --threshold=100 "$f" > "$f.excl.txt" 2> /dev/null || true; done
   done
 fi

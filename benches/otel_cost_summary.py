@@ -96,6 +96,18 @@ def per_function(folder, label, kind):
     return {k: (fb.get(k, 0) - fa.get(k, 0)) / (b - a) for k in set(fa) | set(fb)}
 
 
+for b in ["otel", "ws"]:
+    on = per_function(f"{b}-http", "hello", "excl")
+    off = per_function("off-http", "hello", "excl")
+    if on is None or off is None:
+        continue
+    diff = sorted(((on.get(k, 0) - off.get(k, 0), k) for k in set(on) | set(off)), reverse=True)
+    print(f"#### `hello`, {b} − off, instructions per request by function (self cost; the 12 largest each way)\n")
+    print("| instr/request | function |\n|---:|---|")
+    for v, k in diff[:12] + [("…", "")] + diff[-12:]:
+        print(f"| {v if isinstance(v, str) else fmt(v)} | `{k[:150]}` |")
+    print()
+
 for kind, title in [("excl", "self cost"), ("incl", "inclusive (with callees)")]:
     on = per_function("on-http", "hello-otel", kind)
     off = per_function("otel-http", "hello", kind)
