@@ -254,12 +254,17 @@ def amqp(a, cmd, env, log, rec):
     p = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     c_first = c = cpu0 = t_first = t_done = None
     deadline = time.monotonic() + 900
+    moved, last = time.monotonic(), None
     try:
         while time.monotonic() < deadline and p.poll() is None:
             try:
                 c = int(get(a.url))
             except Exception:
                 c = None
+            if c != last:
+                moved, last = time.monotonic(), c
+            elif time.monotonic() - moved > 60:
+                break  # stuck (e.g. the queue was deleted by someone else's reset on the shared broker)
             if c is not None and c > 0 and cpu0 is None:
                 cpu0, c_first, t_first, m0 = ticks(p.pid), c, time.monotonic(), machine()
             if c is not None and c >= a.n:

@@ -23,13 +23,16 @@
 #
 #   benches/otel_cost.sh
 #   WS_EX=/work/target-rel/release/examples benches/otel_cost.sh
+#   ONLY=callgrind benches/otel_cost.sh                 # only the instruction counts (any load)
 #   ONLY="http amqp" RUNS=1 DURATION=3s N=5000 benches/otel_cost.sh      # quick
 #
 # Writes benches/results/otel-<UTC stamp>/: env.json, quiet.jsonl, http.jsonl, amqp.jsonl,
 # callgrind/<build>-{http,amqp}/ and callgrind/on-http/, logs/, summary.md.
 #
 # env: ONLY ("build callgrind http amqp"), RUNS (3), DURATION (10s), WARMUP (2s), CONNS (64),
-#      N (30000 messages), SVC_CPU (0), LOAD_CPU (1), BUILD (target-rel/otel-cost: the generated
+#      N (30000 messages; 100000 gives Rust's CPU figure > 1 s), SVC_CPU (0), LOAD_CPU (1),
+#      OTEL_BSP_MAX_QUEUE_SIZE (1048576 here: no span dropped while the receiver lags; the SDKs'
+#      default 2048 would drop most of a saturated run's spans and their export cost), BUILD (target-rel/otel-cost: the generated
 #      crate and its builds), WS_EX (${CARGO_TARGET_DIR:-target}/release/examples; a build
 #      without amqp_count or hello is skipped), ON_EX (the `otel` build: the Rust "on" runs),
 #      QUIET_MAX (900), QUIET_MAX_EACH (180), OTEL_VENV (.venv-otel), VENV (.venv: the AMQP
@@ -101,7 +104,7 @@ EOF
     feat=(); [ "$b" = otel ] && feat=(--features otel)
     log "cargo build --release (${b}) in $BUILD/crate"
     (cd "$BUILD/crate" && CARGO_BUILD_JOBS=${CARGO_BUILD_JOBS:-1} CARGO_TARGET_DIR="$BUILD/target" \
-      cargo build --release --locked "${feat[@]}") > "$OUT/logs/build-$b.log" 2>&1 \
+      cargo build --release "${feat[@]}") > "$OUT/logs/build-$b.log" 2>&1 \
       || { tail -30 "$OUT/logs/build-$b.log" >&2; exit 1; }
     mkdir -p "$BUILD/$b/release/examples"
     cp "$BUILD/target/release/hello" "$BUILD/target/release/amqp_count" "$BUILD/$b/release/examples/"
@@ -155,7 +158,7 @@ if want callgrind; then
       flag_ok "$ex" || { log "ERROR: the $b build refuses --opentelemetry-instrument"; exit 1; }
     fi
     log "callgrind HTTP, $b"
-    EX=$ex SKIP_BUILD=1 PAUSE=0.01 LABELS="hello hello-log" OUT="$OUT/callgrind/$b-http" \
+    PORT=0 EX=$ex SKIP_BUILD=1 PAUSE=0.01 LABELS="hello hello-log" OUT="$OUT/callgrind/$b-http" \
       "$ROOT/benches/http_callgrind.sh" 2>> "$OUT/logs/callgrind.log" | sed "s/^{/{\"build\":\"$b\",/" >> "$OUT/callgrind_http.jsonl"
     log "callgrind AMQP, $b"
     ex_root=$(dirname "$(dirname "$ex")")
@@ -166,7 +169,7 @@ if want callgrind; then
   # 3. instrumentation on, exporting to the receiver
   log "callgrind HTTP, --opentelemetry-instrument ($ON_EX)"
   start_receiver "$OUT/logs/callgrind-spans.jsonl"
-  EX=$ON_EX SKIP_BUILD=1 PAUSE=0.01 LABELS="hello-otel" OUT="$OUT/callgrind/on-http" \
+  PORT=0 EX=$ON_EX SKIP_BUILD=1 PAUSE=0.01 LABELS="hello-otel" OUT="$OUT/callgrind/on-http" \
     "$ROOT/benches/http_callgrind.sh" 2>> "$OUT/logs/callgrind.log" | sed 's/^{/{"build":"on",/' >> "$OUT/callgrind_http.jsonl"
   stop_receiver
   echo "{\"callgrind_on_spans\": $(wc -l < "$OUT/logs/callgrind-spans.jsonl" 2> /dev/null || echo 0)}" >> "$OUT/callgrind_http.jsonl"
@@ -190,7 +193,7 @@ measure() {  # MODE LABEL URL OTEL(0|1) CMD...
   log "$mode: $(tail -1 "$OUT/$mode.jsonl" | cut -c1-220)"
 }
 # no span is dropped while the receiver (Python) lags behind: every span's export is counted
-export OTEL_BSP_MAX_QUEUE_SIZE=${OTEL_BSP_MAX_QUEUE_SIZE:-262144}
+export OTEL_BSP_MAX_QUEUE_SIZE=${OTEL_BSP_MAX_QUEUE_SIZE:-1048576}
 if want http; then
   for i in $(seq 1 "$RUNS"); do
     for otel in 0 1; do
