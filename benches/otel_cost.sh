@@ -174,6 +174,15 @@ if want callgrind; then
   stop_receiver
   echo "{\"callgrind_on_spans\": $(wc -l < "$OUT/logs/callgrind-spans.jsonl" 2> /dev/null || echo 0)}" >> "$OUT/callgrind_http.jsonl"
   rm -f "$OUT/logs/callgrind-spans.jsonl"
+  log "callgrind AMQP, TOMODACHI_OPENTELEMETRY_INSTRUMENT=1 ($ON_EX)"
+  start_receiver "$OUT/logs/callgrind-spans.jsonl"
+  CARGO_TARGET_DIR=$(dirname "$(dirname "$ON_EX")") TOMODACHI_OPENTELEMETRY_INSTRUMENT=1 OTEL_PYTHON_TOMODACHI_EXCLUDED_URLS=count \
+    SKIP_BUILD=1 CALLGRIND=1 MODES= CONSUMERS=rust VENV=$VENV QUIET_MAX=0 QUIET_MAX_EACH=0 \
+    OUT="$OUT/callgrind/on-amqp" "$ROOT/benches/amqp_compare.sh" > /dev/null 2>> "$OUT/logs/callgrind.log"
+  stop_receiver
+  sed 's/^{/{"build":"on",/' "$OUT/callgrind/on-amqp/instructions.jsonl" >> "$OUT/callgrind_amqp.jsonl"
+  echo "{\"callgrind_on_spans\": $(wc -l < "$OUT/logs/callgrind-spans.jsonl" 2> /dev/null || echo 0)}" >> "$OUT/callgrind_amqp.jsonl"
+  rm -f "$OUT/logs/callgrind-spans.jsonl"
   for d in "$OUT"/callgrind/*-http; do
     for f in "$d"/callgrind.*.out; do [ -f "$f" ] && callgrind_annotate --threshold=100 --inclusive=yes "$f" > "$f.incl.txt" 2> /dev/null; callgrind_annotate --threshold=100 "$f" > "$f.excl.txt" 2> /dev/null || true; done
   done

@@ -46,13 +46,13 @@ if ch:
     if spans:
         print(f"Spans the receiver got from the callgrind \"on\" runs: {spans[-1]['callgrind_on_spans']}\n")
 
-ca = jl("callgrind_amqp.jsonl")
+ca = [r for r in jl("callgrind_amqp.jsonl") if "label" in r]
 if ca:
     print("#### Instructions per AMQP message (callgrind, consumer `amqp_count`)\n")
     print("| build | N_A | N_B | consumed | instructions / message | vs off |")
     print("|---|---:|---:|---|---:|---:|")
     pm = {}
-    for b in ["off", "otel", "ws"]:
+    for b in ["off", "otel", "ws", "on"]:
         r = sorted((x for x in ca if x["build"] == b and x.get("instructions")), key=lambda x: x["n"])
         if len(r) < 2:
             continue
@@ -61,6 +61,12 @@ if ca:
         ok = all(x.get("consumed", 0) >= x["n"] for x in (a, z))
         vs = f"{100 * (pm[b] - pm['off']) / pm['off']:+.2f} %" if b != "off" and "off" in pm else ""
         print(f"| {b}: {BUILDS[b]} | {a['n']} | {z['n']} | {'all' if ok else 'NOT ALL'} | {fmt(pm[b])} | {vs} |")
+    if "on" in pm and "otel" in pm:
+        print(f"\n`TOMODACHI_OPENTELEMETRY_INSTRUMENT=1` (exporting): {fmt(pm['on'])} per message, "
+              f"+{fmt(pm['on'] - pm['otel'])} against the otel build off")
+    spans = [r for r in jl("callgrind_amqp.jsonl") if "callgrind_on_spans" in r]
+    if spans:
+        print(f"\nSpans the receiver got from the AMQP callgrind \"on\" runs: {spans[-1]['callgrind_on_spans']}")
     print()
 
 # ------------------------------------------------------------------ callgrind, where "on" goes
