@@ -19,7 +19,8 @@
 #    in turn; a run with instrumentation on counts only when the receiver got every span.
 # 3. where the "on" cost goes: `hello` with --opentelemetry-instrument under callgrind
 #    (http_callgrind.sh label `hello-otel`, exporting to the receiver), instructions per request
-#    and the per-function difference to `hello` (benches/otel_cost_summary.py).
+#    and the per-function difference to `hello` (benches/otel_cost_summary.py); `amqp_count` with
+#    TOMODACHI_OPENTELEMETRY_INSTRUMENT=1 under amqp_compare.sh CALLGRIND=1 likewise (per message).
 #
 #   benches/otel_cost.sh
 #   WS_EX=/work/target-rel/release/examples benches/otel_cost.sh
