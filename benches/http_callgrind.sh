@@ -8,7 +8,9 @@
 #   LABELS="hello hello-log" benches/http_callgrind.sh
 #   EX=/other/checkout/target/release/examples benches/http_callgrind.sh   # another build
 #
-# env: PORT (9871), N_A (400), N_B (1400), VALGRIND_ARGS (extra valgrind flags, e.g. --fair-sched=yes), LABELS ("hello bare-hyper"), SKIP_BUILD (0), EX (release examples
+#   LABELS=hello-otel benches/http_callgrind.sh     # --opentelemetry-instrument, OTEL_* from the caller
+#
+# env: PORT (9871; 0 = a free one), N_A (400), N_B (1400), VALGRIND_ARGS (extra valgrind flags, e.g. --fair-sched=yes), LABELS ("hello bare-hyper"), SKIP_BUILD (0), EX (release examples
 #      of this checkout), OUT (benches/results/http-callgrind-<UTC stamp>)
 # Prints one JSON line per label: {"label", "n_a", "n_b", "total_a", "total_b", "per_request"}.
 set -euo pipefail
@@ -16,7 +18,8 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 N_A=${N_A:-400}; N_B=${N_B:-1400}; LABELS=${LABELS:-hello bare-hyper}; SKIP_BUILD=${SKIP_BUILD:-0}
 EX=${EX:-${CARGO_TARGET_DIR:-$ROOT/target}/release/examples}
 OUT=${OUT:-$ROOT/benches/results/http-callgrind-$(date -u +%Y%m%dT%H%M%SZ)}
-PORT=${PORT:-9871}
+PORT=${PORT:-9871}  # PORT=0: a free ephemeral port (another session's run on 9871 would answer our requests)
+[ "$PORT" != 0 ] || PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 mkdir -p "$OUT"
 log() { echo "[http_callgrind $(date -u +%H:%M:%S)] $*" >&2; }
 
@@ -29,6 +32,9 @@ server_cmd() {  # LABEL -> CMD, ENVV
   case $1 in
     hello) CMD=("$EX/hello" --production); ENVV+=(HTTP_ACCESS_LOG=0 TOMODACHI_LOGGER=disabled) ;;
     hello-log) CMD=("$EX/hello" --production); ENVV+=(HTTP_ACCESS_LOG=1) ;;
+    # OpenTelemetry on (a build with the feature): the OTEL_* exporter variables come from the
+    # caller's environment (benches/otel_cost.sh points them at its OTLP receiver)
+    hello-otel) CMD=("$EX/hello" --production --opentelemetry-instrument); ENVV+=(HTTP_ACCESS_LOG=0 TOMODACHI_LOGGER=disabled) ;;
     bare-hyper) CMD=("$EX/bare_hyper_hello") ;;
     *) log "unknown label $1"; exit 2 ;;
   esac
