@@ -56,6 +56,51 @@ pub(crate) fn route_pattern(full_match: &str) -> &str {
         .unwrap_or(full_match)
 }
 
+/// The method's name: a `&'static str` for the standard methods (no allocation per request).
+fn standard_method(method: &http::Method) -> Option<&'static str> {
+    use http::Method;
+    Some(match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        Method::PATCH => "PATCH",
+        Method::CONNECT => "CONNECT",
+        Method::TRACE => "TRACE",
+        _ => return None,
+    })
+}
+
+fn method_name(method: &http::Method) -> &str {
+    standard_method(method).unwrap_or(method.as_str())
+}
+
+/// An address as `Display` writes it; IPv4 without the formatting machinery (four of these per
+/// traced request).
+fn ip_string(ip: std::net::IpAddr) -> String {
+    match ip {
+        std::net::IpAddr::V4(v4) => {
+            let mut out = String::with_capacity(15);
+            for (i, octet) in v4.octets().into_iter().enumerate() {
+                if i > 0 {
+                    out.push('.');
+                }
+                if octet >= 100 {
+                    out.push(char::from(b'0' + octet / 100));
+                }
+                if octet >= 10 {
+                    out.push(char::from(b'0' + octet / 10 % 10));
+                }
+                out.push(char::from(b'0' + octet % 10));
+            }
+            out
+        }
+        std::net::IpAddr::V6(v6) => v6.to_string(),
+    }
+}
+
 impl ServerTelemetry {
     pub(crate) fn new(tracing: Arc<Tracing>) -> Self {
         Self {
@@ -77,9 +122,16 @@ impl ServerTelemetry {
     /// Starts the request's span (the caller checked [`excludes`](Self::excludes)).
     pub(crate) fn start(&self, req: RequestInfo<'_>) -> ServerSpan {
         let parent = extract(&HeaderCarrier(req.headers));
+        let method = method_name(req.method);
         let name = match req.route {
-            Some(route) => format!("{} {route}", req.method),
-            None => req.method.to_string(),
+            Some(route) => {
+                let mut name = String::with_capacity(method.len() + 1 + route.len());
+                name.push_str(method);
+                name.push(' ');
+                name.push_str(route);
+                name
+            }
+            None => method.to_owned(),
         };
         let attributes = self.attributes(&req);
         // the metrics' attributes are picked from the span's
@@ -105,7 +157,10 @@ impl ServerTelemetry {
     /// Upstream's attributes, in its order.
     fn attributes(&self, req: &RequestInfo<'_>) -> Vec<KeyValue> {
         let mut a = Vec::with_capacity(16);
-        a.push(KeyValue::new("http.request.method", req.method.to_string()));
+        a.push(match standard_method(req.method) {
+            Some(name) => KeyValue::new("http.request.method", name),
+            None => KeyValue::new("http.request.method", req.method.as_str().to_owned()),
+        });
         if let Some(route) = req.route {
             a.push(KeyValue::new("http.route", route.to_owned()));
         }
@@ -126,7 +181,7 @@ impl ServerTelemetry {
                 a.push(KeyValue::new("server.port", host_port));
             }
             None => {
-                let ip = local.map_or_else(|| "127.0.0.1".to_owned(), |l| l.ip().to_string());
+                let ip = local.map_or_else(|| "127.0.0.1".to_owned(), |l| ip_string(l.ip()));
                 a.push(KeyValue::new("server.address", ip));
                 a.push(KeyValue::new(
                     "server.port",
@@ -147,17 +202,20 @@ impl ServerTelemetry {
         {
             a.push(KeyValue::new("user_agent.original", ua.to_owned()));
         }
-        a.push(KeyValue::new("client.address", req.remote_ip.to_string()));
-        a.push(KeyValue::new(
-            "client.socket.address",
-            req.peer.ip().to_string(),
-        ));
+        let peer_ip = ip_string(req.peer.ip());
+        let client = if req.remote_ip == req.peer.ip() {
+            peer_ip.clone()
+        } else {
+            ip_string(req.remote_ip)
+        };
+        a.push(KeyValue::new("client.address", client));
+        a.push(KeyValue::new("client.socket.address", peer_ip));
         a.push(KeyValue::new(
             "client.socket.port",
             i64::from(req.peer.port()),
         ));
         if let Some(l) = local {
-            a.push(KeyValue::new("server.socket.address", l.ip().to_string()));
+            a.push(KeyValue::new("server.socket.address", ip_string(l.ip())));
         }
         a.push(KeyValue::new(
             "server.socket.port",
@@ -246,5 +304,40 @@ mod tests {
         let full = crate::http::router::full_match_pattern(r"^/test/(?P<id>[^/]+?)/?$");
         assert_eq!(route_pattern(&full), r"/test/(?P<id>[^/]+?)/?");
         assert_eq!(route_pattern("^(?:/a)$"), "/a");
+    }
+
+    #[test]
+    fn addresses_are_written_as_display_writes_them() {
+        for ip in [
+            "0.0.0.0",
+            "127.0.0.1",
+            "10.20.30.40",
+            "192.168.100.255",
+            "9.99.100.199",
+            "::1",
+            "fe80::1:2",
+            "::ffff:1.2.3.4",
+        ] {
+            let ip: std::net::IpAddr = ip.parse().unwrap();
+            assert_eq!(ip_string(ip), ip.to_string());
+        }
+        for octet in 0..=255u8 {
+            let ip = std::net::IpAddr::from([octet, 0, 255, octet]);
+            assert_eq!(ip_string(ip), ip.to_string());
+        }
+    }
+
+    #[test]
+    fn standard_methods_keep_their_names() {
+        for m in [
+            "GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS", "PATCH", "CONNECT", "TRACE",
+        ] {
+            let method: http::Method = m.parse().unwrap();
+            assert_eq!(standard_method(&method), Some(m));
+            assert_eq!(method_name(&method), m);
+        }
+        let custom: http::Method = "PURGE".parse().unwrap();
+        assert_eq!(standard_method(&custom), None);
+        assert_eq!(method_name(&custom), "PURGE");
     }
 }
