@@ -11,7 +11,6 @@ CMD must consume from the same queue on every start (a fixed service uuid or que
 import argparse
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -29,6 +28,7 @@ ap.add_argument("cmd", nargs=argparse.REMAINDER)
 a = ap.parse_args()
 sys.path.insert(0, a.shared)
 from _benchlib import cpu_delta, cpu_snapshot, emit, get_count, parse_pids  # noqa: E402
+from benchlib import stop  # noqa: E402  (this folder's)
 
 cmd = a.cmd[1:] if a.cmd and a.cmd[0] == "--" else a.cmd
 pids = parse_pids(a.pid)
@@ -46,15 +46,6 @@ def start():
     p.kill()
     emit({"bench": "amqp_backlog", "label": a.label, "error": "service did not start"})
     sys.exit(1)
-
-
-def stop(p):
-    p.send_signal(signal.SIGTERM)
-    try:
-        return p.wait(60)
-    except subprocess.TimeoutExpired:
-        p.kill()
-        return p.wait()
 
 
 # 1. a first start declares and binds the queue

@@ -13,9 +13,10 @@ Ratios: msgs/s rust/x > 1 and CPU or instructions rust/x < 1 mean the port is ah
 """
 import json
 import os
-import re
 import statistics
 import sys
+
+from benchlib import callgrind_functions
 
 d = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(os.path.abspath(__file__)), "results",
                                                        "amqp-latest")
@@ -121,25 +122,6 @@ if back:
     table("backlog", back, "msgs_per_s", "consumer (backlog)")
 
 # ------------------------------------------------------------------ callgrind
-LINE = re.compile(r"^\s*([\d,]+) \(\s*[\d.]+%\)\s+(.*)$")
-
-
-def functions(path):
-    """callgrind_annotate output -> {function: Ir} (object file and source path dropped)."""
-    out = {}
-    if not os.path.exists(path):
-        return out
-    for line in open(path, errors="replace"):
-        m = LINE.match(line)
-        if not m or "PROGRAM TOTALS" in m.group(2):
-            continue
-        k = re.sub(r" \[/[^\]]*\]$", "", m.group(2).strip())
-        if k.startswith("???:"):
-            k = k[4:]
-        elif k.startswith(("./", "/")) and ":" in k:
-            k = k.split(":", 1)[1]
-        out[k] = out.get(k, 0) + int(m.group(1).replace(",", ""))
-    return out
 
 
 ins = jl("instructions.jsonl")
@@ -168,8 +150,8 @@ if ins:
 
     def diff(label, kind):
         _, a, b = per_msg[label]
-        fa = functions(os.path.join(d, f"callgrind.{label}.{a['n']}.out.{kind}.txt"))
-        fb = functions(os.path.join(d, f"callgrind.{label}.{b['n']}.out.{kind}.txt"))
+        fa = callgrind_functions(os.path.join(d, f"callgrind.{label}.{a['n']}.out.{kind}.txt"))
+        fb = callgrind_functions(os.path.join(d, f"callgrind.{label}.{b['n']}.out.{kind}.txt"))
         dn = b["n"] - a["n"]
         return sorted(((fb.get(k, 0) - fa.get(k, 0)) / dn, k) for k in set(fa) | set(fb))[::-1]
 

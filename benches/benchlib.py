@@ -5,6 +5,9 @@ envelopes, and the chaos fixture's ``handling`` log lines."""
 from datetime import datetime
 import json
 import os
+import re
+import signal
+import subprocess
 import socket
 import time
 
@@ -71,3 +74,35 @@ def handled(log_path):
                 stamp = datetime.fromisoformat(record["timestamp"]).timestamp()
                 out.append((record.get("message_uuid"), stamp))
     return out
+
+
+_CALLGRIND_LINE = re.compile(r"^\s*([\d,]+) \(\s*[\d.]+%\)\s+(.*)$")
+
+
+def callgrind_functions(path):
+    """``callgrind_annotate`` output -> {function: Ir} (object file and source path dropped);
+    {} when the file is missing."""
+    out = {}
+    if not os.path.exists(path):
+        return out
+    for line in open(path, errors="replace"):
+        m = _CALLGRIND_LINE.match(line)
+        if not m or "PROGRAM TOTALS" in m.group(2):
+            continue
+        k = re.sub(r" \[/[^\]]*\]$", "", m.group(2).strip())
+        if k.startswith("???:"):
+            k = k[4:]
+        elif k.startswith(("./", "/")) and ":" in k:
+            k = k.split(":", 1)[1]
+        out[k] = out.get(k, 0) + int(m.group(1).replace(",", ""))
+    return out
+
+
+def stop(p):
+    """SIGTERM, then the exit code (killed after 60 s)."""
+    p.send_signal(signal.SIGTERM)
+    try:
+        return p.wait(60)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        return p.wait()

@@ -34,6 +34,8 @@ import sys
 import time
 import urllib.request
 
+from benchlib import stop
+
 TCK = os.sysconf("SC_CLK_TCK")
 
 
@@ -146,15 +148,6 @@ def start(cmd, env, log, url, pause=0.05, tries=1200):
             time.sleep(pause)
     p.kill()
     raise SystemExit(f"{cmd} did not answer {url}")
-
-
-def stop(p):
-    p.send_signal(signal.SIGTERM)
-    try:
-        return p.wait(60)
-    except subprocess.TimeoutExpired:
-        p.kill()
-        return p.wait()
 
 
 def wrk(a, url, duration, latency=False):

@@ -2,9 +2,10 @@
 """Markdown summary of a benches/otel_cost.sh results folder (usage: otel_cost_summary.py DIR)."""
 import json
 import os
-import re
 import statistics
 import sys
+
+from benchlib import callgrind_functions
 
 d = sys.argv[1]
 
@@ -70,24 +71,6 @@ if ca:
     print()
 
 # ------------------------------------------------------------------ callgrind, where "on" goes
-LINE = re.compile(r"^\s*([\d,]+) \(\s*[\d.]+%\)\s+(.*)$")
-
-
-def functions(path):
-    out = {}
-    if not os.path.exists(path):
-        return out
-    for line in open(path, errors="replace"):
-        m = LINE.match(line)
-        if not m or "PROGRAM TOTALS" in m.group(2):
-            continue
-        k = re.sub(r" \[/[^\]]*\]$", "", m.group(2).strip())
-        if k.startswith("???:"):
-            k = k[4:]
-        elif k.startswith(("./", "/")) and ":" in k:
-            k = k.split(":", 1)[1]
-        out[k] = out.get(k, 0) + int(m.group(1).replace(",", ""))
-    return out
 
 
 def per_function(folder, label, kind):
@@ -95,8 +78,8 @@ def per_function(folder, label, kind):
     if not r:
         return None
     a, b = r[0]["n_a"], r[0]["n_b"]
-    fa = functions(os.path.join(d, "callgrind", folder, f"callgrind.{label}.{a}.out.{kind}.txt"))
-    fb = functions(os.path.join(d, "callgrind", folder, f"callgrind.{label}.{b}.out.{kind}.txt"))
+    fa = callgrind_functions(os.path.join(d, "callgrind", folder, f"callgrind.{label}.{a}.out.{kind}.txt"))
+    fb = callgrind_functions(os.path.join(d, "callgrind", folder, f"callgrind.{label}.{b}.out.{kind}.txt"))
     if not fa or not fb:
         return None
     return {k: (fb.get(k, 0) - fa.get(k, 0)) / (b - a) for k in set(fa) | set(fb)}

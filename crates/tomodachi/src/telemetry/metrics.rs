@@ -75,6 +75,14 @@ impl Pair {
                 .build(),
         }
     }
+
+    /// Records a duration, and offers it as an exemplar of `span` when exemplars are on.
+    fn record_duration(&self, elapsed: f64, attributes: &[KeyValue], span: Option<&SpanContext>) {
+        self.duration.record(elapsed, attributes);
+        if let (Some(store), Some(span)) = (&self.exemplars, span) {
+            store.offer(self.name, attributes, &DURATION_BUCKETS, elapsed, span);
+        }
+    }
 }
 
 const HANDLER_DURATION: &str =
@@ -247,17 +255,11 @@ impl HttpRequestMetric {
         self.duration
             .push(KeyValue::new("http.response.status_code", status));
         let elapsed = self.started.elapsed().as_secs_f64();
-        self.pair.duration.record(elapsed, &self.duration);
-        if let Some(store) = &self.pair.exemplars {
-            let span = cx.span();
-            store.offer(
-                self.pair.name,
-                &self.duration,
-                &DURATION_BUCKETS,
-                elapsed,
-                span.span_context(),
-            );
-        }
+        // the span is looked up only when exemplars are on
+        let span = self.pair.exemplars.as_ref().map(|_| cx.span());
+        let span_context = span.as_ref().map(|s| s.span_context());
+        self.pair
+            .record_duration(elapsed, &self.duration, span_context);
     }
 }
 
@@ -299,16 +301,8 @@ impl TaskMetric {
         let elapsed = self.started.elapsed().as_secs_f64();
         self.attributes
             .push(KeyValue::new("function.success", success));
-        self.pair.duration.record(elapsed, &self.attributes);
-        if let (Some(store), Some(span)) = (&self.pair.exemplars, &self.span) {
-            store.offer(
-                self.pair.name,
-                &self.attributes,
-                &DURATION_BUCKETS,
-                elapsed,
-                span,
-            );
-        }
+        self.pair
+            .record_duration(elapsed, &self.attributes, self.span.as_ref());
     }
 }
 
