@@ -10,6 +10,9 @@
 #   raw-lapin-tasks  the same with one tokio task per delivery (concurrent up to the prefetch,
 #                as this port dispatches): the like-for-like ceiling for `rust`
 #   raw-aioamqp  plain aioamqp, shared/bench/amqp_raw_consumer.py (the baseline's ceiling)
+#   raw-lapin-otel  raw-lapin-tasks with each delivery traced and metered on the opentelemetry
+#                crates (--otel): the ceiling of the instrumentation's cost (not in the default
+#                CONSUMERS; benches/otel_cost.sh runs it beside `rust` instrumented)
 #
 # Each consumes N JsonBase messages (411 bytes) on amq.topic / bench.in.
 #   live     the shared amqp_bench.py publishes while the consumer runs (its publisher pinned to
@@ -20,7 +23,7 @@
 # msgs/s of the fast consumers is mostly the broker's and the publisher's on 2 cores; the
 # service's CPU time per message (/proc/<pid>/stat over the run) and, with CALLGRIND=1,
 # instructions per message show the framework:
-#   CALLGRIND=1  runs `rust`, `raw-lapin` and `raw-lapin-tasks` under valgrind --tool=callgrind
+#   CALLGRIND=1  runs `rust`, `raw-lapin`, `raw-lapin-tasks` and `raw-lapin-otel` under valgrind --tool=callgrind
 #            twice, with N_A and N_B messages (published by amqp_publish.py, the count polled once
 #            a second); instructions/message = (total_B - total_A) / (N_B - N_A), so start-up and
 #            shutdown cancel out. benches/amqp_summarize.py also writes the per-message
@@ -142,7 +145,7 @@ wait_http() {  # URL PID TRIES: until URL answers (false if PID died or TRIES x 
 # label -> HTTP port, program (CMD) and extra environment (ENVV); every service runs pinned to
 # SVC_CPU (`taskset` execs it, so the pid we hold is the service's). The Python ones run from
 # SHARED, as upstream's `tomodachi run` only takes service files relative to the working directory.
-declare -A PORT=([python]=9704 [rust]=9804 [raw-lapin]=9806 [raw-lapin-tasks]=9806 [raw-aioamqp]=9706)
+declare -A PORT=([python]=9704 [rust]=9804 [raw-lapin]=9806 [raw-lapin-tasks]=9806 [raw-lapin-otel]=9806 [raw-aioamqp]=9706)
 consumer_cmd() {  # LABEL -> CMD, ENVV
   ENVV=(HTTP_PORT="${PORT[$1]}")
   case $1 in
@@ -150,6 +153,9 @@ consumer_cmd() {  # LABEL -> CMD, ENVV
     rust) CMD=("$EX/amqp_count" --production); ENVV+=(TOMODACHI_LOGGER=disabled) ;;
     raw-lapin) CMD=("$EX/raw_lapin_consumer" --port "${PORT[$1]}") ;;
     raw-lapin-tasks) CMD=("$EX/raw_lapin_consumer" --port "${PORT[$1]}" --tasks) ;;
+    # the instrumentation's ceiling (issue 14): raw-lapin-tasks plus each delivery traced and
+    # metered directly on the opentelemetry crates, OTEL_* exporters from the caller
+    raw-lapin-otel) CMD=("$EX/raw_lapin_consumer" --port "${PORT[$1]}" --otel) ;;
     raw-aioamqp) CMD=("$PY" amqp_raw_consumer.py --port "${PORT[$1]}") ;;
     *) log "ERROR: unknown consumer $1"; return 1 ;;
   esac
@@ -233,7 +239,7 @@ callgrind_one() {  # LABEL N
   log "callgrind $label N=$n: ${total:-?} instructions, consumed $c"
 }
 if [ "$CALLGRIND" = 1 ]; then
-  for label in rust raw-lapin raw-lapin-tasks; do
+  for label in rust raw-lapin raw-lapin-tasks raw-lapin-otel; do
     want "$CONSUMERS" "$label" || continue
     for n in "$N_A" "$N_B"; do callgrind_one "$label" "$n"; done
   done

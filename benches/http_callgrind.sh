@@ -9,6 +9,7 @@
 #   EX=/other/checkout/target/release/examples benches/http_callgrind.sh   # another build
 #
 #   LABELS=hello-otel benches/http_callgrind.sh     # --opentelemetry-instrument, OTEL_* from the caller
+#   LABELS=bare-hyper-otel benches/http_callgrind.sh  # its ceiling: bare hyper + the opentelemetry crates
 #
 # env: PORT (9871; 0 = a free one), N_A (400), N_B (1400), VALGRIND_ARGS (extra valgrind flags, e.g. --fair-sched=yes), LABELS ("hello bare-hyper"), SKIP_BUILD (0), EX (release examples
 #      of this checkout), OUT (benches/results/http-callgrind-<UTC stamp>)
@@ -36,6 +37,9 @@ server_cmd() {  # LABEL -> CMD, ENVV
     # caller's environment (benches/otel_cost.sh points them at its OTLP receiver)
     hello-otel) CMD=("$EX/hello" --production --opentelemetry-instrument); ENVV+=(HTTP_ACCESS_LOG=0 TOMODACHI_LOGGER=disabled) ;;
     bare-hyper) CMD=("$EX/bare_hyper_hello") ;;
+    # the instrumentation ceiling: bare hyper tracing and metering each request directly on the
+    # opentelemetry crates (benches/fixtures/bare_hyper_otel.rs), OTEL_* from the caller as above
+    bare-hyper-otel) CMD=("$EX/bare_hyper_otel") ;;
     *) log "unknown label $1"; exit 2 ;;
   esac
 }

@@ -19,7 +19,9 @@
 #    in turn; a run with instrumentation on counts only when the receiver got every span.
 # 3. where the "on" cost goes: `hello` with --opentelemetry-instrument under callgrind
 #    (http_callgrind.sh label `hello-otel`, exporting to the receiver), instructions per request
-#    and the per-function difference to `hello` (benches/otel_cost_summary.py); `amqp_count` with
+#    and the per-function difference to `hello` (benches/otel_cost_summary.py), beside its ceiling:
+#    bare hyper with and without tracing and metering each request directly on the opentelemetry
+#    crates (benches/fixtures/bare_hyper_otel.rs, label `bare-hyper-otel`); `amqp_count` with
 #    TOMODACHI_OPENTELEMETRY_INSTRUMENT=1 under amqp_compare.sh CALLGRIND=1 likewise (per message).
 #
 #   benches/otel_cost.sh
@@ -167,7 +169,16 @@ if want callgrind; then
       OUT="$OUT/callgrind/$b-amqp" "$ROOT/benches/amqp_compare.sh" > /dev/null 2>> "$OUT/logs/callgrind.log"
     sed "s/^{/{\"build\":\"$b\",/" "$OUT/callgrind/$b-amqp/instructions.jsonl" >> "$OUT/callgrind_amqp.jsonl"
   done
-  # 3. instrumentation on, exporting to the receiver
+  # 3. instrumentation on, exporting to the receiver; and the ceiling (bare hyper, off and with
+  # each request traced and metered directly on the opentelemetry crates)
+  if [ -x "$WS_EX/bare_hyper_otel" ]; then
+    log "callgrind HTTP, the ceiling: bare hyper and bare hyper + opentelemetry ($WS_EX)"
+    start_receiver "$OUT/logs/callgrind-spans.jsonl"
+    PORT=0 EX=$WS_EX SKIP_BUILD=1 PAUSE=0.01 LABELS="bare-hyper bare-hyper-otel" OUT="$OUT/callgrind/ceiling-http" \
+      "$ROOT/benches/http_callgrind.sh" 2>> "$OUT/logs/callgrind.log" | sed 's/^{/{"build":"ceiling",/' >> "$OUT/callgrind_http.jsonl"
+    stop_receiver
+    rm -f "$OUT/logs/callgrind-spans.jsonl"
+  fi
   log "callgrind HTTP, --opentelemetry-instrument ($ON_EX)"
   start_receiver "$OUT/logs/callgrind-spans.jsonl"
   PORT=0 EX=$ON_EX SKIP_BUILD=1 PAUSE=0.01 LABELS="hello-otel" OUT="$OUT/callgrind/on-http" \
@@ -212,6 +223,13 @@ if want http; then
         TOMODACHI_LOGGER=disabled taskset -c "$SVC_CPU" "$ON_EX/hello" --production "${on[@]}"
       measure http "python:otel=$otel" http://127.0.0.1:9702/ "$otel" env HTTP_ACCESS_LOG=0 HTTP_KEEPALIVE_TIMEOUT=5 \
         taskset -c "$SVC_CPU" "$TOMO" run --production "${on[@]}" py/hello.py
+      # the ceiling: bare hyper, and bare hyper tracing and metering each request directly on the
+      # opentelemetry crates (the workspace's release examples)
+      if [ -x "$WS_EX/bare_hyper_otel" ]; then
+        bare=bare_hyper_hello; [ "$otel" = 1 ] && bare=bare_hyper_otel
+        measure http "ceiling:otel=$otel" http://127.0.0.1:9807/ "$otel" env HTTP_PORT=9807 \
+          taskset -c "$SVC_CPU" "$WS_EX/$bare"
+      fi
     done
   done
 fi

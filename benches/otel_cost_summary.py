@@ -42,6 +42,13 @@ if ch:
         v, base = per[("on", "hello-otel")], per.get(("otel", "hello"))
         extra = f"{100 * (v - base) / base:+.1f} % (+{fmt(v - base)})" if base else ""
         print(f"| on: {BUILDS['on']} (exporting) | {fmt(v)} | {extra} vs otel | | |")
+    if ("ceiling", "bare-hyper-otel") in per and ("ceiling", "bare-hyper") in per:
+        v, base = per[("ceiling", "bare-hyper-otel")], per[("ceiling", "bare-hyper")]
+        print(f"| the ceiling: bare hyper {fmt(base)}, traced and metered on the opentelemetry crates (exporting) "
+              f"| {fmt(v)} | +{fmt(v - base)} vs bare hyper | | |")
+        if ("on", "hello-otel") in per and ("otel", "hello") in per:
+            ours = per[("on", "hello-otel")] - per[("otel", "hello")]
+            print(f"\nThe on-cost against the ceiling's: {fmt(ours)} / {fmt(v - base)} = {ours / (v - base):.2f}×")
     print()
     spans = [r for r in jl("callgrind_http.jsonl") if "callgrind_on_spans" in r]
     if spans:
@@ -120,7 +127,7 @@ for mode, unit, key in [("http", "request", "cpu_us_per_req"), ("amqp", "message
           f"{'req/s' if mode == 'http' else 'msgs/s'} off / on (median) |")
     print("|---|---:|---:|---:|---|---|---:|---|")
     over = {}
-    for impl in ["rust", "python"]:
+    for impl in ["rust", "python", "ceiling"]:
         off = [r for r in rows if r["label"] == f"{impl}:otel=0" and key in r]
         on = [r for r in rows if r["label"] == f"{impl}:otel=1" and key in r]
         if not off or not on:
