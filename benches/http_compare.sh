@@ -16,7 +16,9 @@
 #      STARTUP_RUNS (5), STARTUP_IDLE (s before reading RSS, 3), SHUTDOWN_RUNS (3),
 #      PY_LOOP (asyncio), WITH_AIOHTTP (1: also the bare aiohttp anchor), SKIP_BUILD (0),
 #      QUIET_MAX (s to wait for an idle machine before the first bench, 900), QUIET_MAX_EACH (180),
-#      ONLY (subset of "http startup shutdown"), OUT (results folder), SHARED (../shared/bench),
+#      ONLY (subset of "http startup shutdown conns"; conns is not in the default: req/s, p50 and p99
+#      at CONN_LEVELS ("1 64 256 1024") keep-alive connections, benches/http_conns_plot.py makes
+#      its table and plot), OUT (results folder), SHARED (../shared/bench),
 #      VENV (.venv-bench at the repository root: Python tomodachi from SHARED/requirements.txt)
 set -euo pipefail
 export PYTHONDONTWRITEBYTECODE=1  # as in the baseline; the Python anchors are run from SHARED
@@ -177,6 +179,31 @@ if want http; then
   fi
 fi
 
+# ------------------------------------------------------------------ connections (issue 15)
+# req/s, p50 and p99 at 1, 64, 256 and 1 024 keep-alive connections (access log off), each
+# implementation in turn at each level: `ONLY=conns`, levels from CONN_LEVELS; lines go to
+# conns.jsonl, the table and plot come from benches/http_conns_plot.py
+if want conns; then
+  ulimit -n 65536 2> /dev/null || ulimit -n "$(ulimit -Hn)"
+  for c in ${CONN_LEVELS:-1 64 256 1024}; do
+    for impl in python rust bare-hyper; do
+      case $impl in
+        python) url=$PY_URL; cmd=(env HTTP_ACCESS_LOG=0 HTTP_KEEPALIVE_TIMEOUT=5 "$TOMO" run "$PY_HELLO" --production --loop "$PY_LOOP") ;;
+        rust) url=$RS_URL; cmd=(env HTTP_ACCESS_LOG=0 HTTP_KEEPALIVE_TIMEOUT=5 "$EX/hello" --production) ;;
+        bare-hyper) url=$HY_URL; cmd=("$EX/bare_hyper_hello") ;;
+      esac
+      name="conns-$impl-$c"
+      svc_start "$name" "$url" "${cmd[@]}" || { svc_stop "$name"; continue; }
+      quiet "conns-$impl-$c"
+      # wrk needs one thread per connection at least (-t <= -c)
+      CONNS=$c THREADS=1 SVC_PID=$SVC_PID RAW_DIR="$OUT/logs" WRK_CPU=$LOAD_CPU "$SHARED/http_bench.sh" "$url" "$impl:c$c" \
+        | sed "s/^{/{\"impl\":\"$impl\",\"conns\":$c,/" >> "$OUT/conns.jsonl" || log "WARN: http_bench.sh failed for $name"
+      log "conns: $(tail -1 "$OUT/conns.jsonl" | cut -c1-200)"
+      svc_stop "$name"
+    done
+  done
+fi
+
 # ------------------------------------------------------------------ startup + idle RSS
 startup() {  # LABEL URL CMD...
   local label=$1 url=$2 dir; shift 2
@@ -209,6 +236,7 @@ if want shutdown; then
 fi
 
 python3 "$ROOT/benches/summarize.py" "$OUT" > "$OUT/summary.md"
+[ -s "$OUT/conns.jsonl" ] && "$PY" "$ROOT/benches/http_conns_plot.py" "$OUT" >> "$OUT/summary.md"
 ln -sfn "$(basename "$OUT")" "$(dirname "$OUT")/latest" 2> /dev/null || true
 cat "$OUT/summary.md"
 log "done: $OUT/summary.md"
