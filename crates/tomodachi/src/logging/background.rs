@@ -399,12 +399,15 @@ mod tests {
     use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::mpsc;
 
+    /// Says a write started, then waits for the go-ahead.
+    type Gate = (mpsc::Sender<()>, mpsc::Receiver<()>);
+
     /// A sink recording each write call; the first `gated` writes wait for a go-ahead, after
     /// saying they started.
     #[derive(Clone)]
     struct Sink {
         writes: Arc<Mutex<Vec<Vec<u8>>>>,
-        gate: Arc<Mutex<Option<(mpsc::Sender<()>, mpsc::Receiver<()>)>>>,
+        gate: Arc<Mutex<Option<Gate>>>,
     }
 
     impl Sink {
