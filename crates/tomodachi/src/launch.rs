@@ -246,6 +246,8 @@ where
     });
     // Handlers still running after the grace period are not waited for.
     runtime.shutdown_timeout(std::time::Duration::from_millis(100));
+    // every record logged is on stderr before the process goes on to exit
+    crate::logging::flush();
     ExitCode::from(u8::try_from(code.clamp(0, 255)).unwrap_or(1))
 }
 

@@ -21,6 +21,15 @@ const QUOTE_KEYS: [&str; 6] = [
     "error_filename",
 ];
 
+/// Whether `key` is one of [`QUOTE_KEYS`] (they all end in `_location` or `_filename`: most
+/// keys are told apart by their last byte).
+#[inline]
+fn is_quote_key(key: &str) -> bool {
+    matches!(key.as_bytes().last(), Some(b'n' | b'e'))
+        && (key.ends_with("_location") || key.ends_with("_filename"))
+        && QUOTE_KEYS.contains(&key)
+}
+
 /// Bytes that are not printable ASCII or that make a value need quotes (logfmt): space and
 /// control characters, `=`, `"`, DEL and every non-ASCII byte (looked at per character).
 const NOT_BARE: [bool; 256] = {
@@ -261,11 +270,7 @@ fn style(out: &mut String, color: bool, code: &str) {
 fn push_repr(out: &mut String, key: &str, value: &FieldValue<'_>, field_cap: usize, budget: usize) {
     match *value {
         FieldValue::Str(s) => {
-            if !s.is_empty()
-                && !s.starts_with('<')
-                && s.len() <= field_cap
-                && QUOTE_KEYS.contains(&key)
-            {
+            if is_quote_key(key) && !s.is_empty() && !s.starts_with('<') && s.len() <= field_cap {
                 let wrapped = format!("<{s}>");
                 push_console_str(out, &wrapped, usize::MAX, budget);
             } else {

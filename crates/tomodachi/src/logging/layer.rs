@@ -167,6 +167,7 @@ where
             fields,
             message,
             critical,
+            ..
         } = scratch;
         let level = if *critical {
             "critical"
@@ -273,6 +274,9 @@ struct Scratch {
     message: Option<(usize, usize)>,
     /// The event carried `critical = true` at ERROR level.
     critical: bool,
+    /// One bit per key length (modulo 64) in `fields`: a key whose bit is clear is new, and
+    /// is pushed without looking through the fields.
+    key_lengths: u64,
 }
 
 impl Scratch {
@@ -282,6 +286,16 @@ impl Scratch {
         self.fields.clear();
         self.message = None;
         self.critical = false;
+        self.key_lengths = 0;
+    }
+
+    /// Marks a key of `len` bytes as present; whether one of that length may already be.
+    #[inline]
+    fn note_key_length(&mut self, len: usize) -> bool {
+        let bit = 1u64 << (len % 64);
+        let seen = self.key_lengths & bit != 0;
+        self.key_lengths |= bit;
+        seen
     }
 
     fn shrink(&mut self) {
@@ -296,6 +310,13 @@ impl Scratch {
     /// Adds or replaces (keeping the first position, like a Python dict) a field.
     #[inline]
     fn put(&mut self, key: &'static str, val: Val) {
+        if !self.note_key_length(key.len()) {
+            self.fields.push(Entry {
+                key: Key::Static(key),
+                val,
+            });
+            return;
+        }
         let arena = &self.arena;
         if let Some(entry) = self
             .fields
@@ -326,12 +347,16 @@ impl Scratch {
             FieldValue::Bool(v) => Val::Bool(v),
             FieldValue::Null => Val::Null,
         };
+        let seen = self.note_key_length(key.len());
         let arena = &self.arena;
-        if let Some(entry) = self
-            .fields
-            .iter_mut()
-            .find(|entry| entry.key.is(key, arena))
-        {
+        let existing = if seen {
+            self.fields
+                .iter_mut()
+                .find(|entry| entry.key.is(key, arena))
+        } else {
+            None
+        };
+        if let Some(entry) = existing {
             entry.val = val;
         } else {
             let start = self.arena.len();
@@ -446,7 +471,13 @@ impl Val {
 /// (`timestamp`, `logger`, `level`, `message`), which are dropped from span context.
 fn field_key(field: &Field) -> Option<&'static str> {
     let name = field.name();
-    let name = name.strip_prefix("r#").unwrap_or(name);
+    // Only names starting with one of these letters are dropped, renamed or unprefixed: the
+    // others (most) are looked at no further.
+    let name = match name.as_bytes() {
+        [b'r', b'#', ..] => name.get(2..).unwrap_or(name),
+        [b't' | b'l' | b'm' | b'e' | b'c', ..] => name,
+        _ => return Some(name),
+    };
     match name {
         "timestamp" | "logger" | "level" | "message" => None,
         // the call site of a `log` crate record (`LogTracer`), shown as the logger name

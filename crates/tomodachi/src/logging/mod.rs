@@ -31,6 +31,7 @@
 
 #![warn(missing_docs)]
 
+mod background;
 mod color;
 mod console;
 mod context;
@@ -54,6 +55,7 @@ use tracing_subscriber::layer::{Layer, SubscriberExt};
 use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::Registry;
 
+pub use self::background::{BackgroundHandle, BackgroundWriter, BufferedStderr};
 pub use self::color::{color_allowed_by, color_decision, color_enabled_from_env};
 pub(crate) use self::context::current_service;
 #[cfg(feature = "opentelemetry")]
@@ -203,6 +205,13 @@ where
 /// in `config.format`. Calling it again (or after other code set a global subscriber)
 /// returns [`LoggingInitError::AlreadyInitialized`] instead of panicking.
 ///
+/// The records reach stderr through a background thread ([`BufferedStderr`]): the logging
+/// thread does not wait for the write, and records that come in bursts are written together.
+/// They are all written before the process exits: [`launch`](crate::launch) waits for them,
+/// and so do `exit()` (also returning from `main`) and a panic (before its message). Code that
+/// writes to stderr itself and wants its text after the records logged so far calls [`flush`]
+/// first.
+///
 /// ```no_run
 /// use tomodachi::logging::{init, LogFormat, LoggingConfig};
 ///
@@ -214,11 +223,25 @@ where
 /// ```
 pub fn init(config: &LoggingConfig) -> Result<(), LoggingInitError> {
     let custom = CUSTOM.lock().unwrap_or_else(|p| p.into_inner()).take();
-    tracing::subscriber::set_global_default(build(config, StderrWriter, custom))
+    tracing::subscriber::set_global_default(build(config, BufferedStderr, custom))
         .map_err(|_| LoggingInitError::AlreadyInitialized)?;
     // records of the `log` crate too (unless another `log` logger is set)
     let _ = forward_log_records(config.level);
     Ok(())
+}
+
+/// Waits until every record the subscriber of [`init`] has written so far is on stderr
+/// (records leave the logging thread at once and are written by a background thread). The
+/// process exit paths do this themselves; call it before writing to stderr directly when
+/// that text must follow the records.
+///
+/// ```
+/// tracing::info!(target: "tomodachi.lifecycle", "stopping");
+/// tomodachi::logging::flush();
+/// eprintln!("bye");
+/// ```
+pub fn flush() {
+    background::flush_stderr();
 }
 
 static CUSTOM: std::sync::Mutex<Option<CustomLayer>> = std::sync::Mutex::new(None);

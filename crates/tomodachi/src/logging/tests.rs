@@ -3,7 +3,7 @@ use std::collections::HashMap;
 use tracing_subscriber::layer::SubscriberExt;
 
 use super::console::{push_console_line, push_console_str};
-use super::value::{push_f64, push_timestamp_of};
+use super::value::{push_f64, push_timestamp_at, push_timestamp_of};
 use super::*;
 
 const TS_LEN: usize = "2026-11-22T06:52:16.967261Z".len();
@@ -994,4 +994,35 @@ fn span_ids_end_the_record_in_python_hex() {
     // no span: no ids
     let records = json_records(|| tracing::info!(target: "t", "no span"));
     assert!(records[0].get("trace_id").is_none());
+}
+
+/// The timestamp written from the per-second cache is the one written from the calendar, for
+/// times in the same second, the next, across days and years, before the epoch and past 9999.
+#[test]
+fn cached_timestamps_match_the_calendar() {
+    use std::time::{Duration, SystemTime, UNIX_EPOCH};
+    let at = |secs: u64, nanos: u32| UNIX_EPOCH + Duration::new(secs, nanos);
+    let mut times = vec![
+        UNIX_EPOCH,
+        at(1_764_900_000, 0),
+        at(1_764_900_000, 999_999_999),
+        at(1_764_900_001, 1_000),
+        at(1_764_900_001, 1_000),
+        at(1_767_225_599, 999_999_000), // 2025-12-31T23:59:59.999999Z
+        at(1_767_225_600, 0),
+        at(1_709_164_800, 123_456_789),   // 2024-02-29
+        at(253_402_300_799, 999_999_999), // 9999-12-31T23:59:59
+        at(253_402_300_800, 5_000),       // year 10000: not cached
+        at(1_764_900_000, 42_000),
+        UNIX_EPOCH - Duration::from_micros(1),
+        UNIX_EPOCH - Duration::new(86_400 * 365, 500_000),
+    ];
+    times.push(SystemTime::now());
+    for t in times {
+        let mut cached = String::new();
+        push_timestamp_at(&mut cached, t);
+        let mut calendar = String::new();
+        push_timestamp_of(&mut calendar, &chrono::DateTime::<chrono::Utc>::from(t));
+        assert_eq!(cached, calendar, "{t:?}");
+    }
 }

@@ -83,28 +83,15 @@ impl<'a, T: Into<FieldValue<'a>>> From<Option<T>> for FieldValue<'a> {
 }
 
 /// Appends the decimal digits of `v`.
-pub(super) fn push_u64(out: &mut String, mut v: u64) {
-    let mut buf = [0u8; 20];
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
-    }
-    for &b in &buf[i..] {
-        out.push(char::from(b));
-    }
+#[inline]
+pub(super) fn push_u64(out: &mut String, v: u64) {
+    out.push_str(itoa::Buffer::new().format(v));
 }
 
 /// Appends the decimal digits of `v`, with a leading `-` when negative.
+#[inline]
 pub(super) fn push_i64(out: &mut String, v: i64) {
-    if v < 0 {
-        out.push('-');
-    }
-    push_u64(out, v.unsigned_abs());
+    out.push_str(itoa::Buffer::new().format(v));
 }
 
 /// Appends `v` zero-padded to exactly `width` digits (`v` must fit).
@@ -153,8 +140,83 @@ pub(super) fn push_f64(out: &mut String, v: f64, json: bool) {
 }
 
 /// Appends the current UTC time as `YYYY-MM-DDTHH:MM:SS.ffffffZ`.
+///
+/// The calendar part changes once a second: it is kept per thread and reused while the second
+/// is the same, so a record costs a clock read and six digits.
 pub(super) fn push_timestamp(out: &mut String) {
-    push_timestamp_of(out, &chrono::Utc::now());
+    push_timestamp_at(out, std::time::SystemTime::now());
+}
+
+/// Appends `now` as [`push_timestamp`] does (the calendar part from the per-thread cache).
+pub(super) fn push_timestamp_at(out: &mut String, now: std::time::SystemTime) {
+    let Ok(since_epoch) = now.duration_since(std::time::UNIX_EPOCH) else {
+        push_timestamp_of(out, &chrono::DateTime::<chrono::Utc>::from(now));
+        return;
+    };
+    let (secs, micros) = (since_epoch.as_secs(), since_epoch.subsec_micros());
+    let cached = SECOND.try_with(|cell| {
+        let mut second = cell.get();
+        if second.secs != secs || second.len == 0 {
+            second = Second::of(secs);
+            cell.set(second);
+        }
+        match second.prefix() {
+            Some(prefix) => {
+                out.push_str(prefix);
+                push_padded_u32(out, micros, 6);
+                out.push('Z');
+                true
+            }
+            None => false,
+        }
+    });
+    if cached != Ok(true) {
+        push_timestamp_of(out, &chrono::DateTime::<chrono::Utc>::from(now));
+    }
+}
+
+/// `YYYY-MM-DDTHH:MM:SS.` of one second since the epoch.
+#[derive(Clone, Copy)]
+struct Second {
+    secs: u64,
+    text: [u8; 20],
+    /// 0 when the second has no four-digit year (not cached).
+    len: u8,
+}
+
+impl Second {
+    fn of(secs: u64) -> Self {
+        let mut second = Second {
+            secs,
+            text: [0; 20],
+            len: 0,
+        };
+        let time = i64::try_from(secs)
+            .ok()
+            .and_then(|secs| chrono::DateTime::<chrono::Utc>::from_timestamp(secs, 0));
+        if let Some(time) = time {
+            let mut text = String::with_capacity(32);
+            push_timestamp_of(&mut text, &time);
+            // `YYYY-MM-DDTHH:MM:SS.000000Z`: keep up to the dot
+            if text.len() == 27 {
+                second.text.copy_from_slice(&text.as_bytes()[..20]);
+                second.len = 20;
+            }
+        }
+        second
+    }
+
+    fn prefix(&self) -> Option<&str> {
+        std::str::from_utf8(self.text.get(..usize::from(self.len))?)
+            .ok()
+            .filter(|s| !s.is_empty())
+    }
+}
+
+thread_local! {
+    static SECOND: std::cell::Cell<Second> = const {
+        std::cell::Cell::new(Second { secs: 0, text: [0; 20], len: 0 })
+    };
 }
 
 /// Appends `t` as `YYYY-MM-DDTHH:MM:SS.ffffffZ` (Python's

@@ -18,6 +18,7 @@ mod http_builder;
 mod http_limits;
 mod interop_amqp;
 mod interop_sns_sqs;
+mod log_writer;
 mod logging;
 mod macros;
 mod opentelemetry;
