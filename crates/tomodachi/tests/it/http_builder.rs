@@ -355,6 +355,121 @@ async fn keepalive_headers_and_max_requests() {
     running.stop().await;
 }
 
+/// The head lines of the next response on `stream`, in the order they were sent (the `Date`
+/// header without its value).
+async fn head_lines(stream: &mut tokio::net::TcpStream) -> Vec<String> {
+    use tokio::io::AsyncReadExt;
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&buf[..end]).into_owned();
+            let lines: Vec<String> = head
+                .split("\r\n")
+                .map(|l| match l.split_once(": ") {
+                    Some(("date", _)) => "date".to_owned(),
+                    _ => l.to_owned(),
+                })
+                .collect();
+            let len: usize = lines
+                .iter()
+                .find_map(|l| l.strip_prefix("content-length: "))
+                .map_or(0, |v| v.parse().unwrap());
+            while buf.len() < end + 4 + len {
+                let n = stream.read(&mut chunk).await.unwrap();
+                assert!(n > 0, "the response ended early");
+                buf.extend_from_slice(&chunk[..n]);
+            }
+            return lines;
+        }
+        let n = stream.read(&mut chunk).await.unwrap();
+        assert!(n > 0, "no response");
+        buf.extend_from_slice(&chunk[..n]);
+    }
+}
+
+// The headers the server adds (`Content-Type`, `Server`, the connection's) go out in the same
+// order whether the handler set headers of its own or none (the default set is prebuilt).
+#[tokio::test]
+async fn default_and_connection_headers_keep_their_order_on_the_wire() {
+    let mut options = test_options();
+    options.http.keepalive_timeout = 5.0;
+    options.http.max_keepalive_requests = Some(3);
+    let svc = Service::builder("order", ())
+        .options(options)
+        .http(
+            Method::GET,
+            r"/plain",
+            |_s: Arc<()>, _r: HttpRequest| async { "plain" },
+        )
+        .http(Method::GET, r"/own", |_s: Arc<()>, _r: HttpRequest| async {
+            HttpResponse::text("own").header("X-Own", "1")
+        })
+        .http(
+            Method::GET,
+            r"/json",
+            |_s: Arc<()>, _r: HttpRequest| async {
+                HttpResponse::text("{}").content_type("application/json")
+            },
+        )
+        .build();
+    let running = App::new().service(svc).start().await.unwrap();
+    let addr = running.http_addr(0).unwrap();
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    async fn get_on(stream: &mut tokio::net::TcpStream, path: &str) -> Vec<String> {
+        let request = format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n");
+        stream.write_all(request.as_bytes()).await.unwrap();
+        head_lines(stream).await
+    }
+    let keep = ["connection: keep-alive", "keep-alive: timeout=5, max=3"];
+    let mut expected = vec![
+        "HTTP/1.1 200 OK",
+        "content-type: text/plain; charset=utf-8",
+        "server: tomodachi",
+    ];
+    expected.extend(keep);
+    expected.extend(["content-length: 5", "date"]);
+    assert_eq!(get_on(&mut stream, "/plain").await, expected);
+    let mut expected = vec![
+        "HTTP/1.1 200 OK",
+        "x-own: 1",
+        "content-type: text/plain; charset=utf-8",
+        "server: tomodachi",
+    ];
+    expected.extend(keep);
+    expected.extend(["content-length: 3", "date"]);
+    assert_eq!(get_on(&mut stream, "/own").await, expected);
+    // the third request on the connection closes it
+    assert_eq!(
+        get_on(&mut stream, "/plain").await,
+        [
+            "HTTP/1.1 200 OK",
+            "content-type: text/plain; charset=utf-8",
+            "server: tomodachi",
+            "connection: close",
+            "content-length: 5",
+            "date",
+        ]
+    );
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream
+        .write_all(b"GET /json HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    assert_eq!(
+        head_lines(&mut stream).await,
+        [
+            "HTTP/1.1 200 OK",
+            "content-type: application/json",
+            "server: tomodachi",
+            "connection: close",
+            "content-length: 2",
+            "date",
+        ]
+    );
+    running.stop().await;
+}
+
 #[tokio::test(start_paused = false)]
 async fn keepalive_idle_connections_are_closed_after_the_timeout() {
     let mut options = test_options();
