@@ -88,13 +88,21 @@ pub(crate) async fn dispatch(
         Routed::Found(route, params) => {
             let mut request = request;
             request.params = params;
-            let fallback = request.clone();
+            // what the error handlers get is rebuilt from these if they are needed
+            let (head, body) = (request.head.clone(), request.body.clone());
             let started = core.timed.then(Instant::now);
             let context = HandlerContext::new(route.name.clone(), "tomodachi.http")
                 .service(core.service.clone());
-            let next = Next::new(core.middlewares.clone(), route.handler.clone());
-            let result =
-                logging::scope(context, AssertUnwindSafe(next.run(request)).catch_unwind()).await;
+            // called inside the scope and the panic guard: extractors run in the call
+            let handling = async {
+                if core.middlewares.is_empty() {
+                    (route.handler)(request).await
+                } else {
+                    let next = Next::new(core.middlewares.clone(), route.handler.clone());
+                    next.call(request).await
+                }
+            };
+            let result = logging::scope(context, AssertUnwindSafe(handling).catch_unwind()).await;
             let elapsed = started.map(|s| s.elapsed());
             let result = match result {
                 Ok(r) => r,
@@ -103,10 +111,11 @@ pub(crate) async fn dispatch(
             let finished = result.and_then(|r| r.finish_body_with(&core.defaults, leave_defaults));
             let (response, default_headers) = match finished {
                 Ok(finished) => finished,
-                Err(e) => (
-                    Box::pin(error_response(&core, fallback, e, &route.name)).await,
-                    false,
-                ),
+                Err(e) => {
+                    let fallback = request_again(&core.router, head, body);
+                    let res = Box::pin(error_response(&core, fallback, e, &route.name)).await;
+                    (res, false)
+                }
             };
             Dispatched {
                 response,
@@ -154,6 +163,23 @@ pub(crate) async fn dispatch(
     };
     TASKS.finished();
     out
+}
+
+/// The request as the handler got it (before any middleware changed it), for the error
+/// handlers: the same head and body, the route's parameters found again (routing is
+/// deterministic), no extensions.
+fn request_again(router: &Router, head: Arc<RequestHead>, body: Bytes) -> HttpRequest {
+    let params = match router.route(&head.parts.method, head.path()) {
+        Routed::Found(_, params) => params,
+        _ => Vec::new(),
+    };
+    HttpRequest {
+        head,
+        body,
+        params,
+        extensions: http::Extensions::new(),
+        error_status: None,
+    }
 }
 
 /// Runs the `http_middleware` stack for a websocket handshake: `Ok` with the request as the

@@ -769,20 +769,19 @@ where
 
     let body_len = (!body.is_empty()).then_some(body.len() as u64);
     let head = Arc::new(RequestHead::new(parts, path, peer, remote_ip, received_at));
+    // the access log reads the head after the dispatch; otherwise the dispatch takes it
+    let logged = app.access_log.enabled().then(|| head.clone());
 
     // Handlers are not cancelled when the client disconnects (as upstream), and graceful
     // shutdown waits for them: the dispatch is shielded and tracked.
     let (mut response, handler_elapsed, ignore, default_headers) = match &app.layered {
         None => {
-            let d = Shielded::new(
-                dispatch(app.core.clone(), head.clone(), body, true),
-                &app.requests,
-            )
-            .await;
+            let d =
+                Shielded::new(dispatch(app.core.clone(), head, body, true), &app.requests).await;
             (d.response, d.elapsed, d.ignore, d.default_headers)
         }
         Some(svc) => {
-            let call = layer::call(svc.clone(), head.clone(), body, app.core.clone());
+            let call = layer::call(svc.clone(), head, body, app.core.clone());
             let (res, elapsed, ignore) = Box::pin(Shielded::new(call, &app.requests)).await;
             (res, elapsed, ignore, false)
         }
@@ -819,7 +818,7 @@ where
         headers.insert(KEEP_ALIVE, ka.clone());
     }
 
-    if app.access_log.enabled() && !ignore.ignores(response.status().as_u16()) {
+    if let Some(head) = logged.filter(|_| !ignore.ignores(response.status().as_u16())) {
         // A client that closed its side while the handler ran is logged as upstream does
         // (499, with the real status as `replaced_status_code`); the response is still sent,
         // for a client that only half-closed.

@@ -256,6 +256,56 @@ async fn error_handlers_answer_404_405_500_and_panics() {
     running.stop().await;
 }
 
+// The 500 handler gets the request as the failed handler got it (the route's parameters,
+// none of a middleware's extensions); a panic while the handler is called (before its future,
+// in a plain closure) is a 500 too.
+#[tokio::test]
+async fn the_error_handler_gets_the_routed_request_and_early_panics_are_500s() {
+    #[derive(Clone)]
+    struct Seen;
+    let svc = Service::builder("errs3", ())
+        .options(test_options())
+        .http_middleware(|_s: Arc<()>, mut r: HttpRequest, next: Next| async move {
+            if r.error_status().is_none() {
+                r.extensions_mut().insert(Seen);
+            }
+            next.run(r).await
+        })
+        .http(
+            Method::GET,
+            r"/items/(?P<id>\d+)",
+            |_s: Arc<()>, _r: HttpRequest| async { Err::<&str, _>(Error::msg("boom")) },
+        )
+        .http(Method::GET, r"/early", |_s: Arc<()>, r: HttpRequest| {
+            if r.path() == "/early" {
+                panic!("before the handler's future");
+            }
+            async { "unreachable" }
+        })
+        .http_error(500, |_s: Arc<()>, r: HttpRequest| async move {
+            format!(
+                "500 id={:?} seen={}",
+                r.param("id"),
+                r.extensions().get::<Seen>().is_some()
+            )
+        })
+        .build();
+    let running = App::new().service(svc).start().await.unwrap();
+    let addr = running.http_addr(0).unwrap();
+    let r = get(addr, "/items/42").await;
+    assert_eq!(
+        (r.status, r.text().as_str()),
+        (500, "500 id=Some(\"42\") seen=false")
+    );
+    let r = get(addr, "/early").await;
+    assert_eq!(
+        (r.status, r.text().as_str()),
+        (500, "500 id=None seen=false")
+    );
+    assert_eq!(get(addr, "/items/7").await.status, 500, "still serving");
+    running.stop().await;
+}
+
 #[tokio::test]
 async fn a_failing_error_handler_falls_back_to_500() {
     let svc = Service::builder("errs2", ())
