@@ -2,9 +2,11 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
+use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -484,9 +486,29 @@ async fn drive<I, S>(
 {
     let conn = builder.serve_connection(io, service).with_upgrades();
     tokio::pin!(conn);
-    let result = tokio::select! {
-        r = conn.as_mut() => r,
-        _ = phases.draining.cancelled() => {
+    let drain = phases.draining.cancelled();
+    tokio::pin!(drain);
+    // The connection is polled on every wake; the drain's future only on the first poll
+    // (which registers this task to be woken by the drain) and after the drain has begun
+    // (`begin_drain` sets `app.draining` before the token is cancelled): one atomic load per
+    // wake instead of a poll of the token and a random branch order.
+    let mut watching = false;
+    let served = std::future::poll_fn(|cx| {
+        if let Poll::Ready(r) = conn.as_mut().poll(cx) {
+            return Poll::Ready(Some(r));
+        }
+        if !watching || app.draining.load(Ordering::SeqCst) {
+            watching = true;
+            if drain.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(None);
+            }
+        }
+        Poll::Pending
+    })
+    .await;
+    let result = match served {
+        Some(r) => r,
+        None => {
             // The connection's state when the drain begins decides what happens to it
             // (see `conn`): a request being answered finishes (its response says
             // `Connection: close`), half a request head is closed at once, an idle
