@@ -260,7 +260,7 @@ impl HttpResponse {
         {
             // the body as the default content type's branch below encodes it
             let body = match (self.text, defaults.charset.as_deref()) {
-                (true, Some(cs)) => encode_text(self.body, cs)?,
+                (true, Some(cs)) if !defaults.text_as_is => encode_text(self.body, cs)?,
                 _ => self.body,
             };
             let mut response = http::Response::new(Full::new(body));
@@ -325,6 +325,16 @@ fn charset_param(content_type: &str) -> Option<&str> {
     })
 }
 
+/// Whether [`encode_text`] sends a body in `charset` as is, being UTF-8.
+fn is_utf8(charset: &str) -> bool {
+    charset.eq_ignore_ascii_case("utf-8")
+        || charset.eq_ignore_ascii_case("utf8")
+        || matches!(
+            charset.to_ascii_lowercase().replace('_', "-").as_str(),
+            "utf-8" | "utf8"
+        )
+}
+
 /// Encodes a UTF-8 text body into `charset`; unknown or unrepresentable charsets are errors
 /// (upstream answers those with a 500).
 fn encode_text(body: Bytes, charset: &str) -> Result<Bytes, Error> {
@@ -362,6 +372,8 @@ pub(crate) struct ResponseDefaults {
     pub(crate) content_type_header: HeaderValue,
     /// `None` when `server_header` is empty.
     pub(crate) server: Option<HeaderValue>,
+    /// Whether a text body in the default charset is sent as is (UTF-8, or no charset).
+    pub(crate) text_as_is: bool,
 }
 
 impl ResponseDefaults {
@@ -401,6 +413,7 @@ impl ResponseDefaults {
                 })?)
             },
             content_type: ct,
+            text_as_is: cs.as_deref().is_none_or(|c| c.is_empty() || is_utf8(c)),
             charset: cs.filter(|c| !c.is_empty()),
         })
     }
@@ -413,6 +426,7 @@ impl Default for ResponseDefaults {
             charset: Some("utf-8".into()),
             content_type_header: HeaderValue::from_static("text/plain; charset=utf-8"),
             server: Some(HeaderValue::from_static("tomodachi")),
+            text_as_is: true,
         }
     }
 }
@@ -723,6 +737,37 @@ mod tests {
         let r = HttpResponse::new().status(304).bare().finish(&d).unwrap();
         assert!(r.headers().get("content-type").is_none());
         assert_eq!(r.headers()["server"], "tomodachi");
+    }
+
+    #[test]
+    fn left_defaults_are_the_default_headers_and_encode_like_them() {
+        for (charset, as_is) in [
+            ("utf-8", true),
+            ("UTF_8", true),
+            ("", true),
+            ("latin-1", false),
+        ] {
+            let d = ResponseDefaults::new("text/plain", charset, "svc").unwrap();
+            assert_eq!(d.text_as_is, as_is, "{charset}");
+            let (left, is_left) = HttpResponse::text("é").finish_with(&d, true).unwrap();
+            let (full, is_full) = HttpResponse::text("é").finish_with(&d, false).unwrap();
+            assert!(is_left && !is_full);
+            assert!(left.headers().is_empty());
+            assert_eq!(full.headers(), &d.headers(0), "{charset}");
+            assert_eq!(body(&left), body(&full), "{charset}");
+        }
+        // a response with a header or content type of its own is finished as always
+        let d = ResponseDefaults::default();
+        let (_, left) = HttpResponse::text("x")
+            .content_type("text/html")
+            .finish_with(&d, true)
+            .unwrap();
+        assert!(!left);
+        let (_, left) = HttpResponse::text("x")
+            .header("x-a", "1")
+            .finish_with(&d, true)
+            .unwrap();
+        assert!(!left);
     }
 
     #[test]
