@@ -56,12 +56,26 @@ pub(crate) fn plain(
     res
 }
 
-/// Routing, middlewares, handler, error handlers: runs inside the request task.
+/// What [`dispatch`] answers a request with.
+pub(crate) struct Dispatched {
+    pub(crate) response: Response<ResponseBody>,
+    /// How long the handler took (when measured).
+    pub(crate) elapsed: Option<Duration>,
+    pub(crate) ignore: IgnoreLogging,
+    /// The response was left without headers (asked for with `leave_defaults`): the handler
+    /// set none and no content type, so they are the default ones, which the caller sets.
+    pub(crate) default_headers: bool,
+}
+
+/// Routing, middlewares, handler, error handlers: runs inside the request task. With
+/// `leave_defaults`, a handler's response that would get only the default headers gets none
+/// ([`Dispatched::default_headers`]): the server sets them with its connection headers at once.
 pub(crate) async fn dispatch(
     core: Arc<Dispatcher>,
     head: Arc<RequestHead>,
     body: Bytes,
-) -> (Response<ResponseBody>, Option<Duration>, IgnoreLogging) {
+    leave_defaults: bool,
+) -> Dispatched {
     TASKS.started();
     let request = HttpRequest {
         head,
@@ -74,23 +88,41 @@ pub(crate) async fn dispatch(
         Routed::Found(route, params) => {
             let mut request = request;
             request.params = params;
-            let fallback = request.clone();
+            // what the error handlers get is rebuilt from these if they are needed
+            let (head, body) = (request.head.clone(), request.body.clone());
             let started = core.timed.then(Instant::now);
             let context = HandlerContext::new(route.name.clone(), "tomodachi.http")
                 .service(core.service.clone());
-            let next = Next::new(core.middlewares.clone(), route.handler.clone());
-            let result =
-                logging::scope(context, AssertUnwindSafe(next.run(request)).catch_unwind()).await;
+            // called inside the scope and the panic guard: extractors run in the call
+            let handling = async {
+                if core.middlewares.is_empty() {
+                    (route.handler)(request).await
+                } else {
+                    let next = Next::new(core.middlewares.clone(), route.handler.clone());
+                    next.call(request).await
+                }
+            };
+            let result = logging::scope(context, AssertUnwindSafe(handling).catch_unwind()).await;
             let elapsed = started.map(|s| s.elapsed());
             let result = match result {
                 Ok(r) => r,
                 Err(panic) => Err(panic_error(panic)),
             };
-            let response = match result.and_then(|r| r.finish_body(&core.defaults)) {
-                Ok(res) => res,
-                Err(e) => Box::pin(error_response(&core, fallback, e, &route.name)).await,
+            let finished = result.and_then(|r| r.finish_body_with(&core.defaults, leave_defaults));
+            let (response, default_headers) = match finished {
+                Ok(finished) => finished,
+                Err(e) => {
+                    let fallback = request_again(&core.router, head, body);
+                    let res = Box::pin(error_response(&core, fallback, e, &route.name)).await;
+                    (res, false)
+                }
             };
-            (response, elapsed, route.ignore_logging.clone())
+            Dispatched {
+                response,
+                elapsed,
+                ignore: route.ignore_logging.clone(),
+                default_headers,
+            }
         }
         Routed::MethodNotAllowed(allow) => {
             let started = core.timed.then(Instant::now);
@@ -108,11 +140,12 @@ pub(crate) async fn dispatch(
                     res.headers_mut().insert(ALLOW, v);
                 }
             }
-            (
-                res,
-                started.filter(|_| handled).map(|s| s.elapsed()),
-                IgnoreLogging::None,
-            )
+            Dispatched {
+                response: res,
+                elapsed: started.filter(|_| handled).map(|s| s.elapsed()),
+                ignore: IgnoreLogging::None,
+                default_headers: false,
+            }
         }
         Routed::NotFound => {
             let started = core.timed.then(Instant::now);
@@ -120,15 +153,33 @@ pub(crate) async fn dispatch(
                 error_status_response(&core, request, StatusCode::NOT_FOUND, HeaderMap::new())
                     .await;
             let handled = core.error_handlers.contains_key(&404);
-            (
-                res,
-                started.filter(|_| handled).map(|s| s.elapsed()),
-                IgnoreLogging::None,
-            )
+            Dispatched {
+                response: res,
+                elapsed: started.filter(|_| handled).map(|s| s.elapsed()),
+                ignore: IgnoreLogging::None,
+                default_headers: false,
+            }
         }
     };
     TASKS.finished();
     out
+}
+
+/// The request as the handler got it (before any middleware changed it), for the error
+/// handlers: the same head and body, the route's parameters found again (routing is
+/// deterministic), no extensions.
+fn request_again(router: &Router, head: Arc<RequestHead>, body: Bytes) -> HttpRequest {
+    let params = match router.route(&head.parts.method, head.path()) {
+        Routed::Found(_, params) => params,
+        _ => Vec::new(),
+    };
+    HttpRequest {
+        head,
+        body,
+        params,
+        extensions: http::Extensions::new(),
+        error_status: None,
+    }
 }
 
 /// Runs the `http_middleware` stack for a websocket handshake: `Ok` with the request as the

@@ -54,13 +54,19 @@ impl Next {
     }
 
     /// Runs the remaining middlewares and the handler.
-    pub async fn run(mut self, request: HttpRequest) -> HandlerResult {
+    pub async fn run(self, request: HttpRequest) -> HandlerResult {
+        self.call(request).await
+    }
+
+    /// The future of the next middleware, or of the handler: [`run`](Self::run) without a
+    /// future of its own around it.
+    pub(crate) fn call(mut self, request: HttpRequest) -> BoxFuture<HandlerResult> {
         match self.middlewares.get(self.index).cloned() {
             Some(middleware) => {
                 self.index += 1;
-                middleware(request, self).await
+                middleware(request, self)
             }
-            None => (self.endpoint)(request).await,
+            None => (self.endpoint)(request),
         }
     }
 }

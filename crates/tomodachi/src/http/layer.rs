@@ -89,11 +89,11 @@ where
                 info.remote_ip,
                 info.received_at,
             ));
-            let (res, handler_elapsed, ignore) = dispatch(core, head, body).await;
-            let mut res = res.map(ResponseBody::from);
+            let dispatched = dispatch(core, head, body, false).await;
+            let mut res = dispatched.response;
             res.extensions_mut().insert(DispatchInfo {
-                handler_elapsed,
-                ignore,
+                handler_elapsed: dispatched.elapsed,
+                ignore: dispatched.ignore,
             });
             Ok(res)
         })

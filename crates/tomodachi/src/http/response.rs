@@ -193,20 +193,36 @@ impl HttpResponse {
 
     /// Turns the response into what hyper sends, with its streamed body if it has one.
     pub(crate) fn finish_body(
-        mut self,
+        self,
         defaults: &ResponseDefaults,
     ) -> Result<http::Response<ResponseBody>, Error> {
+        self.finish_body_with(defaults, false)
+            .map(|(response, _)| response)
+    }
+
+    /// [`finish_body`](Self::finish_body), except that a response which sets no header and
+    /// no content type is left without headers when `leave_defaults` is set: the caller then
+    /// puts the default headers in place at once (the `bool` says it has to).
+    pub(crate) fn finish_body_with(
+        mut self,
+        defaults: &ResponseDefaults,
+        leave_defaults: bool,
+    ) -> Result<(http::Response<ResponseBody>, bool), Error> {
         let stream = self.stream.take();
-        let response = self.finish(defaults)?;
-        match stream {
-            None => Ok(response.map(ResponseBody::from)),
+        let (response, left) = self.finish_with(defaults, leave_defaults)?;
+        let response = match stream {
+            None => {
+                let (parts, body) = response.into_parts();
+                http::Response::from_parts(parts, ResponseBody::from(body))
+            }
             Some(slot) => {
                 let body = slot.take().ok_or_else(|| {
                     Error::msg("the streamed body of this response was already sent")
                 })?;
-                Ok(response.map(|_| body))
+                response.map(|_| body)
             }
-        }
+        };
+        Ok((response, left))
     }
 
     pub(crate) fn set_default_status(&mut self, status: StatusCode) {
@@ -216,12 +232,40 @@ impl HttpResponse {
     }
 
     /// Turns the response into what hyper sends, applying the defaults.
+    #[cfg(test)]
     pub(crate) fn finish(
         self,
         defaults: &ResponseDefaults,
     ) -> Result<http::Response<Full<Bytes>>, Error> {
+        self.finish_with(defaults, false)
+            .map(|(response, _)| response)
+    }
+
+    /// [`finish`](Self::finish); with `leave_defaults`, a response that sets no header and no
+    /// content type gets no headers (`true` returned): they would be exactly the default
+    /// `Content-Type` and `Server`, which the caller sets.
+    fn finish_with(
+        self,
+        defaults: &ResponseDefaults,
+        leave_defaults: bool,
+    ) -> Result<(http::Response<Full<Bytes>>, bool), Error> {
         if let Some(why) = self.invalid {
             return Err(Error::msg(why));
+        }
+        if leave_defaults
+            && self.headers.is_empty()
+            && self.content_type.is_none()
+            && self.charset.is_none()
+            && !self.bare
+        {
+            // the body as the default content type's branch below encodes it
+            let body = match (self.text, defaults.charset.as_deref()) {
+                (true, Some(cs)) if !defaults.text_as_is => encode_text(self.body, cs)?,
+                _ => self.body,
+            };
+            let mut response = http::Response::new(Full::new(body));
+            *response.status_mut() = self.status.unwrap_or(StatusCode::OK);
+            return Ok((response, true));
         }
         let mut headers = if self.headers.is_empty() {
             HeaderMap::with_capacity(6)
@@ -267,7 +311,7 @@ impl HttpResponse {
         let mut response = http::Response::new(Full::new(body));
         *response.status_mut() = self.status.unwrap_or(StatusCode::OK);
         *response.headers_mut() = headers;
-        Ok(response)
+        Ok((response, false))
     }
 }
 
@@ -279,6 +323,16 @@ fn charset_param(content_type: &str) -> Option<&str> {
             .eq_ignore_ascii_case("charset")
             .then(|| v.trim().trim_matches('"'))
     })
+}
+
+/// Whether [`encode_text`] sends a body in `charset` as is, being UTF-8.
+fn is_utf8(charset: &str) -> bool {
+    charset.eq_ignore_ascii_case("utf-8")
+        || charset.eq_ignore_ascii_case("utf8")
+        || matches!(
+            charset.to_ascii_lowercase().replace('_', "-").as_str(),
+            "utf-8" | "utf8"
+        )
 }
 
 /// Encodes a UTF-8 text body into `charset`; unknown or unrepresentable charsets are errors
@@ -318,9 +372,22 @@ pub(crate) struct ResponseDefaults {
     pub(crate) content_type_header: HeaderValue,
     /// `None` when `server_header` is empty.
     pub(crate) server: Option<HeaderValue>,
+    /// Whether a text body in the default charset is sent as is (UTF-8, or no charset).
+    pub(crate) text_as_is: bool,
 }
 
 impl ResponseDefaults {
+    /// The headers [`HttpResponse::finish`] gives a response that sets no header and no
+    /// content type, in the same order, with room for `extra` more.
+    pub(crate) fn headers(&self, extra: usize) -> HeaderMap {
+        let mut headers = HeaderMap::with_capacity(2 + extra);
+        headers.insert(CONTENT_TYPE, self.content_type_header.clone());
+        if let Some(server) = &self.server {
+            headers.insert(SERVER, server.clone());
+        }
+        headers
+    }
+
     /// From `options.http.content_type`, `charset` and `server_header`.
     pub(crate) fn new(content_type: &str, charset: &str, server: &str) -> Result<Self, Error> {
         let (ct, cs) = match content_type.split_once(';') {
@@ -346,6 +413,7 @@ impl ResponseDefaults {
                 })?)
             },
             content_type: ct,
+            text_as_is: cs.as_deref().is_none_or(|c| c.is_empty() || is_utf8(c)),
             charset: cs.filter(|c| !c.is_empty()),
         })
     }
@@ -358,6 +426,7 @@ impl Default for ResponseDefaults {
             charset: Some("utf-8".into()),
             content_type_header: HeaderValue::from_static("text/plain; charset=utf-8"),
             server: Some(HeaderValue::from_static("tomodachi")),
+            text_as_is: true,
         }
     }
 }
@@ -668,6 +737,37 @@ mod tests {
         let r = HttpResponse::new().status(304).bare().finish(&d).unwrap();
         assert!(r.headers().get("content-type").is_none());
         assert_eq!(r.headers()["server"], "tomodachi");
+    }
+
+    #[test]
+    fn left_defaults_are_the_default_headers_and_encode_like_them() {
+        for (charset, as_is) in [
+            ("utf-8", true),
+            ("UTF_8", true),
+            ("", true),
+            ("latin-1", false),
+        ] {
+            let d = ResponseDefaults::new("text/plain", charset, "svc").unwrap();
+            assert_eq!(d.text_as_is, as_is, "{charset}");
+            let (left, is_left) = HttpResponse::text("é").finish_with(&d, true).unwrap();
+            let (full, is_full) = HttpResponse::text("é").finish_with(&d, false).unwrap();
+            assert!(is_left && !is_full);
+            assert!(left.headers().is_empty());
+            assert_eq!(full.headers(), &d.headers(0), "{charset}");
+            assert_eq!(body(&left), body(&full), "{charset}");
+        }
+        // a response with a header or content type of its own is finished as always
+        let d = ResponseDefaults::default();
+        let (_, left) = HttpResponse::text("x")
+            .content_type("text/html")
+            .finish_with(&d, true)
+            .unwrap();
+        assert!(!left);
+        let (_, left) = HttpResponse::text("x")
+            .header("x-a", "1")
+            .finish_with(&d, true)
+            .unwrap();
+        assert!(!left);
     }
 
     #[test]

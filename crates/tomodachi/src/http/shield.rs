@@ -15,8 +15,8 @@ where
     F::Output: Send,
 {
     inner: Option<Pin<Box<F>>>,
-    tracker: TaskTracker,
-    _token: TaskTrackerToken,
+    /// Counts the future while it runs; its tracker takes the rest of a dropped future.
+    token: TaskTrackerToken,
 }
 
 impl<F: Future + Send + 'static> Shielded<F>
@@ -26,8 +26,7 @@ where
     pub(crate) fn new(future: F, tracker: &TaskTracker) -> Self {
         Self {
             inner: Some(Box::pin(future)),
-            tracker: tracker.clone(),
-            _token: tracker.token(),
+            token: tracker.token(),
         }
     }
 }
@@ -59,7 +58,7 @@ where
         if let Some(rest) = self.inner.take() {
             if let Ok(handle) = tokio::runtime::Handle::try_current() {
                 let _enter = handle.enter();
-                self.tracker.spawn(rest);
+                self.token.task_tracker().spawn(rest);
             }
         }
     }

@@ -256,6 +256,56 @@ async fn error_handlers_answer_404_405_500_and_panics() {
     running.stop().await;
 }
 
+// The 500 handler gets the request as the failed handler got it (the route's parameters,
+// none of a middleware's extensions); a panic while the handler is called (before its future,
+// in a plain closure) is a 500 too.
+#[tokio::test]
+async fn the_error_handler_gets_the_routed_request_and_early_panics_are_500s() {
+    #[derive(Clone)]
+    struct Seen;
+    let svc = Service::builder("errs3", ())
+        .options(test_options())
+        .http_middleware(|_s: Arc<()>, mut r: HttpRequest, next: Next| async move {
+            if r.error_status().is_none() {
+                r.extensions_mut().insert(Seen);
+            }
+            next.run(r).await
+        })
+        .http(
+            Method::GET,
+            r"/items/(?P<id>\d+)",
+            |_s: Arc<()>, _r: HttpRequest| async { Err::<&str, _>(Error::msg("boom")) },
+        )
+        .http(Method::GET, r"/early", |_s: Arc<()>, r: HttpRequest| {
+            if r.path() == "/early" {
+                panic!("before the handler's future");
+            }
+            async { "unreachable" }
+        })
+        .http_error(500, |_s: Arc<()>, r: HttpRequest| async move {
+            format!(
+                "500 id={:?} seen={}",
+                r.param("id"),
+                r.extensions().get::<Seen>().is_some()
+            )
+        })
+        .build();
+    let running = App::new().service(svc).start().await.unwrap();
+    let addr = running.http_addr(0).unwrap();
+    let r = get(addr, "/items/42").await;
+    assert_eq!(
+        (r.status, r.text().as_str()),
+        (500, "500 id=Some(\"42\") seen=false")
+    );
+    let r = get(addr, "/early").await;
+    assert_eq!(
+        (r.status, r.text().as_str()),
+        (500, "500 id=None seen=false")
+    );
+    assert_eq!(get(addr, "/items/7").await.status, 500, "still serving");
+    running.stop().await;
+}
+
 #[tokio::test]
 async fn a_failing_error_handler_falls_back_to_500() {
     let svc = Service::builder("errs2", ())
@@ -352,6 +402,121 @@ async fn keepalive_headers_and_max_requests() {
     // HTTP/1.0 without keep-alive asked for gets close
     let r = raw(addr, b"GET / HTTP/1.0\r\n\r\n").await;
     assert_eq!(r.header("connection"), Some("close"));
+    running.stop().await;
+}
+
+/// The head lines of the next response on `stream`, in the order they were sent (the `Date`
+/// header without its value).
+async fn head_lines(stream: &mut tokio::net::TcpStream) -> Vec<String> {
+    use tokio::io::AsyncReadExt;
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    loop {
+        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&buf[..end]).into_owned();
+            let lines: Vec<String> = head
+                .split("\r\n")
+                .map(|l| match l.split_once(": ") {
+                    Some(("date", _)) => "date".to_owned(),
+                    _ => l.to_owned(),
+                })
+                .collect();
+            let len: usize = lines
+                .iter()
+                .find_map(|l| l.strip_prefix("content-length: "))
+                .map_or(0, |v| v.parse().unwrap());
+            while buf.len() < end + 4 + len {
+                let n = stream.read(&mut chunk).await.unwrap();
+                assert!(n > 0, "the response ended early");
+                buf.extend_from_slice(&chunk[..n]);
+            }
+            return lines;
+        }
+        let n = stream.read(&mut chunk).await.unwrap();
+        assert!(n > 0, "no response");
+        buf.extend_from_slice(&chunk[..n]);
+    }
+}
+
+// The headers the server adds (`Content-Type`, `Server`, the connection's) go out in the same
+// order whether the handler set headers of its own or none (the default set is prebuilt).
+#[tokio::test]
+async fn default_and_connection_headers_keep_their_order_on_the_wire() {
+    let mut options = test_options();
+    options.http.keepalive_timeout = 5.0;
+    options.http.max_keepalive_requests = Some(3);
+    let svc = Service::builder("order", ())
+        .options(options)
+        .http(
+            Method::GET,
+            r"/plain",
+            |_s: Arc<()>, _r: HttpRequest| async { "plain" },
+        )
+        .http(Method::GET, r"/own", |_s: Arc<()>, _r: HttpRequest| async {
+            HttpResponse::text("own").header("X-Own", "1")
+        })
+        .http(
+            Method::GET,
+            r"/json",
+            |_s: Arc<()>, _r: HttpRequest| async {
+                HttpResponse::text("{}").content_type("application/json")
+            },
+        )
+        .build();
+    let running = App::new().service(svc).start().await.unwrap();
+    let addr = running.http_addr(0).unwrap();
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    async fn get_on(stream: &mut tokio::net::TcpStream, path: &str) -> Vec<String> {
+        let request = format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n");
+        stream.write_all(request.as_bytes()).await.unwrap();
+        head_lines(stream).await
+    }
+    let keep = ["connection: keep-alive", "keep-alive: timeout=5, max=3"];
+    let mut expected = vec![
+        "HTTP/1.1 200 OK",
+        "content-type: text/plain; charset=utf-8",
+        "server: tomodachi",
+    ];
+    expected.extend(keep);
+    expected.extend(["content-length: 5", "date"]);
+    assert_eq!(get_on(&mut stream, "/plain").await, expected);
+    let mut expected = vec![
+        "HTTP/1.1 200 OK",
+        "x-own: 1",
+        "content-type: text/plain; charset=utf-8",
+        "server: tomodachi",
+    ];
+    expected.extend(keep);
+    expected.extend(["content-length: 3", "date"]);
+    assert_eq!(get_on(&mut stream, "/own").await, expected);
+    // the third request on the connection closes it
+    assert_eq!(
+        get_on(&mut stream, "/plain").await,
+        [
+            "HTTP/1.1 200 OK",
+            "content-type: text/plain; charset=utf-8",
+            "server: tomodachi",
+            "connection: close",
+            "content-length: 5",
+            "date",
+        ]
+    );
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream
+        .write_all(b"GET /json HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    assert_eq!(
+        head_lines(&mut stream).await,
+        [
+            "HTTP/1.1 200 OK",
+            "content-type: application/json",
+            "server: tomodachi",
+            "connection: close",
+            "content-length: 2",
+            "date",
+        ]
+    );
     running.stop().await;
 }
 
