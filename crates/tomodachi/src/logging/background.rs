@@ -24,6 +24,11 @@ pub(super) const DEFAULT_MAX_PENDING: usize = 256 * 1024;
 /// A buffer that grew past this (one huge record) is released after it is written.
 const MAX_RETAINED_CAPACITY: usize = 4 * DEFAULT_MAX_PENDING;
 
+/// How long the writer thread lets records gather after the first one of a burst woke it,
+/// unless someone waits for them or the queue is half full: one wake-up and one `write` per
+/// burst instead of one per record (records still reach the destination within about this).
+const LINGER: Duration = Duration::from_millis(1);
+
 /// A [`MakeWriter`] whose writers copy each record into a bounded in-memory queue that a
 /// background thread (`tomodachi-log`) writes to `W`: the logging thread never waits for
 /// the destination unless the queue is full (then it waits: records are never dropped).
@@ -113,6 +118,8 @@ struct Shared<W> {
     /// thread could not be started).
     sink: Mutex<W>,
     max_pending: usize,
+    /// See [`LINGER`].
+    linger: Duration,
 }
 
 #[derive(Default)]
@@ -146,6 +153,10 @@ impl<W: Write + Send + 'static> BackgroundWriter<W> {
     /// A writer to `sink` whose logging threads wait once `max_pending` bytes are queued (a
     /// larger record is still taken whole when the queue is empty).
     pub fn with_max_pending(sink: W, max_pending: usize) -> Self {
+        Self::build(sink, max_pending, LINGER)
+    }
+
+    fn build(sink: W, max_pending: usize, linger: Duration) -> Self {
         Self {
             inner: Arc::new(Inner {
                 shared: Arc::new(Shared {
@@ -154,10 +165,17 @@ impl<W: Write + Send + 'static> BackgroundWriter<W> {
                     written: Condvar::new(),
                     sink: Mutex::new(sink),
                     max_pending: max_pending.max(1),
+                    linger,
                 }),
                 thread: OnceLock::new(),
             }),
         }
+    }
+
+    /// A writer whose thread lets a burst gather for `linger` (tests).
+    #[cfg(test)]
+    fn with_linger(sink: W, linger: Duration) -> Self {
+        Self::build(sink, DEFAULT_MAX_PENDING, linger)
     }
 
     /// Queues one record (all of `bytes`, kept together).
@@ -180,6 +198,8 @@ impl<W: Write + Send + 'static> BackgroundWriter<W> {
                 && state.pending.len() + bytes.len() > shared.max_pending
             {
                 state.waiting += 1;
+                // a lingering writer thread writes at once
+                shared.added.notify_one();
                 state = shared
                     .written
                     .wait(state)
@@ -189,7 +209,8 @@ impl<W: Write + Send + 'static> BackgroundWriter<W> {
         }
         state.pending.extend_from_slice(bytes);
         state.queued += bytes.len() as u64;
-        let wake = std::mem::take(&mut state.idle);
+        // the thread sleeps (idle), or lingers while the queue fills up
+        let wake = std::mem::take(&mut state.idle) || state.pending.len() >= shared.max_pending / 2;
         // woken after the lock is released, so that the writer thread does not wake into it
         drop(state);
         if wake {
@@ -226,6 +247,10 @@ impl<W> BackgroundWriter<W> {
         }
         let mut state = lock(&shared.state);
         let target = state.queued;
+        if state.done < target {
+            // a lingering writer thread writes at once
+            shared.added.notify_one();
+        }
         while state.done < target {
             state.waiting += 1;
             state = match deadline {
@@ -268,6 +293,22 @@ fn run<W: Write>(shared: &Shared<W>) {
                     .unwrap_or_else(|poisoned| poisoned.into_inner());
             }
             state.idle = false;
+            // let the rest of a burst gather (not when a flush or a full queue waits)
+            let until = Instant::now() + shared.linger;
+            while !state.closed
+                && state.waiting == 0
+                && state.pending.len() < shared.max_pending / 2
+            {
+                let left = until.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    break;
+                }
+                state = shared
+                    .added
+                    .wait_timeout(state, left)
+                    .unwrap_or_else(|poisoned| poisoned.into_inner())
+                    .0;
+            }
             let next = std::mem::take(&mut state.spare);
             (std::mem::replace(&mut state.pending, next), state.queued)
         };
@@ -474,6 +515,39 @@ mod tests {
             vec![b"r0\n".to_vec(), lines.concat().into_bytes()],
             "the 100 records queued during the first write are the second write"
         );
+    }
+
+    #[test]
+    fn a_burst_gathers_for_the_linger_and_a_flush_cuts_it_short() {
+        let sink = Sink::new();
+        let writer = BackgroundWriter::with_linger(sink.clone(), Duration::from_secs(30));
+        for i in 0..20 {
+            record(&writer, &format!("r{i:02}\n"));
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        // records spaced 2 ms apart: without the linger each would have been its own write
+        assert!(sink.writes().is_empty(), "the writer thread lingers");
+        writer.flush();
+        let writes = sink.writes();
+        assert_eq!(writes.len(), 1, "the burst is one write");
+        let expected: String = (0..20).map(|i| format!("r{i:02}\n")).collect();
+        assert_eq!(String::from_utf8(writes.concat()).unwrap(), expected);
+    }
+
+    #[test]
+    fn a_half_full_queue_ends_the_linger() {
+        let sink = Sink::new();
+        let writer = BackgroundWriter::build(sink.clone(), 100, Duration::from_secs(30));
+        record(&writer, "0123456789\n");
+        std::thread::sleep(Duration::from_millis(20));
+        assert!(sink.writes().is_empty(), "the writer thread lingers");
+        // 11 + 44 bytes: past half of the 100-byte queue
+        record(&writer, &"x".repeat(43));
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while sink.writes().is_empty() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert_eq!(sink.all().len(), 11 + 43, "written without a flush");
     }
 
     #[test]
