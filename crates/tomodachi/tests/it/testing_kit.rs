@@ -171,7 +171,11 @@ async fn an_hour_of_a_minutely_schedule_fires_sixty_times() {
 async fn handlers_publish_as_their_own_service() {
     use tomodachi::envelope::{Envelope, JsonBase};
 
-    let kit = TestKit::new();
+    // half a minute past a full minute: the 61 s below cross exactly one minute boundary
+    // (`TestKit::new()` starts at the wall clock, where 61 s can cross two)
+    let kit = TestKit::starting_at(
+        std::time::SystemTime::UNIX_EPOCH + Duration::from_secs(1_767_225_630),
+    );
     let publisher = Service::builder("publisher-a", ())
         .message_envelope(JsonBase)
         .http(Method::POST, "/publish", |_s: Arc<()>| async {
