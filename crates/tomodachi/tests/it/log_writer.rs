@@ -4,31 +4,34 @@
 //! stop the service. Uses the example binaries (`hello`, `log_exit`).
 
 use crate::support;
-use crate::support::examples::example_bin;
+use crate::support::examples::example_command;
 
 use std::io::{BufRead, BufReader, Read};
 use std::net::SocketAddr;
-use std::process::{Child, ChildStderr, Command, Stdio};
+use std::process::{Child, ChildStderr, Command};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::io::AsyncWriteExt;
 
-fn command(name: &str, args: &[&str], env: &[(&str, &str)]) -> Command {
-    let mut cmd = Command::new(example_bin(name));
-    cmd.args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .env_remove("TOMODACHI_LOGGER")
-        .env_remove("TOMODACHI_LOG_LEVEL")
-        .env_remove("TOMODACHI_PRODUCTION")
-        .env("NO_COLOR", "1");
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd
+/// `hello` with the access log on and keep-alive, on a free port: the child, its stderr (read
+/// up to the `accepting http requests` line, which `seen` holds) and its address.
+fn hello_with_access_log(seen: &mut String) -> (Child, BufReader<ChildStderr>, SocketAddr) {
+    let mut child = example_command(
+        "hello",
+        &["--production"],
+        &[
+            ("HTTP_PORT", "0"),
+            ("HTTP_KEEPALIVE_TIMEOUT", "30"),
+            ("HTTP_ACCESS_LOG", "1"),
+        ],
+    )
+    .spawn()
+    .expect("spawn hello");
+    let mut stderr = BufReader::new(child.stderr.take().expect("stderr"));
+    let addr = http_addr(&mut stderr, seen);
+    (child, stderr, addr)
 }
 
 /// Reads stderr up to the console `accepting http requests` line; the address it names.
@@ -76,7 +79,7 @@ fn sigterm(child: &Child) {
 /// The `log_exit` program's stderr and exit code after logging `n` records from each of 4
 /// threads and leaving `how`.
 fn log_exit(how: &str, n: u32) -> (String, i32) {
-    let out = command("log_exit", &[how, &n.to_string()], &[])
+    let out = example_command("log_exit", &[how, &n.to_string()], &[])
         .env("RUST_BACKTRACE", "0")
         .output()
         .expect("run log_exit");
@@ -151,20 +154,8 @@ fn every_record_is_written_before_a_panic_message() {
 // numbered ones in order, and the service's last records after them.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_right_after_a_burst_loses_no_access_log_line() {
-    let mut child = command(
-        "hello",
-        &["--production"],
-        &[
-            ("HTTP_PORT", "0"),
-            ("HTTP_KEEPALIVE_TIMEOUT", "30"),
-            ("HTTP_ACCESS_LOG", "1"),
-        ],
-    )
-    .spawn()
-    .expect("spawn hello");
-    let mut stderr = BufReader::new(child.stderr.take().expect("stderr"));
     let mut output = String::new();
-    let addr = http_addr(&mut stderr, &mut output);
+    let (mut child, mut stderr, addr) = hello_with_access_log(&mut output);
     let reader = std::thread::spawn(move || {
         let _ = stderr.read_to_string(&mut output);
         output
@@ -263,20 +254,8 @@ async fn sigterm_right_after_a_burst_loses_no_access_log_line() {
 // requests are answered all the same, and SIGTERM still stops the service with exit code 0.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_closed_stderr_pipe_does_not_stop_the_service() {
-    let mut child = command(
-        "hello",
-        &["--production"],
-        &[
-            ("HTTP_PORT", "0"),
-            ("HTTP_KEEPALIVE_TIMEOUT", "30"),
-            ("HTTP_ACCESS_LOG", "1"),
-        ],
-    )
-    .spawn()
-    .expect("spawn hello");
-    let mut stderr = BufReader::new(child.stderr.take().expect("stderr"));
     let mut seen = String::new();
-    let addr = http_addr(&mut stderr, &mut seen);
+    let (mut child, stderr, addr) = hello_with_access_log(&mut seen);
     drop(stderr);
 
     let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();

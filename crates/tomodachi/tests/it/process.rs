@@ -8,11 +8,10 @@ use crate::support::examples;
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use examples::example_bin;
 use serde_json::Value;
 use support::{get, send};
 
@@ -25,19 +24,9 @@ struct Proc {
 
 impl Proc {
     fn spawn(name: &str, args: &[&str], env: &[(&str, &str)]) -> Proc {
-        let mut cmd = Command::new(example_bin(name));
-        cmd.args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .env_remove("TOMODACHI_LOGGER")
-            .env_remove("TOMODACHI_LOG_LEVEL")
-            .env_remove("TOMODACHI_PRODUCTION")
-            .env("NO_COLOR", "1");
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        let mut child = cmd.spawn().expect("spawn example");
+        let mut child = examples::example_command(name, args, env)
+            .spawn()
+            .expect("spawn example");
         let stderr = child.stderr.take().expect("stderr");
         let lines = Arc::new((Mutex::new(Vec::new()), Condvar::new()));
         let sink = lines.clone();

@@ -2,6 +2,7 @@
 //! `cargo build --workspace --examples --bins` before the tests).
 
 use std::path::PathBuf;
+use std::process::{Command, Stdio};
 
 /// `target/<profile>/examples/<name>`, found from this test binary's own path
 /// (`target/<profile>/deps/<test>-<hash>`); fails the test with a hint when it is missing.
@@ -18,4 +19,22 @@ pub fn example_bin(name: &str) -> PathBuf {
         bin.display()
     );
     bin
+}
+
+/// An example binary with `args` and `env`, its stderr piped, stdin and stdout closed, and the
+/// logger settings of the test's own environment removed (console logger, info, no colour).
+pub fn example_command(name: &str, args: &[&str], env: &[(&str, &str)]) -> Command {
+    let mut cmd = Command::new(example_bin(name));
+    cmd.args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .env_remove("TOMODACHI_LOGGER")
+        .env_remove("TOMODACHI_LOG_LEVEL")
+        .env_remove("TOMODACHI_PRODUCTION")
+        .env("NO_COLOR", "1");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd
 }
